@@ -1,0 +1,295 @@
+//! LocalConnectionOptions (RFC 3435 section 3.2.2.10) with the PacketCable
+//! NCS security (`sc-rtp`, `sc-rtcp`) and electronic-surveillance
+//! (`es-ccd`, `es-cci`) options.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::secret::{Base64Error, Fingerprint, SecretBytes};
+
+/// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
+/// The text is secret: `Debug` and serde show only the method and a fingerprint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum EncryptionKey<'a> {
+    Clear(&'a str),
+    Base64(&'a str),
+    Uri(&'a str),
+    /// `k:prompt` (no key material).
+    Prompt,
+}
+
+/// A `k:` value that does not decode to key bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key is not valid base64")]
+    BadBase64,
+    #[error("key is longer than a key may be")]
+    TooLong,
+    #[error("key method carries no key bytes")]
+    NoBytes,
+}
+
+impl<'a> EncryptionKey<'a> {
+    fn parse(v: &'a str) -> Option<EncryptionKey<'a>> {
+        if v.eq_ignore_ascii_case("prompt") {
+            return Some(EncryptionKey::Prompt);
+        }
+        let (method, key) = v.split_once(':')?;
+        let is = |m: &str| method.eq_ignore_ascii_case(m);
+        if is("clear") {
+            Some(EncryptionKey::Clear(key))
+        } else if is("base64") {
+            Some(EncryptionKey::Base64(key))
+        } else if is("uri") {
+            Some(EncryptionKey::Uri(key))
+        } else {
+            None
+        }
+    }
+
+    pub fn method(&self) -> &'static str {
+        match self {
+            EncryptionKey::Clear(_) => "clear",
+            EncryptionKey::Base64(_) => "base64",
+            EncryptionKey::Uri(_) => "uri",
+            EncryptionKey::Prompt => "prompt",
+        }
+    }
+
+    fn text(&self) -> &'a str {
+        match self {
+            EncryptionKey::Clear(k) | EncryptionKey::Base64(k) | EncryptionKey::Uri(k) => k,
+            EncryptionKey::Prompt => "",
+        }
+    }
+
+    /// The key bytes for `clear:` and `base64:` keys.
+    pub fn decode(&self) -> Result<SecretBytes, KeyError> {
+        match self {
+            EncryptionKey::Clear(k) => SecretBytes::new(k.as_bytes()).map_err(|_| KeyError::TooLong),
+            EncryptionKey::Base64(k) => SecretBytes::from_base64(k).map_err(|e| match e {
+                Base64Error::TooLong => KeyError::TooLong,
+                Base64Error::Invalid => KeyError::BadBase64,
+            }),
+            EncryptionKey::Uri(_) | EncryptionKey::Prompt => Err(KeyError::NoBytes),
+        }
+    }
+
+    /// Names the key text without revealing it.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.text().as_bytes())
+    }
+}
+
+impl fmt::Debug for EncryptionKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncryptionKey::Prompt => f.write_str("EncryptionKey(prompt)"),
+            k => write!(f, "EncryptionKey({}, {})", k.method(), k.fingerprint()),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for EncryptionKey<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("EncryptionKey", 2)?;
+        st.serialize_field("method", self.method())?;
+        let fp = alloc::format!("{}", self.fingerprint());
+        st.serialize_field("fingerprint", &fp)?;
+        st.end()
+    }
+}
+
+/// One LocalConnectionOptions item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
+pub enum LcoItem<'a> {
+    /// `p:` packetization period in ms, a value or a range (`20`, `10-30`).
+    PacketizationPeriod(&'a str),
+    /// `a:` compression algorithms, `;`-separated alternatives.
+    Compression(&'a str),
+    /// `b:` bandwidth in kbit/s, a value or range.
+    Bandwidth(&'a str),
+    /// `e:on|off` echo cancellation.
+    EchoCancellation(bool),
+    /// `gc:` gain control, `auto` or a number.
+    GainControl(&'a str),
+    /// `s:on|off` silence suppression.
+    SilenceSuppression(bool),
+    /// `t:` type of service, two hex digits.
+    TypeOfService(&'a str),
+    /// `r:` resource reservation.
+    ResourceReservation(&'a str),
+    /// `k:` encryption key.
+    EncryptionKey(EncryptionKey<'a>),
+    /// `nt:` type of network (`IN`, `ATM`, `LOCAL`).
+    TypeOfNetwork(&'a str),
+    /// `sc-rtp:` NCS RTP security: ciphersuites offered (`62/51`).
+    RtpSecurity(&'a str),
+    /// `sc-rtcp:` NCS RTCP security ciphersuites.
+    RtcpSecurity(&'a str),
+    /// `es-ccd:` where copies of the call content go (NCS electronic surveillance).
+    SurveillanceDestination(&'a str),
+    /// `es-cci:` the call-content identifier that tags each copy.
+    SurveillanceId(&'a str),
+    /// Any other item (vendor `x-` items, package items), name and value as sent.
+    Other { name: &'a str, value: &'a str },
+}
+
+/// Why LocalConnectionOptions were refused; each maps to its RFC 3435 code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LcoError {
+    /// Not `name:value` items (541).
+    Syntax,
+    /// A value the option does not take, such as `e:maybe` (532).
+    Value,
+    /// The same option twice (524).
+    Duplicate,
+}
+
+/// Parsed LocalConnectionOptions, in the order sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
+pub struct LocalConnectionOptions<'a> {
+    pub items: Vec<LcoItem<'a>>,
+}
+
+impl<'a> LocalConnectionOptions<'a> {
+    pub const MAX_ITEMS: usize = 32;
+
+    pub fn parse(s: &'a str) -> Result<Self, LcoError> {
+        let mut items = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for raw in s.split(',') {
+            let raw = raw.trim();
+            if raw.is_empty() && s.trim().is_empty() {
+                break;
+            }
+            let (name, value) = raw.split_once(':').ok_or(LcoError::Syntax)?;
+            let (name, value) = (name.trim(), value.trim());
+            if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
+                return Err(LcoError::Syntax);
+            }
+            if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                return Err(LcoError::Duplicate);
+            }
+            if names.len() == Self::MAX_ITEMS {
+                return Err(LcoError::Syntax);
+            }
+            names.push(name);
+            items.push(LcoItem::parse(name, value)?);
+        }
+        Ok(LocalConnectionOptions { items })
+    }
+
+    pub fn encryption_key(&self) -> Option<&EncryptionKey<'a>> {
+        self.items.iter().find_map(|i| match i {
+            LcoItem::EncryptionKey(k) => Some(k),
+            _ => None,
+        })
+    }
+
+    pub fn find(&self, name: &str) -> Option<&LcoItem<'a>> {
+        self.items.iter().find(|i| i.name().eq_ignore_ascii_case(name))
+    }
+}
+
+fn on_off(v: &str) -> Result<bool, LcoError> {
+    if v.eq_ignore_ascii_case("on") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("off") {
+        Ok(false)
+    } else {
+        Err(LcoError::Value)
+    }
+}
+
+impl<'a> LcoItem<'a> {
+    fn parse(name: &'a str, value: &'a str) -> Result<LcoItem<'a>, LcoError> {
+        type Make<'a> = fn(&'a str) -> LcoItem<'a>;
+        let text: [(&str, Make<'a>); 11] = [
+            ("p", LcoItem::PacketizationPeriod),
+            ("a", LcoItem::Compression),
+            ("b", LcoItem::Bandwidth),
+            ("gc", LcoItem::GainControl),
+            ("t", LcoItem::TypeOfService),
+            ("r", LcoItem::ResourceReservation),
+            ("nt", LcoItem::TypeOfNetwork),
+            ("sc-rtp", LcoItem::RtpSecurity),
+            ("sc-rtcp", LcoItem::RtcpSecurity),
+            ("es-ccd", LcoItem::SurveillanceDestination),
+            ("es-cci", LcoItem::SurveillanceId),
+        ];
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("e") {
+            return on_off(value).map(LcoItem::EchoCancellation);
+        }
+        if is("s") {
+            return on_off(value).map(LcoItem::SilenceSuppression);
+        }
+        if is("k") {
+            return EncryptionKey::parse(value)
+                .map(LcoItem::EncryptionKey)
+                .ok_or(LcoError::Value);
+        }
+        match text.iter().find(|(n, _)| is(n)) {
+            Some(_) if value.is_empty() => Err(LcoError::Value),
+            Some((_, make)) => Ok(make(value)),
+            None => Ok(LcoItem::Other { name, value }),
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        match self {
+            LcoItem::PacketizationPeriod(_) => "p",
+            LcoItem::Compression(_) => "a",
+            LcoItem::Bandwidth(_) => "b",
+            LcoItem::EchoCancellation(_) => "e",
+            LcoItem::GainControl(_) => "gc",
+            LcoItem::SilenceSuppression(_) => "s",
+            LcoItem::TypeOfService(_) => "t",
+            LcoItem::ResourceReservation(_) => "r",
+            LcoItem::EncryptionKey(_) => "k",
+            LcoItem::TypeOfNetwork(_) => "nt",
+            LcoItem::RtpSecurity(_) => "sc-rtp",
+            LcoItem::RtcpSecurity(_) => "sc-rtcp",
+            LcoItem::SurveillanceDestination(_) => "es-ccd",
+            LcoItem::SurveillanceId(_) => "es-cci",
+            LcoItem::Other { name, .. } => name,
+        }
+    }
+}
+
+impl fmt::Display for LcoItem<'_> {
+    /// The wire form, key included: this is what goes on the network.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:", self.name())?;
+        match self {
+            LcoItem::EchoCancellation(b) | LcoItem::SilenceSuppression(b) => {
+                f.write_str(if *b { "on" } else { "off" })
+            }
+            LcoItem::EncryptionKey(EncryptionKey::Prompt) => f.write_str("prompt"),
+            LcoItem::EncryptionKey(k) => write!(f, "{}:{}", k.method(), k.text()),
+            LcoItem::PacketizationPeriod(v)
+            | LcoItem::Compression(v)
+            | LcoItem::Bandwidth(v)
+            | LcoItem::GainControl(v)
+            | LcoItem::TypeOfService(v)
+            | LcoItem::ResourceReservation(v)
+            | LcoItem::TypeOfNetwork(v)
+            | LcoItem::RtpSecurity(v)
+            | LcoItem::RtcpSecurity(v)
+            | LcoItem::SurveillanceDestination(v)
+            | LcoItem::SurveillanceId(v)
+            | LcoItem::Other { value: v, .. } => f.write_str(v),
+        }
+    }
+}
+
+impl fmt::Display for LocalConnectionOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        super::params::write_list(f, &self.items, ", ")
+    }
+}

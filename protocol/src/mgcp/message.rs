@@ -1,0 +1,276 @@
+//! The MGCP message model: commands, responses and the names in their first line.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::code::ReturnCode;
+use super::params::{Param, ParamName};
+
+/// The nine RFC 3435 command verbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Verb {
+    Epcf,
+    Crcx,
+    Mdcx,
+    Dlcx,
+    Rqnt,
+    Ntfy,
+    Auep,
+    Aucx,
+    Rsip,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 9] = [
+        Verb::Epcf,
+        Verb::Crcx,
+        Verb::Mdcx,
+        Verb::Dlcx,
+        Verb::Rqnt,
+        Verb::Ntfy,
+        Verb::Auep,
+        Verb::Aucx,
+        Verb::Rsip,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Epcf => "EPCF",
+            Verb::Crcx => "CRCX",
+            Verb::Mdcx => "MDCX",
+            Verb::Dlcx => "DLCX",
+            Verb::Rqnt => "RQNT",
+            Verb::Ntfy => "NTFY",
+            Verb::Auep => "AUEP",
+            Verb::Aucx => "AUCX",
+            Verb::Rsip => "RSIP",
+        }
+    }
+
+    /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
+    pub fn from_token(token: &str) -> Option<Verb> {
+        Verb::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(token))
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A transaction identifier: 1 to 999,999,999 in commands. Responses may
+/// carry 0 when the command's own identifier could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
+pub struct TransactionId(pub u32);
+
+impl TransactionId {
+    pub const MAX: u32 = 999_999_999;
+
+    /// The identifier after this one, wrapping from MAX back to 1.
+    pub fn next(self) -> TransactionId {
+        if self.0 >= Self::MAX {
+            TransactionId(1)
+        } else {
+            TransactionId(self.0 + 1)
+        }
+    }
+}
+
+impl fmt::Display for TransactionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An endpoint name, `local@domain` (RFC 3435 section 2.1.1). The local part
+/// is `/`-separated terms, any of which may be the wildcard `*` (all) or `$`
+/// (any one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct EndpointName<'a> {
+    pub local: &'a str,
+    pub domain: &'a str,
+}
+
+impl<'a> EndpointName<'a> {
+    pub const MAX_LEN: usize = 255;
+
+    /// Checks the syntax of `local@domain`; `None` if it is not an endpoint name.
+    pub fn parse(s: &'a str) -> Option<EndpointName<'a>> {
+        if s.len() > Self::MAX_LEN {
+            return None;
+        }
+        let (local, domain) = s.rsplit_once('@')?;
+        let visible = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic());
+        if !visible(local) || !visible(domain) || local.split('/').any(str::is_empty) {
+            return None;
+        }
+        Some(EndpointName { local, domain })
+    }
+
+    pub fn terms(&self) -> impl Iterator<Item = &'a str> {
+        self.local.split('/')
+    }
+
+    /// True if any term is `*` or `$`.
+    pub fn is_wildcard(&self) -> bool {
+        self.terms().any(|t| t == "*" || t == "$")
+    }
+
+    /// True if `self` (possibly wildcarded) names `concrete`. `$` and `*`
+    /// each match one term; a trailing `*` also matches any deeper terms.
+    pub fn matches(&self, concrete: &EndpointName<'_>) -> bool {
+        if !self.domain.eq_ignore_ascii_case(concrete.domain) {
+            return false;
+        }
+        let mut pat = self.terms().peekable();
+        let mut name = concrete.terms();
+        loop {
+            match (pat.next(), name.next()) {
+                (None, None) => return true,
+                (Some("*"), Some(_)) if pat.peek().is_none() => return true,
+                (Some(p), Some(n)) if p == "*" || p == "$" || p.eq_ignore_ascii_case(n) => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl fmt::Display for EndpointName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local, self.domain)
+    }
+}
+
+/// A command: verb, transaction, endpoint, protocol version, parameters and
+/// an optional SDP session description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Command<'a> {
+    pub verb: Verb,
+    pub tid: TransactionId,
+    pub endpoint: EndpointName<'a>,
+    /// The version string after the endpoint, such as `MGCP 1.0` or `MGCP 1.0 NCS 1.0`.
+    pub version: &'a str,
+    pub params: Vec<Param<'a>>,
+    /// The session description after the empty line, as sent.
+    pub sdp: Option<&'a str>,
+}
+
+/// A response: return code, transaction, optional package name (for
+/// package-specific codes) and commentary, parameters and optional SDP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Response<'a> {
+    pub code: ReturnCode,
+    pub tid: TransactionId,
+    pub package: Option<&'a str>,
+    pub commentary: &'a str,
+    pub params: Vec<Param<'a>>,
+    pub sdp: Option<&'a str>,
+}
+
+/// One MGCP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(tag = "kind", rename_all = "lowercase"))]
+pub enum Message<'a> {
+    Command(Command<'a>),
+    Response(Response<'a>),
+}
+
+pub const DEFAULT_VERSION: &str = "MGCP 1.0";
+
+impl<'a> Command<'a> {
+    pub fn new(verb: Verb, tid: TransactionId, endpoint: EndpointName<'a>) -> Self {
+        Command {
+            verb,
+            tid,
+            endpoint,
+            version: DEFAULT_VERSION,
+            params: Vec::new(),
+            sdp: None,
+        }
+    }
+
+    pub fn with(mut self, p: Param<'a>) -> Self {
+        self.params.push(p);
+        self
+    }
+
+    pub fn with_sdp(mut self, sdp: &'a str) -> Self {
+        self.sdp = Some(sdp);
+        self
+    }
+
+    pub fn param(&self, name: ParamName) -> Option<&Param<'a>> {
+        find(&self.params, name)
+    }
+}
+
+impl<'a> Response<'a> {
+    pub fn new(code: ReturnCode, tid: TransactionId) -> Self {
+        Response {
+            code,
+            tid,
+            package: None,
+            commentary: default_commentary(code),
+            params: Vec::new(),
+            sdp: None,
+        }
+    }
+
+    pub fn with(mut self, p: Param<'a>) -> Self {
+        self.params.push(p);
+        self
+    }
+
+    pub fn with_sdp(mut self, sdp: &'a str) -> Self {
+        self.sdp = Some(sdp);
+        self
+    }
+
+    pub fn param(&self, name: ParamName) -> Option<&Param<'a>> {
+        find(&self.params, name)
+    }
+}
+
+impl<'a> Message<'a> {
+    pub fn tid(&self) -> TransactionId {
+        match self {
+            Message::Command(c) => c.tid,
+            Message::Response(r) => r.tid,
+        }
+    }
+
+    pub fn params(&self) -> &[Param<'a>] {
+        match self {
+            Message::Command(c) => &c.params,
+            Message::Response(r) => &r.params,
+        }
+    }
+
+    pub fn sdp(&self) -> Option<&'a str> {
+        match self {
+            Message::Command(c) => c.sdp,
+            Message::Response(r) => r.sdp,
+        }
+    }
+}
+
+fn find<'p, 'a>(params: &'p [Param<'a>], name: ParamName) -> Option<&'p Param<'a>> {
+    params.iter().find(|p| p.name() == name)
+}
+
+fn default_commentary(code: ReturnCode) -> &'static str {
+    match code.0 {
+        0 => "",
+        100..=199 => "Pending",
+        200..=299 => "OK",
+        _ => "FAIL",
+    }
+}

@@ -1,0 +1,25 @@
+//! MGCP (RFC 3435) with the PacketCable NCS options cablekey uses.
+
+mod code;
+mod error;
+mod lco;
+mod message;
+mod params;
+mod parse;
+pub mod transaction;
+mod write;
+
+pub use code::ReturnCode;
+pub use error::{ErrorKind, ParseError};
+pub use lco::{EncryptionKey, KeyError, LcoError, LcoItem, LocalConnectionOptions};
+pub use message::{Command, EndpointName, Message, Response, TransactionId, Verb, DEFAULT_VERSION};
+pub use params::{
+    ConnectionMode, ConnectionParameter, EventItem, Param, ParamName, ReasonCode, RestartMethod,
+    TidRange,
+};
+pub use parse::{parse, parse_datagram, split_datagram, MAX_DATAGRAM, MAX_ID_LEN, MAX_PIGGYBACKED};
+pub use write::encode_datagram;
+
+/// The well-known ports: gateways listen on 2427, call agents on 2727.
+pub const GATEWAY_PORT: u16 = 2427;
+pub const CALL_AGENT_PORT: u16 = 2727;

@@ -1,0 +1,400 @@
+//! Parameter lines (RFC 3435 section 3.2.2) and their typed values.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::lco::LocalConnectionOptions;
+use super::message::{EndpointName, TransactionId};
+
+/// The name of a parameter line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum ParamName {
+    ResponseAck,
+    BearerInformation,
+    CallId,
+    ConnectionId,
+    SecondConnectionId,
+    NotifiedEntity,
+    RequestIdentifier,
+    LocalConnectionOptions,
+    ConnectionMode,
+    RequestedEvents,
+    SignalRequests,
+    DigitMap,
+    ObservedEvents,
+    ConnectionParameters,
+    ReasonCode,
+    SpecificEndpointId,
+    SecondEndpointId,
+    RequestedInfo,
+    QuarantineHandling,
+    DetectEvents,
+    EventStates,
+    RestartMethod,
+    RestartDelay,
+    Capabilities,
+    PackageList,
+    MaxMgcpDatagram,
+    /// A vendor `X-` parameter.
+    Extension,
+}
+
+impl ParamName {
+    const CODES: [(&'static str, ParamName); 26] = [
+        ("K", ParamName::ResponseAck),
+        ("B", ParamName::BearerInformation),
+        ("C", ParamName::CallId),
+        ("I", ParamName::ConnectionId),
+        ("I2", ParamName::SecondConnectionId),
+        ("N", ParamName::NotifiedEntity),
+        ("X", ParamName::RequestIdentifier),
+        ("L", ParamName::LocalConnectionOptions),
+        ("M", ParamName::ConnectionMode),
+        ("R", ParamName::RequestedEvents),
+        ("S", ParamName::SignalRequests),
+        ("D", ParamName::DigitMap),
+        ("O", ParamName::ObservedEvents),
+        ("P", ParamName::ConnectionParameters),
+        ("E", ParamName::ReasonCode),
+        ("Z", ParamName::SpecificEndpointId),
+        ("Z2", ParamName::SecondEndpointId),
+        ("F", ParamName::RequestedInfo),
+        ("Q", ParamName::QuarantineHandling),
+        ("T", ParamName::DetectEvents),
+        ("ES", ParamName::EventStates),
+        ("RM", ParamName::RestartMethod),
+        ("RD", ParamName::RestartDelay),
+        ("A", ParamName::Capabilities),
+        ("PL", ParamName::PackageList),
+        ("MD", ParamName::MaxMgcpDatagram),
+    ];
+
+    /// The code used on the wire (`C`, `I2`, `ES`, ...); `X-` for extensions.
+    pub fn code(self) -> &'static str {
+        Self::CODES
+            .iter()
+            .find(|(_, n)| *n == self)
+            .map_or("X-", |(c, _)| c)
+    }
+
+    /// Looks up a parameter code, case-insensitively. `X-` names are extensions.
+    pub fn from_code(code: &str) -> Option<ParamName> {
+        if code.len() > 2 && code[..2].eq_ignore_ascii_case("X-") {
+            return Some(ParamName::Extension);
+        }
+        Self::CODES
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(code))
+            .map(|(_, n)| *n)
+    }
+}
+
+/// A connection mode (section 3.2.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "lowercase"))]
+pub enum ConnectionMode {
+    SendOnly,
+    RecvOnly,
+    SendRecv,
+    Conference,
+    Inactive,
+    Loopback,
+    ContinuityTest,
+    NetworkLoop,
+    NetworkTest,
+}
+
+impl ConnectionMode {
+    const NAMES: [(&'static str, ConnectionMode); 9] = [
+        ("sendonly", ConnectionMode::SendOnly),
+        ("recvonly", ConnectionMode::RecvOnly),
+        ("sendrecv", ConnectionMode::SendRecv),
+        ("confrnce", ConnectionMode::Conference),
+        ("inactive", ConnectionMode::Inactive),
+        ("loopback", ConnectionMode::Loopback),
+        ("conttest", ConnectionMode::ContinuityTest),
+        ("netwloop", ConnectionMode::NetworkLoop),
+        ("netwtest", ConnectionMode::NetworkTest),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("inactive", |(s, _)| s)
+    }
+
+    pub fn from_token(s: &str) -> Option<ConnectionMode> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, m)| *m)
+    }
+}
+
+/// A restart method (section 3.2.2.14); `X-` methods are kept by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "kebab-case"))]
+pub enum RestartMethod<'a> {
+    Graceful,
+    Forced,
+    Restart,
+    Disconnected,
+    CancelGraceful,
+    Extension(&'a str),
+}
+
+impl<'a> RestartMethod<'a> {
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            RestartMethod::Graceful => "graceful",
+            RestartMethod::Forced => "forced",
+            RestartMethod::Restart => "restart",
+            RestartMethod::Disconnected => "disconnected",
+            RestartMethod::CancelGraceful => "cancel-graceful",
+            RestartMethod::Extension(s) => s,
+        }
+    }
+
+    pub fn from_token(s: &'a str) -> Option<RestartMethod<'a>> {
+        let known = [
+            RestartMethod::Graceful,
+            RestartMethod::Forced,
+            RestartMethod::Restart,
+            RestartMethod::Disconnected,
+            RestartMethod::CancelGraceful,
+        ];
+        if let Some(m) = known.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s)) {
+            return Some(m);
+        }
+        let is_ext = s.len() > 2 && s[..2].eq_ignore_ascii_case("x-");
+        is_ext.then_some(RestartMethod::Extension(s))
+    }
+}
+
+/// One item of an event or signal list: `name` or `name(args)`, where the
+/// name may carry a package prefix (`L/hd`) and a connection (`L/rt@0A3F`),
+/// and the parenthesised part holds actions, parameters or embedded requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct EventItem<'a> {
+    pub name: &'a str,
+    pub args: Option<&'a str>,
+}
+
+impl<'a> EventItem<'a> {
+    /// The package name, if the item has a `pkg/` prefix.
+    pub fn package(&self) -> Option<&'a str> {
+        self.name.split_once('/').map(|(p, _)| p)
+    }
+
+    /// The event or signal name without package or connection.
+    pub fn event(&self) -> &'a str {
+        let n = self.name.split_once('/').map_or(self.name, |(_, e)| e);
+        n.split_once('@').map_or(n, |(e, _)| e)
+    }
+
+    /// The connection the item applies to (`@id`, `@$`, `@*`).
+    pub fn connection(&self) -> Option<&'a str> {
+        self.name.split_once('@').map(|(_, c)| c)
+    }
+}
+
+/// A range of transaction identifiers in a ResponseAck (`K:`) line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TidRange {
+    pub first: TransactionId,
+    pub last: TransactionId,
+}
+
+impl TidRange {
+    pub fn contains(&self, tid: TransactionId) -> bool {
+        (self.first.0..=self.last.0).contains(&tid.0)
+    }
+}
+
+/// A reason code line: a three-digit code and optional text (`E: 900 Endpoint malfunctioning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ReasonCode<'a> {
+    pub code: u16,
+    pub text: &'a str,
+}
+
+/// One statistic of a ConnectionParameters line (`PS=10`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ConnectionParameter<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
+impl ConnectionParameter<'_> {
+    /// The value as a number; RFC 3435 statistics are integers (packets lost may be negative).
+    pub fn as_i64(&self) -> Option<i64> {
+        self.value.parse().ok()
+    }
+}
+
+/// A parameter line with its typed value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum Param<'a> {
+    /// `K:`; empty asks the peer to acknowledge this response with a 000.
+    ResponseAck(Vec<TidRange>),
+    BearerInformation(&'a str),
+    CallId(&'a str),
+    ConnectionId(&'a str),
+    SecondConnectionId(&'a str),
+    NotifiedEntity(&'a str),
+    RequestIdentifier(&'a str),
+    LocalConnectionOptions(LocalConnectionOptions<'a>),
+    ConnectionMode(ConnectionMode),
+    RequestedEvents(Vec<EventItem<'a>>),
+    SignalRequests(Vec<EventItem<'a>>),
+    DigitMap(&'a str),
+    ObservedEvents(Vec<EventItem<'a>>),
+    ConnectionParameters(Vec<ConnectionParameter<'a>>),
+    ReasonCode(ReasonCode<'a>),
+    SpecificEndpointId(EndpointName<'a>),
+    SecondEndpointId(EndpointName<'a>),
+    /// Codes of the requested information (`F: R,S,N`).
+    RequestedInfo(Vec<&'a str>),
+    QuarantineHandling(Vec<&'a str>),
+    DetectEvents(Vec<EventItem<'a>>),
+    EventStates(Vec<EventItem<'a>>),
+    RestartMethod(RestartMethod<'a>),
+    RestartDelay(u32),
+    /// Capability items, LocalConnectionOptions syntax (`A: a:PCMU;G729, p:10-100, e:on;off`).
+    Capabilities(LocalConnectionOptions<'a>),
+    /// `PL: pkg:version, ...`
+    PackageList(Vec<(&'a str, &'a str)>),
+    MaxMgcpDatagram(u32),
+    /// An `X-` parameter, name and value kept as sent.
+    Extension { name: &'a str, value: &'a str },
+}
+
+impl<'a> Param<'a> {
+    pub fn name(&self) -> ParamName {
+        match self {
+            Param::ResponseAck(_) => ParamName::ResponseAck,
+            Param::BearerInformation(_) => ParamName::BearerInformation,
+            Param::CallId(_) => ParamName::CallId,
+            Param::ConnectionId(_) => ParamName::ConnectionId,
+            Param::SecondConnectionId(_) => ParamName::SecondConnectionId,
+            Param::NotifiedEntity(_) => ParamName::NotifiedEntity,
+            Param::RequestIdentifier(_) => ParamName::RequestIdentifier,
+            Param::LocalConnectionOptions(_) => ParamName::LocalConnectionOptions,
+            Param::ConnectionMode(_) => ParamName::ConnectionMode,
+            Param::RequestedEvents(_) => ParamName::RequestedEvents,
+            Param::SignalRequests(_) => ParamName::SignalRequests,
+            Param::DigitMap(_) => ParamName::DigitMap,
+            Param::ObservedEvents(_) => ParamName::ObservedEvents,
+            Param::ConnectionParameters(_) => ParamName::ConnectionParameters,
+            Param::ReasonCode(_) => ParamName::ReasonCode,
+            Param::SpecificEndpointId(_) => ParamName::SpecificEndpointId,
+            Param::SecondEndpointId(_) => ParamName::SecondEndpointId,
+            Param::RequestedInfo(_) => ParamName::RequestedInfo,
+            Param::QuarantineHandling(_) => ParamName::QuarantineHandling,
+            Param::DetectEvents(_) => ParamName::DetectEvents,
+            Param::EventStates(_) => ParamName::EventStates,
+            Param::RestartMethod(_) => ParamName::RestartMethod,
+            Param::RestartDelay(_) => ParamName::RestartDelay,
+            Param::Capabilities(_) => ParamName::Capabilities,
+            Param::PackageList(_) => ParamName::PackageList,
+            Param::MaxMgcpDatagram(_) => ParamName::MaxMgcpDatagram,
+            Param::Extension { .. } => ParamName::Extension,
+        }
+    }
+
+    /// The code written before the colon.
+    pub fn code(&self) -> &'a str {
+        match self {
+            Param::Extension { name, .. } => name,
+            p => p.name().code(),
+        }
+    }
+}
+
+/// Writes a list joined by `sep`.
+pub(crate) fn write_list<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    sep: &str,
+) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(sep)?;
+        }
+        fmt::Display::fmt(item, f)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for EventItem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)?;
+        if let Some(a) = self.args {
+            write!(f, "({a})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TidRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl fmt::Display for ConnectionParameter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
+}
+
+impl fmt::Display for Param<'_> {
+    /// The value part of the line, after `code: `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Param::ResponseAck(r) => write_list(f, r, ","),
+            Param::BearerInformation(s)
+            | Param::CallId(s)
+            | Param::ConnectionId(s)
+            | Param::SecondConnectionId(s)
+            | Param::NotifiedEntity(s)
+            | Param::RequestIdentifier(s)
+            | Param::DigitMap(s) => f.write_str(s),
+            Param::LocalConnectionOptions(l) | Param::Capabilities(l) => fmt::Display::fmt(l, f),
+            Param::ConnectionMode(m) => f.write_str(m.as_str()),
+            Param::RequestedEvents(e)
+            | Param::SignalRequests(e)
+            | Param::ObservedEvents(e)
+            | Param::DetectEvents(e)
+            | Param::EventStates(e) => write_list(f, e, ","),
+            Param::ConnectionParameters(p) => write_list(f, p, ", "),
+            Param::ReasonCode(r) if r.text.is_empty() => write!(f, "{:03}", r.code),
+            Param::ReasonCode(r) => write!(f, "{:03} {}", r.code, r.text),
+            Param::SpecificEndpointId(e) | Param::SecondEndpointId(e) => fmt::Display::fmt(e, f),
+            Param::RequestedInfo(v) | Param::QuarantineHandling(v) => write_list(f, v, ","),
+            Param::RestartMethod(m) => f.write_str(m.as_str()),
+            Param::RestartDelay(n) | Param::MaxMgcpDatagram(n) => write!(f, "{n}"),
+            Param::PackageList(v) => {
+                for (i, (p, ver)) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{p}:{ver}")?;
+                }
+                Ok(())
+            }
+            Param::Extension { value, .. } => f.write_str(value),
+        }
+    }
+}

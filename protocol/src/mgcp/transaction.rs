@@ -1,0 +1,1 @@
+//! Transaction layer: see issue; filled in next.
