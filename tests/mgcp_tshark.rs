@@ -22,7 +22,10 @@ const HOST: &str = "127.0.0.42";
 const SDP_OFFER: &str = "v=0\r\no=cablekey 4242 1 IN IP4 127.0.0.42\r\ns=-\r\nc=IN IP4 127.0.0.42\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\na=crypto:1 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2^31|1:4\r\n";
 
 fn ep(local: &'static str) -> EndpointName<'static> {
-    EndpointName { local, domain: "cta1.cablekey.test" }
+    EndpointName {
+        local,
+        domain: "cta1.cablekey.test",
+    }
 }
 
 fn lco(items: Vec<LcoItem<'static>>) -> Param<'static> {
@@ -76,7 +79,10 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
             cmd(Verb::Dlcx, 1004, "aaln/1")
                 .with(Param::CallId("A3C47F21456789F0"))
                 .with(Param::ConnectionId("FDE234C8"))
-                .with(Param::ReasonCode(ReasonCode { code: 900, text: "Endpoint malfunctioning" })),
+                .with(Param::ReasonCode(ReasonCode {
+                    code: 900,
+                    text: "Endpoint malfunctioning",
+                })),
         )),
         one(Message::Command(
             cmd(Verb::Rqnt, 1005, "aaln/2")
@@ -87,18 +93,24 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
                     ev("D/[0-9#*T]", Some("D")),
                 ]))
                 .with(Param::SignalRequests(vec![ev("L/dl", None)]))
-                .with(Param::DigitMap("(0T|00T|[1-7]xxx|8xxxxxxx|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)"))
+                .with(Param::DigitMap(
+                    "(0T|00T|[1-7]xxx|8xxxxxxx|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)",
+                ))
                 .with(Param::QuarantineHandling(vec!["loop", "process"])),
         )),
         one(Message::Command(
             cmd(Verb::Ntfy, 1006, "aaln/2")
                 .with(Param::NotifiedEntity("ca@controller.cablekey.test:2727"))
                 .with(Param::RequestIdentifier("0A1C"))
-                .with(Param::ObservedEvents(vec![ev("D/5", None), ev("D/5", None), ev("D/1", None)])),
+                .with(Param::ObservedEvents(vec![
+                    ev("D/5", None),
+                    ev("D/5", None),
+                    ev("D/1", None),
+                ])),
         )),
-        one(Message::Command(
-            cmd(Verb::Auep, 1007, "aaln/*").with(Param::RequestedInfo(vec!["R", "D", "S", "X", "N", "I", "T", "O", "ES"])),
-        )),
+        one(Message::Command(cmd(Verb::Auep, 1007, "aaln/*").with(
+            Param::RequestedInfo(vec!["R", "D", "S", "X", "N", "I", "T", "O", "ES"]),
+        ))),
         one(Message::Command(
             cmd(Verb::Aucx, 1008, "aaln/1")
                 .with(Param::ConnectionId("FDE234C8"))
@@ -116,25 +128,57 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
         )),
         one(Message::Response(
             Response::new(ReturnCode::DELETED, t(1004)).with(Param::ConnectionParameters(vec![
-                ConnectionParameter { name: "PS", value: "1245" },
-                ConnectionParameter { name: "OS", value: "62345" },
-                ConnectionParameter { name: "PR", value: "780" },
-                ConnectionParameter { name: "OR", value: "45123" },
-                ConnectionParameter { name: "PL", value: "10" },
-                ConnectionParameter { name: "JI", value: "27" },
-                ConnectionParameter { name: "LA", value: "48" },
+                ConnectionParameter {
+                    name: "PS",
+                    value: "1245",
+                },
+                ConnectionParameter {
+                    name: "OS",
+                    value: "62345",
+                },
+                ConnectionParameter {
+                    name: "PR",
+                    value: "780",
+                },
+                ConnectionParameter {
+                    name: "OR",
+                    value: "45123",
+                },
+                ConnectionParameter {
+                    name: "PL",
+                    value: "10",
+                },
+                ConnectionParameter {
+                    name: "JI",
+                    value: "27",
+                },
+                ConnectionParameter {
+                    name: "LA",
+                    value: "48",
+                },
             ])),
         )),
-        one(Message::Response(Response::new(ReturnCode::PROTOCOL_ERROR, t(1003)))),
-        one(Message::Response(Response::new(ReturnCode::TRYING, t(1005)))),
-        one(Message::Response(Response::new(ReturnCode::OK, t(1005)).with(Param::ResponseAck(vec![])))),
+        one(Message::Response(Response::new(
+            ReturnCode::PROTOCOL_ERROR,
+            t(1003),
+        ))),
+        one(Message::Response(Response::new(
+            ReturnCode::TRYING,
+            t(1005),
+        ))),
+        one(Message::Response(
+            Response::new(ReturnCode::OK, t(1005)).with(Param::ResponseAck(vec![])),
+        )),
         one(Message::Response(Response::new(ReturnCode::ACK, t(1005)))),
         // Piggy-backed: a response and a new command with a ResponseAck.
         vec![
             Message::Response(Response::new(ReturnCode::OK, t(1006))),
             Message::Command(
                 cmd(Verb::Rqnt, 1010, "aaln/2")
-                    .with(Param::ResponseAck(vec![TidRange { first: t(1001), last: t(1004) }]))
+                    .with(Param::ResponseAck(vec![TidRange {
+                        first: t(1001),
+                        last: t(1004),
+                    }]))
                     .with(Param::RequestIdentifier("0A1D"))
                     .with(Param::RequestedEvents(vec![ev("L/hu", Some("N"))]))
                     .with(Param::SignalRequests(vec![ev("L/rg", None)])),
@@ -148,7 +192,11 @@ fn expected(msgs: &[Vec<Message<'_>>]) -> Vec<(String, String, String)> {
     msgs.iter()
         .flatten()
         .map(|m| match m {
-            Message::Command(c) => (c.verb.to_string(), c.tid.to_string(), c.endpoint.to_string()),
+            Message::Command(c) => (
+                c.verb.to_string(),
+                c.tid.to_string(),
+                c.endpoint.to_string(),
+            ),
             Message::Response(r) => (r.code.0.to_string(), r.tid.to_string(), String::new()),
         })
         .collect()
@@ -164,7 +212,15 @@ fn tshark_reads_every_message_we_send() {
     // -P prints a line per captured packet while -w writes the capture, so
     // we can see when the capture is live and when it has everything.
     let mut tshark = Proc::new("tshark")
-        .args(["-i", "lo", "-n", "-l", "-P", "-f", &format!("udp and host {HOST}")])
+        .args([
+            "-i",
+            "lo",
+            "-n",
+            "-l",
+            "-P",
+            "-f",
+            &format!("udp and host {HOST}"),
+        ])
         .args(["-a", "duration:120", "-w"])
         .arg(&pcap)
         .stdout(Stdio::piped())
@@ -188,7 +244,9 @@ fn tshark_reads_every_message_we_send() {
     // "Capturing on" comes before the filter is live: probe until one shows.
     loop {
         assert!(Instant::now() < deadline, "tshark never saw a probe packet");
-        probe.send_to(b"probe", probe.local_addr().unwrap()).unwrap();
+        probe
+            .send_to(b"probe", probe.local_addr().unwrap())
+            .unwrap();
         if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
             break;
         }
@@ -205,9 +263,13 @@ fn tshark_reads_every_message_we_send() {
         from.send_to(&bytes, to.local_addr().unwrap()).unwrap();
     }
     for _ in &datagrams {
-        rx.recv_timeout(Duration::from_secs(30)).expect("tshark missed a datagram");
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("tshark missed a datagram");
     }
-    let stopped = Proc::new("kill").args(["-INT", &tshark.id().to_string()]).status().unwrap();
+    let stopped = Proc::new("kill")
+        .args(["-INT", &tshark.id().to_string()])
+        .status()
+        .unwrap();
     assert!(stopped.success());
     let status = tshark.wait().unwrap();
     assert!(status.success(), "tshark capture failed: {status}");
@@ -215,11 +277,21 @@ fn tshark_reads_every_message_we_send() {
     let out = Proc::new("tshark")
         .args(["-n", "-r"])
         .arg(&pcap)
-        .args(["-Y", "mgcp || _ws.malformed", "-T", "json", "--no-duplicate-keys"])
+        .args([
+            "-Y",
+            "mgcp || _ws.malformed",
+            "-T",
+            "json",
+            "--no-duplicate-keys",
+        ])
         .args(["-j", "mgcp _ws.malformed _ws.expert"])
         .output()
         .expect("run tshark -r");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = String::from_utf8(out.stdout).unwrap();
     for bad in [
         "_ws.malformed",
@@ -247,7 +319,11 @@ fn tshark_reads_every_message_we_send() {
                 Some(v) => v,
                 None => field("mgcp.rsp.rspcode"),
             };
-            seen.push((verb_or_code, field("mgcp.transid"), field("mgcp.req.endpoint")));
+            seen.push((
+                verb_or_code,
+                field("mgcp.transid"),
+                field("mgcp.req.endpoint"),
+            ));
         }
     }
     assert_eq!(seen, expected(&datagrams));
@@ -260,7 +336,9 @@ fn find_field(v: &serde_json::Value, key: &str) -> Option<String> {
             if let Some(x) = map.get(key) {
                 return match x {
                     serde_json::Value::String(s) => Some(s.clone()),
-                    serde_json::Value::Array(a) => a.first().and_then(|s| s.as_str()).map(String::from),
+                    serde_json::Value::Array(a) => {
+                        a.first().and_then(|s| s.as_str()).map(String::from)
+                    }
                     other => Some(other.to_string()),
                 };
             }

@@ -166,8 +166,7 @@ impl<'a> LocalConnectionOptions<'a> {
     pub const MAX_ITEMS: usize = 32;
 
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
-        let mut items = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
+        let mut items: Vec<LcoItem<'a>> = Vec::new();
         for raw in s.split(',') {
             let raw = raw.trim();
             if raw.is_empty() && s.trim().is_empty() {
@@ -178,13 +177,12 @@ impl<'a> LocalConnectionOptions<'a> {
             if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
                 return Err(LcoError::Syntax);
             }
-            if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            if items.iter().any(|i| i.name().eq_ignore_ascii_case(name)) {
                 return Err(LcoError::Duplicate);
             }
-            if names.len() == Self::MAX_ITEMS {
+            if items.len() == Self::MAX_ITEMS {
                 return Err(LcoError::Syntax);
             }
-            names.push(name);
             items.push(LcoItem::parse(name, value)?);
         }
         Ok(LocalConnectionOptions { items })
@@ -216,37 +214,40 @@ fn on_off(v: &str) -> Result<bool, LcoError> {
 
 impl<'a> LcoItem<'a> {
     fn parse(name: &'a str, value: &'a str) -> Result<LcoItem<'a>, LcoError> {
-        type Make<'a> = fn(&'a str) -> LcoItem<'a>;
-        let text: [(&str, Make<'a>); 11] = [
-            ("p", LcoItem::PacketizationPeriod),
-            ("a", LcoItem::Compression),
-            ("b", LcoItem::Bandwidth),
-            ("gc", LcoItem::GainControl),
-            ("t", LcoItem::TypeOfService),
-            ("r", LcoItem::ResourceReservation),
-            ("nt", LcoItem::TypeOfNetwork),
-            ("sc-rtp", LcoItem::RtpSecurity),
-            ("sc-rtcp", LcoItem::RtcpSecurity),
-            ("es-ccd", LcoItem::SurveillanceDestination),
-            ("es-cci", LcoItem::SurveillanceId),
-        ];
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("e") {
-            return on_off(value).map(LcoItem::EchoCancellation);
+        let mut lower = [0u8; 8];
+        let key = match lower.get_mut(..name.len()) {
+            Some(buf) => {
+                buf.copy_from_slice(name.as_bytes());
+                buf.make_ascii_lowercase();
+                &*buf
+            }
+            None => b"",
+        };
+        let text: fn(&'a str) -> LcoItem<'a> = match key {
+            b"e" => return on_off(value).map(LcoItem::EchoCancellation),
+            b"s" => return on_off(value).map(LcoItem::SilenceSuppression),
+            b"k" => {
+                return EncryptionKey::parse(value)
+                    .map(LcoItem::EncryptionKey)
+                    .ok_or(LcoError::Value)
+            }
+            b"p" => LcoItem::PacketizationPeriod,
+            b"a" => LcoItem::Compression,
+            b"b" => LcoItem::Bandwidth,
+            b"gc" => LcoItem::GainControl,
+            b"t" => LcoItem::TypeOfService,
+            b"r" => LcoItem::ResourceReservation,
+            b"nt" => LcoItem::TypeOfNetwork,
+            b"sc-rtp" => LcoItem::RtpSecurity,
+            b"sc-rtcp" => LcoItem::RtcpSecurity,
+            b"es-ccd" => LcoItem::SurveillanceDestination,
+            b"es-cci" => LcoItem::SurveillanceId,
+            _ => return Ok(LcoItem::Other { name, value }),
+        };
+        if value.is_empty() {
+            return Err(LcoError::Value);
         }
-        if is("s") {
-            return on_off(value).map(LcoItem::SilenceSuppression);
-        }
-        if is("k") {
-            return EncryptionKey::parse(value)
-                .map(LcoItem::EncryptionKey)
-                .ok_or(LcoError::Value);
-        }
-        match text.iter().find(|(n, _)| is(n)) {
-            Some(_) if value.is_empty() => Err(LcoError::Value),
-            Some((_, make)) => Ok(make(value)),
-            None => Ok(LcoItem::Other { name, value }),
-        }
+        Ok(text(value))
     }
 
     pub fn name(&self) -> &'a str {

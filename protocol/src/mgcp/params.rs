@@ -80,13 +80,41 @@ impl ParamName {
 
     /// Looks up a parameter code, case-insensitively. `X-` names are extensions.
     pub fn from_code(code: &str) -> Option<ParamName> {
-        if code.len() > 2 && code[..2].eq_ignore_ascii_case("X-") {
-            return Some(ParamName::Extension);
+        use ParamName::*;
+        let b = code.as_bytes();
+        if b.len() > 2 && b[..2].eq_ignore_ascii_case(b"X-") {
+            return Some(Extension);
         }
-        Self::CODES
-            .iter()
-            .find(|(c, _)| c.eq_ignore_ascii_case(code))
-            .map(|(_, n)| *n)
+        let up = |i: usize| b.get(i).map(u8::to_ascii_uppercase);
+        Some(match (b.len(), up(0)?, up(1).unwrap_or(0)) {
+            (1, b'K', _) => ResponseAck,
+            (1, b'B', _) => BearerInformation,
+            (1, b'C', _) => CallId,
+            (1, b'I', _) => ConnectionId,
+            (1, b'N', _) => NotifiedEntity,
+            (1, b'X', _) => RequestIdentifier,
+            (1, b'L', _) => LocalConnectionOptions,
+            (1, b'M', _) => ConnectionMode,
+            (1, b'R', _) => RequestedEvents,
+            (1, b'S', _) => SignalRequests,
+            (1, b'D', _) => DigitMap,
+            (1, b'O', _) => ObservedEvents,
+            (1, b'P', _) => ConnectionParameters,
+            (1, b'E', _) => ReasonCode,
+            (1, b'Z', _) => SpecificEndpointId,
+            (1, b'F', _) => RequestedInfo,
+            (1, b'Q', _) => QuarantineHandling,
+            (1, b'T', _) => DetectEvents,
+            (1, b'A', _) => Capabilities,
+            (2, b'I', b'2') => SecondConnectionId,
+            (2, b'Z', b'2') => SecondEndpointId,
+            (2, b'E', b'S') => EventStates,
+            (2, b'R', b'M') => RestartMethod,
+            (2, b'R', b'D') => RestartDelay,
+            (2, b'P', b'L') => PackageList,
+            (2, b'M', b'D') => MaxMgcpDatagram,
+            _ => return None,
+        })
     }
 }
 
@@ -410,5 +438,26 @@ impl fmt::Display for Param<'_> {
             }
             Param::Extension { value, .. } => f.write_str(value),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_to_its_name() {
+        for (code, name) in ParamName::CODES {
+            assert_eq!(ParamName::from_code(code), Some(name));
+            assert_eq!(ParamName::from_code(&code.to_ascii_lowercase()), Some(name));
+            assert_eq!(name.code(), code);
+        }
+        assert_eq!(ParamName::from_code("X-Osmux"), Some(ParamName::Extension));
+        assert_eq!(
+            ParamName::from_code("X"),
+            Some(ParamName::RequestIdentifier)
+        );
+        assert_eq!(ParamName::from_code("Q2"), None);
+        assert_eq!(ParamName::from_code(""), None);
     }
 }
