@@ -1,8 +1,11 @@
+mod sim;
+
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use self::sim::Sim;
 use super::*;
 use crate::mgcp::{parse_datagram, EndpointName, Verb};
 
@@ -556,4 +559,129 @@ fn message_text_debug_shows_only_the_first_line() {
     let shown = format!("{text:?}");
     assert!(shown.contains("CRCX 1 aaln/1@cta MGCP 1.0"), "{shown}");
     assert!(!shown.contains("SECRET"), "{shown}");
+}
+
+/// Sends `n` commands each way in bursts and runs the network until quiet.
+fn run(sim: &mut Sim, n: u32) {
+    for i in 0..n {
+        let t = at(u64::from(i / 10) * 100);
+        sim.run_until(t);
+        sim.now = sim.now.max(t);
+        let now = sim.now;
+        sim.ca.ep.send_command(now, GW, crcx()).unwrap();
+        let ntfy = Command::new(Verb::Ntfy, TransactionId(0), crcx().endpoint)
+            .with(Param::RequestIdentifier("44"));
+        sim.gw.ep.send_command(now, CA, ntfy).unwrap();
+    }
+    sim.run_until(at(u64::MAX / 1000));
+}
+
+/// Every command got exactly one outcome; none ran twice; each answered one
+/// ran exactly once. Returns the number of time-outs.
+fn check(sim: &Sim, n: usize) -> usize {
+    let mut timeouts = 0;
+    for (sender, receiver) in [(&sim.ca, &sim.gw), (&sim.gw, &sim.ca)] {
+        let tids: Vec<_> = sender
+            .responses
+            .keys()
+            .chain(sender.timeouts.keys())
+            .collect();
+        assert_eq!(tids.len(), n, "each command has one outcome");
+        assert!(sender
+            .responses
+            .values()
+            .chain(sender.timeouts.values())
+            .all(|&c| c == 1));
+        for (&(from, tid), &runs) in &receiver.executed {
+            assert_eq!(from, sender.addr);
+            assert_eq!(runs, 1, "command {tid} ran {runs} times");
+        }
+        for tid in sender.responses.keys() {
+            assert!(receiver.executed.contains_key(&(sender.addr, *tid)));
+        }
+        timeouts += sender.timeouts.len();
+        assert_eq!(sender.bad, 0);
+    }
+    // Everything was forgotten once the history ran out.
+    assert_eq!(sim.ca.ep.remembered() + sim.gw.ep.remembered(), 0);
+    timeouts
+}
+
+#[test]
+fn every_command_runs_once_under_duplication_and_reordering() {
+    for seed in 1..=5 {
+        let mut sim = Sim::new(seed, Config::default());
+        sim.net.duplicate = 50;
+        sim.net.delay = (1, 300);
+        run(&mut sim, 100);
+        assert_eq!(check(&sim, 100), 0, "seed {seed}");
+        assert!(sim.ca.ep.counters().duplicates > 0 && sim.gw.ep.counters().duplicates > 0);
+    }
+}
+
+#[test]
+fn loss_heavy_run_completes_or_times_out_every_command() {
+    for seed in 1..=5 {
+        let mut sim = Sim::new(seed, Config::default());
+        sim.net.loss = 30;
+        sim.net.duplicate = 10;
+        sim.net.delay = (5, 120);
+        // Every fifth command takes a while: 100s, long timer, 000 acks.
+        sim.gw.answer_after = Some(Duration::from_millis(1500));
+        sim.gw.slow_every = 5;
+        run(&mut sim, 200);
+        let timeouts = check(&sim, 200);
+        assert!(timeouts < 20, "seed {seed}: {timeouts} of 400 timed out");
+        assert!(sim.ca.provisionals > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn ids_never_repeat_over_a_long_run() {
+    let mut sim = Sim::new(7, Config::default());
+    sim.net.loss = 10;
+    run(&mut sim, 300);
+    check(&sim, 300);
+    // 300 outcomes under 300 distinct ids on each side.
+    assert_eq!(sim.ca.responses.len() + sim.ca.timeouts.len(), 300);
+}
+
+mod fuzz {
+    extern crate std;
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut ep = Endpoint::new(Config::default());
+            ep.send_command(at(0), GW, crcx()).unwrap();
+            ep.handle_datagram(at(1), GW, &data);
+            while ep.poll_transmit().is_some() || ep.poll_event().is_some() {}
+        }
+
+        #[test]
+        fn mangled_messages_never_panic(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("CRCX 1 aaln/1@x MGCP 1.0"), Just("200 1 OK"), Just("100 1"),
+                    Just("000 1"), Just("K:"), Just("K: 1-3, 7"), Just("K: 9-2"), Just("."),
+                    Just(""), Just("C: 1"), Just("FOO 2 a@b MGCP 1.0"), Just("999999999"),
+                ],
+                0..20,
+            ),
+            from_ca in any::<bool>(),
+        ) {
+            let mut ep = Endpoint::new(Config::default());
+            ep.send_command(at(0), GW, crcx()).unwrap();
+            let datagram = lines.join("\r\n");
+            let from = if from_ca { CA } else { GW };
+            for t in 1..4 {
+                ep.handle_datagram(at(t), from, datagram.as_bytes());
+                ep.handle_timeout(at(t * 1000));
+                while ep.poll_transmit().is_some() || ep.poll_event().is_some() {}
+            }
+        }
+    }
 }
