@@ -1,1 +1,0 @@
-//! Transaction layer: see issue; filled in next.

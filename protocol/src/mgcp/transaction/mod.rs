@@ -1,0 +1,771 @@
+//! MGCP transactions (RFC 3435 section 3.5), sans-IO: retransmission with
+//! backoff, at-most-once execution through a response history, provisional
+//! responses, response acknowledgement (`K:` and `000`) and piggy-backing.
+//!
+//! One [`Endpoint`] serves a call agent or a gateway alike: it sends commands
+//! and waits for their responses, and it receives commands and remembers the
+//! responses given to them.
+
+#[cfg(test)]
+mod tests;
+mod timer;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use zeroize::Zeroize;
+
+use self::timer::{Timer, Timers};
+use super::{
+    parse, split_datagram, Command, ErrorKind, Message, Param, ParamName, ParseError, Response,
+    ReturnCode, TidRange, TransactionId, MAX_DATAGRAM, MAX_PIGGYBACKED,
+};
+use crate::time::Instant;
+
+/// Most ranges written in one `K:` line; further acknowledgements wait for the next command.
+const MAX_ACK_RANGES: usize = 32;
+
+/// Timers and limits. The defaults follow RFC 3435 section 3.5 and PacketCable NCS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Wait before the first retransmission; doubles with each one.
+    pub initial_rto: Duration,
+    /// Cap on the doubling wait.
+    pub max_rto: Duration,
+    /// Sends of a command (the first included) before giving up; also bounds
+    /// the resends of a final response waiting for its `000`.
+    pub max_sends: u32,
+    /// Give up on a command after this long without any response (T-MAX);
+    /// each provisional response starts the wait again.
+    pub max_wait: Duration,
+    /// After a provisional response, re-send the command this often
+    /// (LONGTRAN-TIMER) in case the final response was lost.
+    pub long_transaction: Duration,
+    /// How long a transaction is remembered (Thist, LONG-TIMER): responses
+    /// sent, ids received, ids used.
+    pub history: Duration,
+    /// Answer a repeated command that is still executing with `100`.
+    pub send_provisional: bool,
+    /// Our commands waiting for a final response.
+    pub max_outstanding: usize,
+    /// Remembered transactions in each direction (commands received,
+    /// commands sent); at the cap new ones are refused.
+    pub max_history: usize,
+    /// Largest datagram built by piggy-backing responses (the RFC's minimum
+    /// for MaxMGCPDatagram is 4000).
+    pub max_datagram: usize,
+    /// First transaction id. Seed it from a random number or the wall clock
+    /// so a restarted process does not reuse ids a peer still remembers.
+    pub first_tid: TransactionId,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            initial_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(4),
+            max_sends: 7,
+            max_wait: Duration::from_secs(20),
+            long_transaction: Duration::from_secs(5),
+            history: Duration::from_secs(30),
+            send_provisional: true,
+            max_outstanding: 256,
+            max_history: 8192,
+            max_datagram: 4000,
+            first_tid: TransactionId(1),
+        }
+    }
+}
+
+/// Why the application's request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransactionError {
+    #[error("too many commands are waiting for a response")]
+    TooManyOutstanding,
+    #[error("the transaction history is full")]
+    HistoryFull,
+    #[error("no command {0} from that peer is remembered")]
+    UnknownTransaction(TransactionId),
+    #[error("command {0} was already answered")]
+    AlreadyAnswered(TransactionId),
+    #[error("{0} is not a code a command can be answered with")]
+    BadCode(ReturnCode),
+}
+
+/// The text of one message, copied out of its datagram (or encoded by us).
+///
+/// Parsed messages borrow their text, so events own the text and
+/// [`MessageText::message`] parses it again when asked: it parsed once
+/// already, so that cannot fail. Commands and responses can carry keys
+/// (`L: k:...`, `a=crypto`): `Debug` shows only the first line and the bytes
+/// are wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageText(Vec<u8>);
+
+impl MessageText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn message(&self) -> Result<Message<'_>, ParseError> {
+        parse(&self.0)
+    }
+
+    fn first_line(&self) -> &[u8] {
+        self.0
+            .split(|&b| b == b'\r' || b == b'\n')
+            .next()
+            .unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for MessageText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = core::str::from_utf8(self.first_line()).unwrap_or("<not text>");
+        write!(f, "MessageText({line:?}, {} bytes)", self.0.len())
+    }
+}
+
+impl Drop for MessageText {
+    fn drop(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
+/// What the application hears from the transaction layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A new command: execute it, then [`Endpoint::respond`]. Repeats of it
+    /// are handled here and never surface.
+    Command {
+        from: SocketAddr,
+        tid: TransactionId,
+        text: MessageText,
+    },
+    /// The first provisional response to our command.
+    Provisional {
+        tid: TransactionId,
+        code: ReturnCode,
+    },
+    /// The final response to our command (once, however often it arrives).
+    Response {
+        tid: TransactionId,
+        code: ReturnCode,
+        text: MessageText,
+    },
+    /// No final response to our command came in time. A late one is ignored.
+    TimedOut { tid: TransactionId, to: SocketAddr },
+    /// A message that could not be parsed (a command among them got its
+    /// error response already).
+    BadMessage { from: SocketAddr, error: ParseError },
+}
+
+/// A datagram to send. The payload may carry key material: send it, then drop it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// What happened, by kind, since the endpoint was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub commands_sent: u64,
+    /// Commands and responses sent again on a timer.
+    pub retransmissions: u64,
+    /// Repeated commands and responses received.
+    pub duplicates: u64,
+    pub timeouts: u64,
+    pub bad_messages: u64,
+    /// Responses to no command of ours, or from another address.
+    pub stray_responses: u64,
+    /// Commands refused with 409 because the history was full.
+    pub overloads: u64,
+}
+
+/// Our command, waiting for its response or remembered after it.
+struct Outgoing {
+    to: SocketAddr,
+    timers: Timers,
+    state: OutState,
+}
+
+enum OutState {
+    Pending {
+        text: MessageText,
+        sends: u32,
+        rto: Duration,
+        provisional: bool,
+    },
+    /// Answered or given up; `needs_ack` while the final response still has
+    /// to be listed in a `K:` line.
+    Done { needs_ack: bool },
+}
+
+/// A command we received, executing or answered.
+struct Incoming {
+    timers: Timers,
+    state: InState,
+}
+
+enum InState {
+    Executing {
+        provisional_sent: bool,
+    },
+    /// `response` is dropped once the peer acknowledged it; the id stays to
+    /// ignore late repeats. The retransmit timer runs while a `000` is awaited.
+    Answered {
+        response: Option<MessageText>,
+        sends: u32,
+        rto: Duration,
+    },
+}
+
+struct Queued {
+    to: SocketAddr,
+    bytes: Vec<u8>,
+    /// Responses and acknowledgements may share a datagram; commands go alone.
+    piggyback: bool,
+}
+
+enum Action {
+    None,
+    Send(Vec<u8>),
+    GaveUp,
+    Forget,
+}
+
+/// A sans-IO MGCP transaction endpoint.
+///
+/// How to drive it (times come from one monotonic clock and never go back):
+/// 1. Input: [`handle_datagram`](Self::handle_datagram) for each datagram
+///    received, [`handle_timeout`](Self::handle_timeout) once the deadline
+///    from [`poll_timeout`](Self::poll_timeout) has passed (an early or
+///    repeated call does nothing), and [`send_command`](Self::send_command) /
+///    [`respond`](Self::respond) for the application's own messages.
+/// 2. Output: drain [`poll_transmit`](Self::poll_transmit) onto the socket and
+///    [`poll_event`](Self::poll_event) into the application; answering a
+///    [`Event::Command`] is input again.
+/// 3. Wait for a datagram or until [`poll_timeout`](Self::poll_timeout).
+///
+/// Transmits queued by one round of input are drained together, so responses
+/// to the same peer made in that round share datagrams.
+///
+/// Every transaction keeps a small table of timers; `poll_timeout` and
+/// `handle_timeout` walk all of them, which is cheap at the configured caps.
+pub struct Endpoint {
+    config: Config,
+    next_tid: TransactionId,
+    outgoing: BTreeMap<TransactionId, Outgoing>,
+    /// Entries of `outgoing` still waiting for a final response.
+    pending: usize,
+    incoming: BTreeMap<(SocketAddr, TransactionId), Incoming>,
+    transmits: VecDeque<Queued>,
+    events: VecDeque<Event>,
+    counters: Counters,
+}
+
+impl Endpoint {
+    pub fn new(mut config: Config) -> Self {
+        config.max_sends = config.max_sends.max(1);
+        config.max_rto = config.max_rto.max(config.initial_rto);
+        // Bounds the search for a free id, and keeps ids unique.
+        config.max_history = config.max_history.min(1 << 20);
+        let first = config.first_tid;
+        let next_tid = if first.0 == 0 || first.0 > TransactionId::MAX {
+            TransactionId(1)
+        } else {
+            first
+        };
+        Endpoint {
+            config,
+            next_tid,
+            outgoing: BTreeMap::new(),
+            pending: 0,
+            incoming: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Our commands still waiting for a final response.
+    pub fn outstanding(&self) -> usize {
+        self.pending
+    }
+
+    /// Transactions remembered in both directions, outstanding ones included.
+    pub fn remembered(&self) -> usize {
+        self.outgoing.len() + self.incoming.len()
+    }
+
+    /// Sends a command under a fresh transaction id (its `tid` is replaced),
+    /// with a `K:` line acknowledging the peer's recent responses (any `K:`
+    /// it had is replaced too).
+    pub fn send_command(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        mut command: Command<'_>,
+    ) -> Result<TransactionId, TransactionError> {
+        if self.pending >= self.config.max_outstanding {
+            return Err(TransactionError::TooManyOutstanding);
+        }
+        if self.outgoing.len() >= self.config.max_history {
+            return Err(TransactionError::HistoryFull);
+        }
+        let tid = self.allocate_tid().ok_or(TransactionError::HistoryFull)?;
+        command.tid = tid;
+        command
+            .params
+            .retain(|p| p.name() != ParamName::ResponseAck);
+        let acks = self.take_acks(to);
+        if !acks.is_empty() {
+            command.params.insert(0, Param::ResponseAck(acks));
+        }
+        let text = MessageText(Message::Command(command).encode());
+        self.queue(to, text.0.clone(), false);
+        self.counters.commands_sent += 1;
+
+        let mut timers = Timers::default();
+        timers.set(Timer::Retransmit, now + self.config.initial_rto);
+        timers.set(Timer::GiveUp, now + self.config.max_wait);
+        let state = OutState::Pending {
+            text,
+            sends: 1,
+            rto: self.config.initial_rto,
+            provisional: false,
+        };
+        self.outgoing.insert(tid, Outgoing { to, timers, state });
+        self.pending += 1;
+        Ok(tid)
+    }
+
+    /// Answers command `tid` from `to`. A provisional code (1xx) may come
+    /// first, any number of times; the final one is remembered for
+    /// [`Config::history`] and sent again if the command is repeated. After a
+    /// provisional response the final one asks for a `000` (an empty `K:`)
+    /// and is re-sent until it comes. Any `K:` in `response` is ours to set.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        tid: TransactionId,
+        mut response: Response<'_>,
+    ) -> Result<(), TransactionError> {
+        let code = response.code;
+        if code.is_ack() {
+            return Err(TransactionError::BadCode(code));
+        }
+        let entry = self
+            .incoming
+            .get_mut(&(to, tid))
+            .ok_or(TransactionError::UnknownTransaction(tid))?;
+        let InState::Executing { provisional_sent } = &mut entry.state else {
+            return Err(TransactionError::AlreadyAnswered(tid));
+        };
+        response.tid = tid;
+        response
+            .params
+            .retain(|p| p.name() != ParamName::ResponseAck);
+        if code.is_provisional() {
+            *provisional_sent = true;
+            let bytes = Message::Response(response).encode();
+            self.queue(to, bytes, true);
+            return Ok(());
+        }
+        let wants_ack = *provisional_sent;
+        if wants_ack {
+            response.params.insert(0, Param::ResponseAck(Vec::new()));
+        }
+        let text = MessageText(Message::Response(response).encode());
+        let bytes = text.0.clone();
+        entry.state = InState::Answered {
+            response: Some(text),
+            sends: 1,
+            rto: self.config.initial_rto,
+        };
+        entry.timers.set(Timer::Expire, now + self.config.history);
+        if wants_ack {
+            entry
+                .timers
+                .set(Timer::Retransmit, now + self.config.initial_rto);
+        }
+        self.queue(to, bytes, true);
+        Ok(())
+    }
+
+    /// Handles one received datagram, message by message: a bad message does
+    /// not stop the ones after it.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if datagram.len() > MAX_DATAGRAM {
+            let error = ParseError {
+                kind: ErrorKind::TooLarge,
+                tid: None,
+                line: 0,
+                is_command: false,
+            };
+            self.on_bad_message(from, error);
+            return;
+        }
+        for piece in split_datagram(datagram) {
+            match parse(piece) {
+                Ok(Message::Command(c)) => self.on_command(now, from, &c, piece),
+                Ok(Message::Response(r)) => self.on_response(now, from, &r, piece),
+                // A blank piece (such as after a trailing `.` line) owes nothing.
+                Err(e) if e.kind == ErrorKind::Empty => {}
+                Err(e) => self.on_bad_message(from, e),
+            }
+        }
+    }
+
+    /// Runs the timers that are due at `now`; does nothing if none is.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Endpoint {
+            config,
+            outgoing,
+            pending,
+            incoming,
+            transmits,
+            events,
+            counters,
+            ..
+        } = self;
+        outgoing.retain(|&tid, out| match out.on_timeout(now, config) {
+            Action::None => true,
+            Action::Send(bytes) => {
+                counters.retransmissions += 1;
+                transmits.push_back(Queued {
+                    to: out.to,
+                    bytes,
+                    piggyback: false,
+                });
+                true
+            }
+            Action::GaveUp => {
+                *pending -= 1;
+                counters.timeouts += 1;
+                events.push_back(Event::TimedOut { tid, to: out.to });
+                true
+            }
+            Action::Forget => false,
+        });
+        incoming.retain(|&(to, _), entry| match entry.on_timeout(now, config) {
+            Action::Send(bytes) => {
+                counters.retransmissions += 1;
+                transmits.push_back(Queued {
+                    to,
+                    bytes,
+                    piggyback: true,
+                });
+                true
+            }
+            Action::Forget => false,
+            Action::None | Action::GaveUp => true,
+        });
+    }
+
+    /// The next datagram to send. Responses and acknowledgements queued for
+    /// the same peer are piggy-backed into one datagram.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let first = self.transmits.pop_front()?;
+        let mut payload = first.bytes;
+        if first.piggyback {
+            let mut count = 1;
+            let mut i = 0;
+            while i < self.transmits.len() && count < MAX_PIGGYBACKED {
+                let q = &self.transmits[i];
+                let fits = payload.len() + q.bytes.len() + 5 <= self.config.max_datagram;
+                if q.piggyback && q.to == first.to && fits {
+                    if let Some(q) = self.transmits.remove(i) {
+                        append_piggybacked(&mut payload, &q.bytes);
+                        count += 1;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Some(Transmit {
+            to: first.to,
+            payload,
+        })
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let out = self.outgoing.values().map(|o| &o.timers);
+        let inc = self.incoming.values().map(|i| &i.timers);
+        out.chain(inc).filter_map(Timers::next).min()
+    }
+
+    /// The next id that is not remembered. Ids only go up (wrapping after
+    /// 999999999), so a peer's history never sees one twice.
+    fn allocate_tid(&mut self) -> Option<TransactionId> {
+        // At most `len` ids are taken, so `len + 1` candidates hold a free one.
+        for _ in 0..=self.outgoing.len() {
+            let tid = self.next_tid;
+            self.next_tid = tid.next();
+            if !self.outgoing.contains_key(&tid) {
+                return Some(tid);
+            }
+        }
+        None
+    }
+
+    /// The final responses from `to` not yet acknowledged, as `K:` ranges.
+    fn take_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
+        let mut ranges: Vec<TidRange> = Vec::new();
+        for (&tid, out) in self.outgoing.iter_mut() {
+            let OutState::Done { needs_ack } = &mut out.state else {
+                continue;
+            };
+            if out.to != to || !*needs_ack {
+                continue;
+            }
+            let full = ranges.len() >= MAX_ACK_RANGES;
+            match ranges.last_mut() {
+                Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
+                _ if full => break,
+                _ => ranges.push(TidRange {
+                    first: tid,
+                    last: tid,
+                }),
+            }
+            *needs_ack = false;
+        }
+        ranges
+    }
+
+    fn queue(&mut self, to: SocketAddr, bytes: Vec<u8>, piggyback: bool) {
+        self.transmits.push_back(Queued {
+            to,
+            bytes,
+            piggyback,
+        });
+    }
+
+    fn queue_response(&mut self, to: SocketAddr, response: Response<'_>) {
+        let bytes = Message::Response(response).encode();
+        self.queue(to, bytes, true);
+    }
+
+    fn on_command(&mut self, now: Instant, from: SocketAddr, command: &Command<'_>, text: &[u8]) {
+        if let Some(Param::ResponseAck(ranges)) = command.param(ParamName::ResponseAck) {
+            self.forget_responses(from, ranges);
+        }
+        let tid = command.tid;
+        if let Some(entry) = self.incoming.get_mut(&(from, tid)) {
+            self.counters.duplicates += 1;
+            let reply = match &mut entry.state {
+                InState::Executing { provisional_sent } if self.config.send_provisional => {
+                    *provisional_sent = true;
+                    Some(Message::Response(Response::new(ReturnCode::TRYING, tid)).encode())
+                }
+                InState::Answered {
+                    response: Some(text),
+                    ..
+                } => Some(text.0.clone()),
+                // Acknowledged (the peer has the response, this is a stale
+                // copy), or executing and we stay quiet.
+                _ => None,
+            };
+            if let Some(bytes) = reply {
+                self.queue(from, bytes, true);
+            }
+            return;
+        }
+        if self.incoming.len() >= self.config.max_history {
+            // Not remembered, so not executed: a repeat gets the same answer.
+            self.counters.overloads += 1;
+            self.queue_response(from, Response::new(ReturnCode::OVERLOAD, tid));
+            return;
+        }
+        // Executing commands are forgotten too if never answered, to bound memory.
+        let mut timers = Timers::default();
+        timers.set(Timer::Expire, now + self.config.history);
+        let state = InState::Executing {
+            provisional_sent: false,
+        };
+        self.incoming
+            .insert((from, tid), Incoming { timers, state });
+        self.events.push_back(Event::Command {
+            from,
+            tid,
+            text: MessageText(text.to_vec()),
+        });
+    }
+
+    /// The peer has our responses to `ranges`: drop their copies, keep the ids.
+    fn forget_responses(&mut self, from: SocketAddr, ranges: &[TidRange]) {
+        for r in ranges {
+            for (_, entry) in self.incoming.range_mut((from, r.first)..=(from, r.last)) {
+                entry.forget_response();
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        response: &Response<'_>,
+        text: &[u8],
+    ) {
+        let (tid, code) = (response.tid, response.code);
+        if code.is_ack() {
+            match self.incoming.get_mut(&(from, tid)) {
+                Some(entry) => entry.forget_response(),
+                None => self.counters.stray_responses += 1,
+            }
+            return;
+        }
+        let Some(out) = self.outgoing.get_mut(&tid).filter(|o| o.to == from) else {
+            self.counters.stray_responses += 1;
+            return;
+        };
+        let asks_ack = code.is_final()
+            && matches!(response.param(ParamName::ResponseAck), Some(Param::ResponseAck(r)) if r.is_empty());
+        match &mut out.state {
+            OutState::Pending { provisional, .. } if code.is_provisional() => {
+                if !*provisional {
+                    *provisional = true;
+                    out.timers
+                        .set(Timer::Retransmit, now + self.config.long_transaction);
+                    self.events.push_back(Event::Provisional { tid, code });
+                }
+                out.timers.set(Timer::GiveUp, now + self.config.max_wait);
+            }
+            OutState::Pending { .. } => {
+                // A 000 acknowledges this response, so `K:` need not list it.
+                out.state = OutState::Done {
+                    needs_ack: !asks_ack,
+                };
+                out.timers.stop_all();
+                out.timers.set(Timer::Expire, now + self.config.history);
+                self.pending -= 1;
+                self.events.push_back(Event::Response {
+                    tid,
+                    code,
+                    text: MessageText(text.to_vec()),
+                });
+            }
+            OutState::Done { .. } => self.counters.duplicates += 1,
+        }
+        // Also when repeated: our earlier 000 may have been lost.
+        if asks_ack {
+            self.queue_response(from, Response::new(ReturnCode::ACK, tid));
+        }
+    }
+
+    fn on_bad_message(&mut self, from: SocketAddr, error: ParseError) {
+        self.counters.bad_messages += 1;
+        if let Some(tid) = error.wants_response() {
+            // Not remembered: the command was not executed, so a repeat may
+            // get the same answer again.
+            let commentary = format!("{}", error.kind);
+            let mut response = Response::new(error.return_code(), tid);
+            response.commentary = &commentary;
+            self.queue_response(from, response);
+        }
+        self.events.push_back(Event::BadMessage { from, error });
+    }
+}
+
+impl Outgoing {
+    fn on_timeout(&mut self, now: Instant, config: &Config) -> Action {
+        let timers = &mut self.timers;
+        match &mut self.state {
+            OutState::Done { .. } if timers.is_due(Timer::Expire, now) => Action::Forget,
+            OutState::Done { .. } => Action::None,
+            OutState::Pending {
+                text,
+                sends,
+                rto,
+                provisional,
+            } => {
+                let retransmit = timers.is_due(Timer::Retransmit, now);
+                let exhausted = !*provisional && *sends >= config.max_sends;
+                if timers.is_due(Timer::GiveUp, now) || (retransmit && exhausted) {
+                    // Keep the id for the history: the peer may have executed it.
+                    timers.stop_all();
+                    timers.set(Timer::Expire, now + config.history);
+                    self.state = OutState::Done { needs_ack: false };
+                    return Action::GaveUp;
+                }
+                if !retransmit {
+                    return Action::None;
+                }
+                if *provisional {
+                    timers.set(Timer::Retransmit, now + config.long_transaction);
+                } else {
+                    *sends += 1;
+                    *rto = rto.saturating_mul(2).min(config.max_rto);
+                    timers.set(Timer::Retransmit, now + *rto);
+                }
+                Action::Send(text.0.clone())
+            }
+        }
+    }
+}
+
+impl Incoming {
+    fn forget_response(&mut self) {
+        if let InState::Answered { response, .. } = &mut self.state {
+            *response = None;
+            self.timers.stop(Timer::Retransmit);
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, config: &Config) -> Action {
+        if self.timers.is_due(Timer::Expire, now) {
+            return Action::Forget;
+        }
+        if !self.timers.is_due(Timer::Retransmit, now) {
+            return Action::None;
+        }
+        let InState::Answered {
+            response: Some(text),
+            sends,
+            rto,
+        } = &mut self.state
+        else {
+            self.timers.stop(Timer::Retransmit);
+            return Action::None;
+        };
+        if *sends >= config.max_sends {
+            // No 000 came; keep the response for repeats of the command.
+            self.timers.stop(Timer::Retransmit);
+            return Action::None;
+        }
+        *sends += 1;
+        *rto = rto.saturating_mul(2).min(config.max_rto);
+        self.timers.set(Timer::Retransmit, now + *rto);
+        Action::Send(text.0.clone())
+    }
+}
+
+/// Appends a message to a datagram after a `.` separator line.
+fn append_piggybacked(datagram: &mut Vec<u8>, message: &[u8]) {
+    if !datagram.ends_with(b"\n") {
+        datagram.extend_from_slice(b"\r\n");
+    }
+    datagram.extend_from_slice(b".\r\n");
+    datagram.extend_from_slice(message);
+}
