@@ -47,3 +47,6 @@ pub use model::{
     Attribute, Connection, Direction, Fmtp, Media, Origin, RawLine, Rtpmap, Sdp, Timing,
 };
 pub use parse::{parse, MAX_ATTRIBUTES, MAX_FORMATS, MAX_LEN, MAX_LINES, MAX_MEDIA, MAX_TIMES};
+
+#[cfg(test)]
+mod tests;

@@ -19,7 +19,7 @@ pub struct Sdp<'a> {
     /// The obsolete `k=` field; secret, so it prints as a fingerprint.
     pub key: Option<EncryptionKey<'a>>,
     pub attributes: Vec<Attribute<'a>>,
-    /// `i= u= e= p= b= z=` lines, as sent.
+    /// `i= u= e= p= b= z=` lines, as sent, in RFC 4566 order.
     pub other: Vec<RawLine<'a>>,
     pub media: Vec<Media<'a>>,
 }
@@ -73,7 +73,7 @@ pub struct Media<'a> {
     pub connection: Option<Connection<'a>>,
     pub key: Option<EncryptionKey<'a>>,
     pub attributes: Vec<Attribute<'a>>,
-    /// `i= b=` lines, as sent.
+    /// `i= b=` lines, as sent, in RFC 4566 order.
     pub other: Vec<RawLine<'a>>,
 }
 
@@ -189,7 +189,7 @@ impl Direction {
 }
 
 impl<'a> Origin<'a> {
-    /// An origin on `address` (`IN IP4` or `IN IP6`, from the address).
+    /// An origin whose address is `at` (the same triple as a `c=` line).
     pub fn new(
         username: &'a str,
         session_id: u64,

@@ -142,7 +142,7 @@ fn session_line<'a>(sdp: &mut Sdp<'a>, kind: char, v: &'a str) -> Result<(), Err
     match kind {
         'v' | 'o' | 's' => Err(ErrorKind::Duplicate(kind)),
         'i' | 'u' | 'e' | 'p' | 'b' | 'z' => {
-            sdp.other.push(RawLine { kind, value: v });
+            keep_raw(&mut sdp.other, RawLine { kind, value: v }, "iuepbz");
             Ok(())
         }
         'c' => set_once(&mut sdp.connection, kind, || {
@@ -171,7 +171,7 @@ fn session_line<'a>(sdp: &mut Sdp<'a>, kind: char, v: &'a str) -> Result<(), Err
 fn media_line<'a>(media: &mut Media<'a>, kind: char, v: &'a str) -> Result<(), ErrorKind> {
     match kind {
         'i' | 'b' => {
-            media.other.push(RawLine { kind, value: v });
+            keep_raw(&mut media.other, RawLine { kind, value: v }, "ib");
             Ok(())
         }
         'c' => set_once(&mut media.connection, kind, || {
@@ -184,6 +184,17 @@ fn media_line<'a>(media: &mut Media<'a>, kind: char, v: &'a str) -> Result<(), E
         'v' | 'o' | 's' | 'u' | 'e' | 'p' | 't' | 'r' | 'z' => Err(ErrorKind::OutOfPlace(kind)),
         _ => Err(ErrorKind::UnknownType(kind)),
     }
+}
+
+/// Keeps raw lines in the order they are written back (`order`), so a
+/// description that arrived out of RFC order still equals its rewrite.
+fn keep_raw<'a>(lines: &mut Vec<RawLine<'a>>, line: RawLine<'a>, order: &str) {
+    let rank = |k: char| order.find(k).unwrap_or(usize::MAX);
+    let at = lines
+        .iter()
+        .rposition(|l| rank(l.kind) <= rank(line.kind))
+        .map_or(0, |i| i + 1);
+    lines.insert(at, line);
 }
 
 fn set_once<T>(

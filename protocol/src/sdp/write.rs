@@ -15,12 +15,12 @@ fn raw(f: &mut fmt::Formatter<'_>, lines: &[RawLine<'_>], kind: char) -> fmt::Re
         .try_for_each(|l| write!(f, "{}={}\r\n", l.kind, l.value))
 }
 
-fn key(f: &mut fmt::Formatter<'_>, k: &Option<EncryptionKey<'_>>) -> fmt::Result {
+fn key(f: &mut fmt::Formatter<'_>, k: Option<&EncryptionKey<'_>>) -> fmt::Result {
     match k {
         None => Ok(()),
         Some(EncryptionKey::Prompt) => f.write_str("k=prompt\r\n"),
-        Some(EncryptionKey::Clear(t) | EncryptionKey::Base64(t) | EncryptionKey::Uri(t)) => {
-            write!(f, "k={}:{t}\r\n", k.as_ref().map_or("", |k| k.method()))
+        Some(k @ (EncryptionKey::Clear(t) | EncryptionKey::Base64(t) | EncryptionKey::Uri(t))) => {
+            write!(f, "k={}:{t}\r\n", k.method())
         }
     }
 }
@@ -42,7 +42,7 @@ impl fmt::Display for Sdp<'_> {
         raw(f, &self.other, 'b')?;
         self.times.iter().try_for_each(|t| write!(f, "{t}"))?;
         raw(f, &self.other, 'z')?;
-        key(f, &self.key)?;
+        key(f, self.key.as_ref())?;
         attributes(f, &self.attributes)?;
         self.media.iter().try_for_each(|m| write!(f, "{m}"))
     }
@@ -63,7 +63,7 @@ impl fmt::Display for Media<'_> {
             write!(f, "c={c}\r\n")?;
         }
         raw(f, &self.other, 'b')?;
-        key(f, &self.key)?;
+        key(f, self.key.as_ref())?;
         attributes(f, &self.attributes)
     }
 }
