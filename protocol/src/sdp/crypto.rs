@@ -193,7 +193,7 @@ pub enum Lifetime {
 }
 
 impl Lifetime {
-    /// SRTP's own limit (RFC 3711 section 9.2).
+    /// SRTP allows at most 2^48 packets per master key (RFC 3711).
     pub const MAX_EXPONENT: u8 = 48;
 
     pub fn packets(self) -> u64 {

@@ -5,7 +5,8 @@
 //! `a=crypto`; every other line is kept raw. Parsing borrows from the
 //! text and never panics; `Display` writes CRLF lines **with the keys in
 //! clear** (it is the wire form), while `Debug` and serde show only key
-//! fingerprints.
+//! fingerprints. Other fields (the `o=` user name, `e=`, `p=`) may be
+//! personal data and print as sent.
 //!
 //! Building an answer:
 //!
