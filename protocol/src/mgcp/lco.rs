@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::parse::{fields, split_byte, trim_ws};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -166,14 +167,14 @@ impl<'a> LocalConnectionOptions<'a> {
     pub const MAX_ITEMS: usize = 32;
 
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
-        let mut items: Vec<LcoItem<'a>> = Vec::new();
-        for raw in s.split(',') {
-            let raw = raw.trim();
+        let mut items: Vec<LcoItem<'a>> = Vec::with_capacity(8);
+        for raw in fields(s, b',') {
+            let raw = trim_ws(raw);
             if raw.is_empty() && s.trim().is_empty() {
                 break;
             }
-            let (name, value) = raw.split_once(':').ok_or(LcoError::Syntax)?;
-            let (name, value) = (name.trim(), value.trim());
+            let (name, value) = split_byte(raw, b':').ok_or(LcoError::Syntax)?;
+            let (name, value) = (trim_ws(name), trim_ws(value));
             if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
                 return Err(LcoError::Syntax);
             }

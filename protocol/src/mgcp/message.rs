@@ -105,12 +105,21 @@ impl<'a> EndpointName<'a> {
         if s.len() > Self::MAX_LEN {
             return None;
         }
-        let (local, domain) = s.rsplit_once('@')?;
-        let visible = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic());
-        if !visible(local) || !visible(domain) || local.split('/').any(str::is_empty) {
+        let b = s.as_bytes();
+        let at = memchr::memrchr(b'@', b)?;
+        let (local, domain) = (&b[..at], &b[at + 1..]);
+        // Visible ASCII only, and no empty term: no leading, trailing or doubled '/'.
+        let terms_ok = local.first() != Some(&b'/')
+            && local.last() != Some(&b'/')
+            && memchr::memmem::find(local, b"//").is_none();
+        let visible = b.iter().all(u8::is_ascii_graphic);
+        if local.is_empty() || domain.is_empty() || !terms_ok || !visible {
             return None;
         }
-        Some(EndpointName { local, domain })
+        Some(EndpointName {
+            local: s.get(..at)?,
+            domain: s.get(at + 1..)?,
+        })
     }
 
     pub fn terms(&self) -> impl Iterator<Item = &'a str> {

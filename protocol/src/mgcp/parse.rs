@@ -23,9 +23,39 @@ pub const MAX_PIGGYBACKED: usize = 16;
 pub const MAX_ID_LEN: usize = 32;
 const MAX_LIST_ITEMS: usize = 64;
 
+/// Trims spaces and tabs, the only white space MGCP allows inside lines.
+pub(crate) fn trim_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let ws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    // Both ends sit next to ASCII bytes, so they are char boundaries.
+    s.get(start..end).unwrap_or("")
+}
+
+/// Splits at the first `sep` byte (an ASCII separator, so both halves are str).
+pub(crate) fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = memchr::memchr(sep, s.as_bytes())?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// The pieces of `s` between `sep` bytes, like `str::split` but memchr-fast.
+pub(crate) fn fields(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    core::iter::from_fn(move || {
+        let s = rest?;
+        let (piece, tail) = match split_byte(s, sep) {
+            Some((p, t)) => (p, Some(t)),
+            None => (s, None),
+        };
+        rest = tail;
+        Some(piece)
+    })
+}
+
 /// Lines of a message, `\r\n` or `\n` terminated, with the terminator removed.
 fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
+    fields(text, b'\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
 }
 
 /// Splits a datagram into its piggy-backed messages (RFC 3435 section
@@ -94,7 +124,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
     };
     let fail = |kind, line| error(kind, tid, line + 1, is_command);
 
-    let mut params = Vec::new();
+    let mut params = Vec::with_capacity(8);
+    // One bit per ParamName: a parameter line may appear once.
+    let mut seen = 0u32;
     for (n, line) in lines {
         if n >= MAX_LINES {
             return Err(fail(ErrorKind::TooManyLines, n));
@@ -107,9 +139,11 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
         }
         let param = parse_param(line).map_err(|k| fail(k, n))?;
         let name = param.name();
-        if name != ParamName::Extension && params.iter().any(|p: &Param<'_>| p.name() == name) {
+        let bit = 1u32 << (name as u32);
+        if name != ParamName::Extension && seen & bit != 0 {
             return Err(fail(ErrorKind::DuplicateParam(name), n));
         }
+        seen |= bit;
         params.push(param);
     }
 
@@ -146,18 +180,20 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
 /// Splits at the first empty line: header and parameters before, the
 /// session description after (absent if nothing but white space follows).
 fn split_body(text: &str) -> (&str, Option<&str>) {
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\r', '\n']);
-        if content.is_empty() && pos > 0 {
-            let body = &text[pos + line.len()..];
-            let head = &text[..pos];
-            let body = (!body.trim().is_empty()).then_some(body);
-            return (head, body);
+    let b = text.as_bytes();
+    let crlf = memchr::memmem::find(b, b"\n\r\n").map(|i| (i, i + 3));
+    let lf = memchr::memmem::find(b, b"\n\n").map(|i| (i, i + 2));
+    let split = match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match split {
+        Some((nl, at)) => {
+            let body = &text[at..];
+            (&text[..=nl], (!body.trim().is_empty()).then_some(body))
         }
-        pos += line.len();
+        None => (text, None),
     }
-    (text, None)
 }
 
 enum Header<'a> {
@@ -177,12 +213,14 @@ enum Header<'a> {
 
 /// Splits off the first white-space separated token.
 fn token(s: &str) -> Option<(&str, &str)> {
-    let s = s.trim_start_matches([' ', '\t']);
-    if s.is_empty() {
-        return None;
-    }
-    let end = s.find([' ', '\t']).unwrap_or(s.len());
-    Some((&s[..end], &s[end..]))
+    let b = s.as_bytes();
+    let ws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ws(c))?;
+    let end = b[start..]
+        .iter()
+        .position(ws)
+        .map_or(b.len(), |i| start + i);
+    Some((s.get(start..end)?, s.get(end..)?))
 }
 
 fn parse_tid(s: &str, allow_zero: bool) -> Option<TransactionId> {
@@ -205,11 +243,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
         );
         let (tid, rest) = token(rest).ok_or(bad(ErrorKind::BadHeader, None, false))?;
         let tid = parse_tid(tid, true).ok_or(bad(ErrorKind::BadTransactionId, None, false))?;
-        let rest = rest.trim_matches([' ', '\t']);
+        let rest = trim_ws(rest);
         let (package, commentary) = match token(rest) {
-            Some((p, c)) if p.len() > 1 && p.starts_with('/') => {
-                (Some(&p[1..]), c.trim_matches([' ', '\t']))
-            }
+            Some((p, c)) if p.len() > 1 && p.starts_with('/') => (Some(&p[1..]), trim_ws(c)),
             _ => (None, rest),
         };
         return Ok(Header::Response {
@@ -229,7 +265,7 @@ fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
     let verb = verb.ok_or(bad(ErrorKind::UnknownVerb, Some(tid), true))?;
     let (ep, rest) = token(rest).ok_or(bad(ErrorKind::BadHeader, Some(tid), true))?;
     let endpoint = EndpointName::parse(ep).ok_or(bad(ErrorKind::BadEndpoint, Some(tid), true))?;
-    let version = rest.trim_matches([' ', '\t']);
+    let version = trim_ws(rest);
     let (proto, after) = token(version).ok_or(bad(ErrorKind::MissingVersion, Some(tid), true))?;
     if !proto.eq_ignore_ascii_case("MGCP") {
         return Err(bad(ErrorKind::MissingVersion, Some(tid), true));
@@ -248,9 +284,9 @@ fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
 }
 
 fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
-    let (name, value) = line.split_once(':').ok_or(ErrorKind::BadParamLine)?;
-    let name = name.trim_matches([' ', '\t']);
-    let value = value.trim_matches([' ', '\t']);
+    let (name, value) = split_byte(line, b':').ok_or(ErrorKind::BadParamLine)?;
+    let name = trim_ws(name);
+    let value = trim_ws(value);
     if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
         return Err(ErrorKind::BadParamLine);
     }
@@ -330,7 +366,7 @@ fn split_top_level(s: &str) -> Option<Vec<&str>> {
             b'(' | b'[' if !quoted => depth += 1,
             b')' | b']' if !quoted => depth = depth.checked_sub(1)?,
             b',' if !quoted && depth == 0 => {
-                out.push(s[start..i].trim_matches([' ', '\t']));
+                out.push(trim_ws(&s[start..i]));
                 start = i + 1;
             }
             _ => {}
@@ -342,7 +378,7 @@ fn split_top_level(s: &str) -> Option<Vec<&str>> {
     if depth != 0 || quoted {
         return None;
     }
-    let last = s[start..].trim_matches([' ', '\t']);
+    let last = trim_ws(&s[start..]);
     if !(last.is_empty() && out.is_empty()) {
         out.push(last);
     }
@@ -354,10 +390,10 @@ fn event_list(s: &str) -> Option<Vec<EventItem<'_>>> {
     split_top_level(s)?
         .into_iter()
         .map(|item| {
-            let (name, args) = match item.find('(') {
+            let (name, args) = match memchr::memchr(b'(', item.as_bytes()) {
                 Some(open) => {
                     let args = item[open + 1..].strip_suffix(')')?;
-                    (item[..open].trim_end_matches([' ', '\t']), Some(args))
+                    (trim_ws(&item[..open]), Some(args))
                 }
                 None => (item, None),
             };
@@ -402,7 +438,7 @@ fn reason_code(s: &str) -> Option<ReasonCode<'_>> {
     }
     Some(ReasonCode {
         code: code.parse().ok()?,
-        text: text.trim_matches([' ', '\t']),
+        text: trim_ws(text),
     })
 }
 
