@@ -26,3 +26,80 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
+
+/// osmo-mgw running on a loopback address of the test's own, killed on drop.
+pub struct OsmoMgw {
+    child: std::process::Child,
+    pub mgcp: std::net::SocketAddr,
+    _dir: PathBuf,
+}
+
+impl OsmoMgw {
+    /// Starts osmo-mgw with MGCP on `ip:port` and RTP ports from `rtp_base`
+    /// (64 of them); its VTY and CTRL interfaces bind to `ip` as well.
+    pub fn start(ip: &str, port: u16, rtp_base: u16) -> OsmoMgw {
+        require_tool("osmo-mgw");
+        let dir = scratch_dir(&format!("osmo-mgw-{ip}-{port}"));
+        let cfg = dir.join("osmo-mgw.cfg");
+        std::fs::write(
+            &cfg,
+            [
+                "log stderr".to_string(),
+                " logging level set-all notice".into(),
+                "line vty".into(),
+                format!(" bind {ip}"),
+                "ctrl".into(),
+                format!(" bind {ip}"),
+                "mgcp".into(),
+                " domain mgw".into(),
+                format!(" bind ip {ip}"),
+                format!(" bind port {port}"),
+                format!(" rtp port-range {rtp_base} {}", rtp_base + 63),
+                format!(" rtp bind-ip {ip}"),
+                " number endpoints 16".into(),
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("osmo-mgw.log")).unwrap();
+        let child = Command::new("osmo-mgw")
+            .arg("-c")
+            .arg(&cfg)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start osmo-mgw");
+        let mgcp: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        let mut mgw = OsmoMgw {
+            child,
+            mgcp,
+            _dir: dir.clone(),
+        };
+        // Ready once it answers an audit of its null endpoint.
+        let probe = std::net::UdpSocket::bind((ip, 0)).unwrap();
+        probe
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        for tid in 1..=50 {
+            if let Ok(Some(status)) = mgw.child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("osmo-mgw.log")).unwrap_or_default();
+                panic!("osmo-mgw exited ({status}):\n{log}");
+            }
+            let audit = format!("AUEP {} null@mgw MGCP 1.0\r\n", 900_000 + tid);
+            probe.send_to(audit.as_bytes(), mgcp).unwrap();
+            if probe.recv_from(&mut buf).is_ok() {
+                return mgw;
+            }
+        }
+        mgw.child.kill().ok();
+        panic!("osmo-mgw did not answer on {mgcp}");
+    }
+}
+
+impl Drop for OsmoMgw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -8,7 +8,11 @@ use super::params::{Param, ParamName};
 
 /// The nine RFC 3435 command verbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "UPPERCASE")
+)]
 pub enum Verb {
     Epcf,
     Crcx,
