@@ -13,5 +13,8 @@ echo "== clippy" >&2
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 (cd nostd-check && cargo clippy --release -- -D warnings)
 
+echo "== fuzz targets build" >&2
+cargo check --quiet --manifest-path fuzz/Cargo.toml
+
 echo "== tests" >&2
 cargo test --workspace --all-features --locked

@@ -44,6 +44,25 @@ fn parse_prints_each_message_as_json() {
 }
 
 #[test]
+fn parse_shows_the_session_description_without_its_key() {
+    let msg = b"CRCX 9 aaln/1@cta MGCP 1.0\r\nC: 1\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw\r\n";
+    let out = cablekey(&["mgcp", "parse"], msg);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(v["session"]["media"][0].is_object(), "{text}");
+    assert!(
+        !text.contains("AAECAwQFBgcICQoLDA0O"),
+        "key text in output: {text}"
+    );
+    assert!(text.contains("AEAD_AES_128_GCM"), "{text}");
+}
+
+#[test]
 fn parse_reads_piggy_backed_messages_from_stdin() {
     let datagram = b"200 7 OK\r\nI: 1\r\n.\r\nRQNT 8 aaln/1@cta MGCP 1.0\r\nX: 1\r\nR: L/hd(N)\r\n";
     let out = cablekey(&["mgcp", "parse", "-"], datagram);

@@ -217,6 +217,10 @@ proptest! {
     #[test]
     fn keys_never_show_in_debug(msg in message()) {
         let debug = format!("{msg:?}");
+        if let Some(sdp) = msg.sdp() {
+            let key = sdp.split("inline:").nth(1).unwrap().trim_end();
+            prop_assert!(!debug.contains(key), "SDP key text in {}", debug);
+        }
         for p in msg.params() {
             if let Param::LocalConnectionOptions(l) | Param::Capabilities(l) = p {
                 if let Some(EncryptionKey::Base64(k)) = l.encryption_key() {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant as StdInstant};
 use anyhow::{bail, Context};
 use cablekey_protocol::mgcp::transaction::{Config, Endpoint, Event};
 use cablekey_protocol::mgcp::{self, Message};
+use cablekey_protocol::sdp;
 use cablekey_protocol::time::Instant;
 use clap::Subcommand;
 
@@ -73,7 +74,7 @@ fn parse(file: Option<&PathBuf>) -> ExitCode {
     let mut failed = false;
     for (i, result) in mgcp::parse_datagram(&input).into_iter().enumerate() {
         match result {
-            Ok(msg) => match serde_json::to_string(&msg) {
+            Ok(msg) => match to_json(&msg) {
                 Ok(json) => println!("{json}"),
                 Err(e) => {
                     eprintln!("message {}: cannot render as JSON: {e}", i + 1);
@@ -96,6 +97,20 @@ fn parse(file: Option<&PathBuf>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The message as JSON, with its session description parsed as well (or
+/// the reason it does not parse, which a gateway answers with 509).
+fn to_json(msg: &Message<'_>) -> serde_json::Result<String> {
+    let mut v = serde_json::to_value(msg)?;
+    if let (Some(text), Some(obj)) = (msg.sdp(), v.as_object_mut()) {
+        let session = match sdp::parse(text) {
+            Ok(s) => serde_json::to_value(&s)?,
+            Err(e) => serde_json::json!({ "error": e.to_string(), "code": 509 }),
+        };
+        obj.insert("session".into(), session);
+    }
+    serde_json::to_string(&v)
 }
 
 /// Exit status of `mgcp send`: 0 for a 2xx response, 1 for any other final

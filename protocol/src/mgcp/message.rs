@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
+use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,8 +162,9 @@ impl fmt::Display for EndpointName<'_> {
 }
 
 /// A command: verb, transaction, endpoint, protocol version, parameters and
-/// an optional SDP session description.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// an optional SDP session description. `Debug` and serde show the SDP with
+/// its keys replaced by fingerprints.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Command<'a> {
     pub verb: Verb,
@@ -172,12 +174,14 @@ pub struct Command<'a> {
     pub version: &'a str,
     pub params: Vec<Param<'a>>,
     /// The session description after the empty line, as sent.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "redacted_sdp"))]
     pub sdp: Option<&'a str>,
 }
 
 /// A response: return code, transaction, optional package name (for
-/// package-specific codes) and commentary, parameters and optional SDP.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// package-specific codes) and commentary, parameters and optional SDP
+/// (shown without keys, as for [`Command`]).
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Response<'a> {
     pub code: ReturnCode,
@@ -185,7 +189,40 @@ pub struct Response<'a> {
     pub package: Option<&'a str>,
     pub commentary: &'a str,
     pub params: Vec<Param<'a>>,
+    #[cfg_attr(feature = "serde", serde(serialize_with = "redacted_sdp"))]
     pub sdp: Option<&'a str>,
+}
+
+#[cfg(feature = "serde")]
+fn redacted_sdp<S: serde::Serializer>(sdp: &Option<&str>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    sdp.map(Redacted).serialize(s)
+}
+
+impl fmt::Debug for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("verb", &self.verb)
+            .field("tid", &self.tid)
+            .field("endpoint", &self.endpoint)
+            .field("version", &self.version)
+            .field("params", &self.params)
+            .field("sdp", &self.sdp.map(Redacted))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("code", &self.code)
+            .field("tid", &self.tid)
+            .field("package", &self.package)
+            .field("commentary", &self.commentary)
+            .field("params", &self.params)
+            .field("sdp", &self.sdp.map(Redacted))
+            .finish()
+    }
 }
 
 /// One MGCP message.

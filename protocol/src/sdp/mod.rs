@@ -37,6 +37,7 @@ mod crypto;
 mod error;
 mod model;
 mod parse;
+mod redact;
 mod write;
 
 pub use crypto::{
@@ -48,6 +49,7 @@ pub use model::{
     Attribute, Connection, Direction, Fmtp, Media, Origin, RawLine, Rtpmap, Sdp, Timing,
 };
 pub use parse::{parse, MAX_ATTRIBUTES, MAX_FORMATS, MAX_LEN, MAX_LINES, MAX_MEDIA, MAX_TIMES};
+pub use redact::Redacted;
 
 #[cfg(test)]
 mod tests;
