@@ -164,11 +164,18 @@ pub enum Event {
     BadMessage { from: SocketAddr, error: ParseError },
 }
 
-/// A datagram to send. The payload may carry key material: send it, then drop it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A datagram to send. The payload may carry key material: send it, then
+/// drop it; `Debug` shows only its size.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub to: SocketAddr,
     pub payload: Vec<u8>,
+}
+
+impl fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Transmit(to {}, {} bytes)", self.to, self.payload.len())
+    }
 }
 
 /// What happened, by kind, since the endpoint was made.
