@@ -1,1 +1,3 @@
-//! Placeholder: filled in by a later issue (see the issue tracker).
+//! The head-end gateway controller. So far: the escrow store.
+
+pub mod escrow;

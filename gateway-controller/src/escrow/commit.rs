@@ -1,0 +1,188 @@
+//! Group commit: one thread owns every write. It takes whatever puts are
+//! queued (up to a cap), applies them as one atomic sled batch, flushes,
+//! syncs, and only then acknowledges them all. While it syncs, new puts
+//! queue up and form the next group, so there is no timer and no added
+//! latency at low load.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+
+use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
+use tokio::sync::{mpsc, oneshot};
+
+use super::layout;
+use super::store::{Durable, StoreError};
+use super::sync::StoreFiles;
+
+pub(crate) enum Op {
+    Epoch(EpochRecord),
+    Record(EscrowRecord),
+    End { call_id: String, ended_unix_ms: u64 },
+}
+
+pub(crate) struct Job {
+    pub(crate) op: Op,
+    pub(crate) ack: oneshot::Sender<Result<Durable, StoreError>>,
+}
+
+/// Called after each commit's sync and before its acknowledgements, with
+/// the number of writes in the commit; an error fails the commit as a
+/// failed fsync would. For tests and instrumentation.
+pub type SyncHook = Arc<dyn Fn(usize) -> io::Result<()> + Send + Sync>;
+
+pub(crate) struct Committer {
+    pub(crate) db: sled::Db,
+    pub(crate) files: StoreFiles,
+    pub(crate) max_batch: usize,
+    pub(crate) hook: Option<SyncHook>,
+}
+
+/// Writes of the group being built, so later jobs in it see earlier ones.
+#[derive(Default)]
+struct Pending {
+    epochs: HashSet<EpochId>,
+    records: HashMap<String, Vec<u8>>,
+}
+
+fn db_err(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(e) => StoreError::Io {
+            op: "writing",
+            kind: e.kind(),
+        },
+        other => StoreError::Db(other.to_string()),
+    }
+}
+
+impl Committer {
+    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        let mut commits = 0u64;
+        let mut failed = false;
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if failed {
+                for job in jobs {
+                    let _ = job.ack.send(Err(StoreError::Failed));
+                }
+                continue;
+            }
+            let mut batch = sled::Batch::default();
+            let mut pending = Pending::default();
+            let mut accepted = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                match self.stage(&job.op, &mut batch, &mut pending) {
+                    Ok(()) => accepted.push(job.ack),
+                    Err(e) => {
+                        let _ = job.ack.send(Err(e));
+                    }
+                }
+            }
+            if accepted.is_empty() {
+                continue;
+            }
+            let result = self.commit(batch, accepted.len());
+            if result.is_err() {
+                failed = true;
+                tracing::error!(error = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+                    "escrow commit failed; store stopped");
+            }
+            commits += 1;
+            let outcome = result.map(|()| Durable {
+                commit: commits,
+                batch: accepted.len(),
+            });
+            for ack in accepted {
+                let _ = ack.send(outcome.clone());
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: sled::Batch, n: usize) -> Result<(), StoreError> {
+        self.db.apply_batch(batch).map_err(db_err)?;
+        self.db.flush().map_err(db_err)?;
+        self.files.sync().map_err(|e| StoreError::Sync(e.kind()))?;
+        if let Some(hook) = &self.hook {
+            hook(n).map_err(|e| StoreError::Sync(e.kind()))?;
+        }
+        Ok(())
+    }
+
+    /// Checks one write against the store and the group so far, and adds
+    /// it to the batch. A refused write fails alone, not its group.
+    fn stage(&self, op: &Op, batch: &mut sled::Batch, p: &mut Pending) -> Result<(), StoreError> {
+        match op {
+            Op::Epoch(e) => {
+                let key = layout::epoch_key(&e.id);
+                let bytes = e.encode();
+                if p.epochs.contains(&e.id) {
+                    return Err(StoreError::Duplicate);
+                }
+                match self.db.get(key).map_err(db_err)? {
+                    Some(old) if old[..] == bytes[..] => {}
+                    Some(_) => return Err(StoreError::Duplicate),
+                    None => batch.insert(&key[..], bytes),
+                }
+                p.epochs.insert(e.id);
+            }
+            Op::Record(r) => {
+                let epoch = r.sealed.epoch;
+                if !p.epochs.contains(&epoch)
+                    && !self
+                        .db
+                        .contains_key(layout::epoch_key(&epoch))
+                        .map_err(db_err)?
+                {
+                    return Err(StoreError::MissingEpoch(epoch));
+                }
+                let key = layout::record_key(&r.meta.call_id);
+                let bytes = r.encode();
+                let old = match p.records.get(&r.meta.call_id) {
+                    Some(v) => Some(v.clone()),
+                    None => self.db.get(&key).map_err(db_err)?.map(|v| v.to_vec()),
+                };
+                match old {
+                    // A retry of the same record (its end time may have been set since).
+                    Some(old) => {
+                        let old = EscrowRecord::decode(&old).map_err(StoreError::Corrupt)?;
+                        if old.meta != r.meta || old.sealed != r.sealed {
+                            return Err(StoreError::Duplicate);
+                        }
+                    }
+                    None => {
+                        for k in layout::index_keys(&r.meta) {
+                            batch.insert(k, &[][..]);
+                        }
+                        batch.insert(key, bytes.clone());
+                        p.records.insert(r.meta.call_id.clone(), bytes);
+                    }
+                }
+            }
+            Op::End {
+                call_id,
+                ended_unix_ms,
+            } => {
+                let key = layout::record_key(call_id);
+                let old = match p.records.get(call_id) {
+                    Some(v) => v.clone(),
+                    None => match self.db.get(&key).map_err(db_err)? {
+                        Some(v) => v.to_vec(),
+                        None => return Err(StoreError::NotFound),
+                    },
+                };
+                let mut rec = EscrowRecord::decode(&old).map_err(StoreError::Corrupt)?;
+                rec.ended_unix_ms = Some(*ended_unix_ms);
+                let bytes = rec.encode();
+                batch.insert(key, bytes.clone());
+                p.records.insert(call_id.clone(), bytes);
+            }
+        }
+        Ok(())
+    }
+}
