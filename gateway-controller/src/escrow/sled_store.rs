@@ -128,12 +128,16 @@ impl SledStore {
         let mut key = Vec::with_capacity(1 + call_id.len());
         key.push(layout::RECORD);
         key.extend_from_slice(call_id);
-        match self.db.get(key).map_err(db_err)? {
-            None => Ok(None),
-            Some(v) => EscrowRecord::decode(&v)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
+        let Some(v) = self.db.get(key).map_err(db_err)? else {
+            return Ok(None);
+        };
+        let rec = EscrowRecord::decode(&v).map_err(StoreError::Corrupt)?;
+        // A record moved under another call's key is caught here; its seal
+        // would catch it too, but only on the LE side.
+        if rec.meta.call_id.as_bytes() != call_id {
+            return Err(StoreError::Misfiled);
         }
+        Ok(Some(rec))
     }
 
     /// Records named by the index keys in `[from, to)`.

@@ -59,6 +59,9 @@ pub enum StoreError {
     NotFound,
     #[error("stored value is corrupt: {0}")]
     Corrupt(FormatError),
+    /// A stored record names another call than the key it is stored under.
+    #[error("stored record is filed under another call id")]
+    Misfiled,
     #[error("bad query: {0}")]
     Query(FormatError),
 }
