@@ -5,7 +5,7 @@ mod common;
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use cablekey_gateway_controller::escrow::{
@@ -279,13 +279,15 @@ async fn duplicates_missing_epochs_and_end_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_wait_for_the_sync() {
     let dir = store_dir();
-    let gate = Arc::new(Mutex::new(()));
+    // The hook waits until the test opens the gate.
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
     let syncs = Arc::new(AtomicUsize::new(0));
     let batches = Arc::new(Mutex::new(Vec::new()));
     let hook = {
         let (gate, syncs, batches) = (gate.clone(), syncs.clone(), batches.clone());
         Arc::new(move |n: usize| -> io::Result<()> {
-            drop(gate.lock().unwrap());
+            let (open, cv) = &*gate;
+            drop(cv.wait_while(open.lock().unwrap(), |open| !*open).unwrap());
             syncs.fetch_add(1, Ordering::SeqCst);
             batches.lock().unwrap().push(n);
             Ok(())
@@ -305,7 +307,6 @@ async fn acks_wait_for_the_sync() {
         EpochPolicy::default(),
     ));
 
-    let held = gate.lock().unwrap();
     let acked = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..16u64 {
@@ -326,7 +327,8 @@ async fn acks_wait_for_the_sync() {
         0,
         "no ack while the sync is held"
     );
-    drop(held);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
     let receipts = tasks.join_all().await;
     assert_eq!(acked.load(Ordering::SeqCst), 16);
     let batches = batches.lock().unwrap().clone();
