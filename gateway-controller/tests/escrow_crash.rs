@@ -286,6 +286,18 @@ fn fdatasync_completes_before_the_ack_is_written() {
             .iter()
             .find(|c| c.name == "write" && c.text.contains(&format!("\"ACK {id}\\n\"")))
             .unwrap_or_else(|| panic!("no ACK for {id}"));
+        let short = |c: &Call| c.text.chars().take(100).collect::<String>();
+        eprintln!(
+            "{id}: line {} {}\n  line {}-{} {} = {}\n  line {} {}",
+            data.start + 1,
+            short(data),
+            sync.start + 1,
+            sync.end + 1,
+            short(sync),
+            sync.result,
+            ack.start + 1,
+            short(ack)
+        );
         assert!(
             sync.end < ack.start,
             "ACK {id} (trace line {}) written before the fdatasync ended (line {})",
