@@ -33,9 +33,12 @@ impl StoreFiles {
             File::open(&path)?.sync_all()?;
         }
         File::open(dir)?.sync_all()?;
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            File::open(parent)?.sync_all()?;
-        }
+        // `data` has the parent "" (the working directory).
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()?;
         Ok(files)
     }
 
