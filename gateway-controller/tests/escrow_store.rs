@@ -434,3 +434,46 @@ async fn debug_output_has_no_key_material() {
         "keys show as fingerprints: {shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_at_once() {
+    let dir = store_dir();
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let hook = {
+        let gate = gate.clone();
+        Arc::new(move |_n: usize| -> io::Result<()> {
+            let (open, cv) = &*gate;
+            drop(cv.wait_while(open.lock().unwrap(), |open| !*open).unwrap());
+            Ok(())
+        })
+    };
+    let options = Options {
+        sync_hook: Some(hook),
+        max_queued: 1,
+        ..Options::default()
+    };
+    let store = Arc::new(SledStore::open(dir.path(), options).unwrap());
+    let sk = le_key();
+    let mut sealer =
+        cablekey_protocol::escrow::EpochSealer::new(sk.public().clone(), EpochPolicy::default());
+    let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+    let mut seal = |id: &str| {
+        let t = cablekey_protocol::time::Instant::ZERO;
+        sealer
+            .seal(meta(id, "+1555", "+1666", 1), &key_for(1), t, 1, &mut rng)
+            .unwrap()
+    };
+    let first = seal("a");
+    let epoch_put = tokio::spawn(store.put_epoch(first.new_epoch.unwrap()));
+    tokio::time::sleep(Duration::from_millis(100)).await; // taken by the committer, held in its sync
+    let queued = tokio::spawn(store.put(first.record));
+    assert_eq!(
+        store.put(seal("b").record).await.err(),
+        Some(StoreError::Overloaded)
+    );
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    epoch_put.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
+    store.put(seal("c").record).await.unwrap();
+}

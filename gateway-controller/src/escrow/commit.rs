@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
@@ -36,6 +37,8 @@ pub(crate) struct Committer {
     pub(crate) files: StoreFiles,
     pub(crate) max_batch: usize,
     pub(crate) hook: Option<SyncHook>,
+    /// Writes submitted and not yet taken from the queue.
+    pub(crate) queued: Arc<AtomicUsize>,
 }
 
 /// Writes of the group being built, so later jobs in it see earlier ones.
@@ -67,6 +70,7 @@ impl Committer {
                     Err(_) => break,
                 }
             }
+            self.queued.fetch_sub(jobs.len(), Ordering::AcqRel);
             if failed {
                 for job in jobs {
                     let _ = job.ack.send(Err(StoreError::Failed));

@@ -90,11 +90,12 @@ impl<S: EscrowStore> Escrow<S> {
             let record_put = self.store.put(sealed.record);
             (epoch_put, record_put, epoch, seq)
         };
+        // Which write failed matters: a refused epoch record poisons its epoch.
         let result = async {
             if let Some(put) = epoch_put {
-                put.await?;
+                put.await.map_err(|e| (true, e))?;
             }
-            record_put.await
+            record_put.await.map_err(|e| (false, e))
         }
         .await;
         match result {
@@ -103,8 +104,10 @@ impl<S: EscrowStore> Escrow<S> {
                 seq,
                 durable,
             }),
-            Err(e) => {
-                if !matches!(e, StoreError::Duplicate) {
+            Err((epoch_failed, e)) => {
+                let epoch_safe =
+                    !epoch_failed && matches!(e, StoreError::Duplicate | StoreError::Overloaded);
+                if !epoch_safe {
                     // The epoch record may not be durable: never seal
                     // under this epoch again.
                     let mut sealer = self.sealer();

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use cablekey_protocol::escrow::{check_number, EpochId, EpochRecord, EscrowRecord, MAX_CALL_ID};
@@ -21,6 +22,10 @@ pub const DEFAULT_DIR: &str = "./data";
 pub struct Options {
     /// Most writes in one group commit.
     pub max_batch: usize,
+    /// Most writes waiting for the committer; beyond it a write fails at
+    /// once with [`StoreError::Overloaded`] (refuse the call) instead of
+    /// queueing without bound.
+    pub max_queued: usize,
     /// Runs after each commit's sync, before its acks (see [`SyncHook`]).
     pub sync_hook: Option<SyncHook>,
 }
@@ -29,6 +34,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_batch: 4096,
+            max_queued: 65_536,
             sync_hook: None,
         }
     }
@@ -39,6 +45,8 @@ pub struct SledStore {
     db: sled::Db,
     dir: PathBuf,
     tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -74,7 +82,9 @@ impl SledStore {
             })?;
         let files = StoreFiles::open(&dir).map_err(open_err("syncing the new store"))?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let committer = Committer {
+            queued: queued.clone(),
             db: db.clone(),
             files,
             max_batch: options.max_batch.max(1),
@@ -88,6 +98,8 @@ impl SledStore {
             db,
             dir,
             tx: Mutex::new(Some(tx)),
+            queued,
+            max_queued: options.max_queued,
             committer: Mutex::new(Some(handle)),
         })
     }
@@ -112,13 +124,18 @@ impl SledStore {
     /// Queues `op` now (the ordering contract) and returns its ack.
     fn submit(&self, op: Op) -> impl Future<Output = Result<Durable, StoreError>> + Send + 'static {
         let (ack, rx) = oneshot::channel();
-        let sent = match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(tx) => tx.send(Job { op, ack }).is_ok(),
-            None => false,
+        let refused = if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            Some(StoreError::Overloaded)
+        } else {
+            match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(tx) if tx.send(Job { op, ack }).is_ok() => None,
+                _ => Some(StoreError::Closed),
+            }
         };
         async move {
-            if !sent {
-                return Err(StoreError::Closed);
+            if let Some(e) = refused {
+                return Err(e);
             }
             rx.await.unwrap_or(Err(StoreError::Closed))
         }

@@ -47,6 +47,9 @@ pub enum StoreError {
     /// An earlier commit failed; reopen the store.
     #[error("escrow store stopped after an earlier failure")]
     Failed,
+    /// Too many writes are waiting; refuse the call rather than wait.
+    #[error("escrow store overloaded")]
+    Overloaded,
     #[error("escrow store is closed")]
     Closed,
     /// The call id is already escrowed with a different record.
