@@ -466,14 +466,28 @@ async fn a_full_queue_refuses_at_once() {
     let first = seal("a");
     let epoch_put = tokio::spawn(store.put_epoch(first.new_epoch.unwrap()));
     tokio::time::sleep(Duration::from_millis(100)).await; // taken by the committer, held in its sync
-    let queued = tokio::spawn(store.put(first.record));
-    assert_eq!(
-        store.put(seal("b").record).await.err(),
-        Some(StoreError::Overloaded)
-    );
+                                                          // The applier runs at most one group ahead of the held sync, then
+                                                          // stops taking writes; the queue fills and the next write is refused.
+    let mut waiting = vec![tokio::spawn(store.put(first.record))];
+    let mut refused = false;
+    for i in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let put = store.put(seal(&format!("b{i}")).record);
+        match tokio::time::timeout(Duration::from_millis(20), put).await {
+            Ok(Err(StoreError::Overloaded)) => {
+                refused = true;
+                break;
+            }
+            Ok(other) => panic!("nothing can complete while the sync is held: {other:?}"),
+            Err(_) => {} // queued; the write still happens
+        }
+    }
+    assert!(refused, "a full queue refuses at once");
     *gate.0.lock().unwrap() = true;
     gate.1.notify_all();
     epoch_put.await.unwrap().unwrap();
-    queued.await.unwrap().unwrap();
+    for w in waiting.drain(..) {
+        w.await.unwrap().unwrap();
+    }
     store.put(seal("c").record).await.unwrap();
 }

@@ -1,12 +1,19 @@
-//! Group commit: one thread owns every write. It takes whatever puts are
-//! queued (up to a cap), applies them as one atomic sled batch, flushes,
-//! syncs, and only then acknowledges them all. While it syncs, new puts
-//! queue up and form the next group, so there is no timer and no added
-//! latency at low load.
+//! Group commit in two threads, a pipeline of depth one:
+//!
+//! - the **applier** takes whatever writes are queued (up to a cap), checks
+//!   them, and applies them to sled as one atomic batch;
+//! - the **syncer** takes every group applied so far, calls sled's flush and
+//!   then `fdatasync`, and only then acknowledges them.
+//!
+//! So the next group is checked and applied (CPU) while the previous one is
+//! synced (disk). A group is acknowledged only after a sync that started
+//! after its batch was applied. While a sync runs, new writes queue up and
+//! form the next group: no timer, no added latency at low load.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
@@ -27,8 +34,8 @@ pub(crate) struct Job {
     pub(crate) ack: oneshot::Sender<Result<Durable, StoreError>>,
 }
 
-/// Called after each commit's sync and before its acknowledgements, with
-/// the number of writes in the commit; an error fails the commit as a
+/// Called after each sync and before its acknowledgements, with the number
+/// of writes the sync covers; an error fails the commit as a
 /// failed fsync would. For tests and instrumentation.
 pub type SyncHook = Arc<dyn Fn(usize) -> io::Result<()> + Send + Sync>;
 
@@ -58,10 +65,50 @@ fn db_err(e: sled::Error) -> StoreError {
     }
 }
 
+type Acks = Vec<oneshot::Sender<Result<Durable, StoreError>>>;
+
 impl Committer {
-    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
-        let mut commits = 0u64;
-        let mut failed = false;
+    /// Starts the syncer and the applier; they stop once `rx` is closed and
+    /// every queued write is answered.
+    pub(crate) fn start(
+        self,
+        rx: mpsc::UnboundedReceiver<Job>,
+    ) -> io::Result<Vec<std::thread::JoinHandle<()>>> {
+        let failed = Arc::new(AtomicBool::new(false));
+        // Depth one: the applier runs at most one group ahead of the disk.
+        let (applied_tx, applied_rx) = std::sync::mpsc::sync_channel::<Acks>(1);
+        let syncer = Syncer {
+            db: self.db.clone(),
+            files: self.files,
+            hook: self.hook,
+            failed: failed.clone(),
+        };
+        let applier = Applier {
+            db: self.db,
+            max_batch: self.max_batch,
+            queued: self.queued,
+            failed,
+        };
+        let s = std::thread::Builder::new()
+            .name("escrow-sync".into())
+            .spawn(move || syncer.run(applied_rx))?;
+        let a = std::thread::Builder::new()
+            .name("escrow-apply".into())
+            .spawn(move || applier.run(rx, applied_tx))?;
+        Ok(vec![a, s])
+    }
+}
+
+struct Applier {
+    db: sled::Db,
+    max_batch: usize,
+    queued: Arc<AtomicUsize>,
+    /// Set by either thread on a failed write or sync: the store stops.
+    failed: Arc<AtomicBool>,
+}
+
+impl Applier {
+    fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, applied: SyncSender<Acks>) {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < self.max_batch {
@@ -71,7 +118,7 @@ impl Committer {
                 }
             }
             self.queued.fetch_sub(jobs.len(), Ordering::AcqRel);
-            if failed {
+            if self.failed.load(Ordering::Acquire) {
                 for job in jobs {
                     let _ = job.ack.send(Err(StoreError::Failed));
                 }
@@ -91,31 +138,18 @@ impl Committer {
             if accepted.is_empty() {
                 continue;
             }
-            let result = self.commit(batch, accepted.len());
-            if result.is_err() {
-                failed = true;
-                tracing::error!(error = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-                    "escrow commit failed; store stopped");
+            if let Err(e) = self.db.apply_batch(batch) {
+                let e = db_err(e);
+                self.failed.store(true, Ordering::Release);
+                tracing::error!(error = %e, "escrow write failed; store stopped");
+                for ack in accepted {
+                    let _ = ack.send(Err(e.clone()));
+                }
+                continue;
             }
-            commits += 1;
-            let outcome = result.map(|()| Durable {
-                commit: commits,
-                batch: accepted.len(),
-            });
-            for ack in accepted {
-                let _ = ack.send(outcome.clone());
-            }
+            // Only fails if the syncer is gone; the dropped acks then read as Closed.
+            let _ = applied.send(accepted);
         }
-    }
-
-    fn commit(&mut self, batch: sled::Batch, n: usize) -> Result<(), StoreError> {
-        self.db.apply_batch(batch).map_err(db_err)?;
-        self.db.flush().map_err(db_err)?;
-        self.files.sync().map_err(|e| StoreError::Sync(e.kind()))?;
-        if let Some(hook) = &self.hook {
-            hook(n).map_err(|e| StoreError::Sync(e.kind()))?;
-        }
-        Ok(())
     }
 
     /// Checks one write against the store and the group so far, and adds
@@ -186,6 +220,52 @@ impl Committer {
                 batch.insert(key, bytes.clone());
                 p.records.insert(call_id.clone(), bytes);
             }
+        }
+        Ok(())
+    }
+}
+
+struct Syncer {
+    db: sled::Db,
+    files: StoreFiles,
+    hook: Option<SyncHook>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    fn run(mut self, applied: Receiver<Acks>) {
+        let mut commits = 0u64;
+        while let Ok(first) = applied.recv() {
+            let mut groups = vec![first];
+            groups.extend(applied.try_iter());
+            let n = groups.iter().map(Vec::len).sum();
+            let result = if self.failed.load(Ordering::Acquire) {
+                Err(StoreError::Failed)
+            } else {
+                self.sync(n)
+            };
+            if let Err(e) = &result {
+                if !matches!(e, StoreError::Failed) {
+                    self.failed.store(true, Ordering::Release);
+                    tracing::error!(error = %e, "escrow sync failed; store stopped");
+                }
+            }
+            commits += 1;
+            let outcome = result.map(|()| Durable {
+                commit: commits,
+                batch: n,
+            });
+            for ack in groups.into_iter().flatten() {
+                let _ = ack.send(outcome.clone());
+            }
+        }
+    }
+
+    fn sync(&mut self, n: usize) -> Result<(), StoreError> {
+        self.db.flush().map_err(db_err)?;
+        self.files.sync().map_err(|e| StoreError::Sync(e.kind()))?;
+        if let Some(hook) = &self.hook {
+            hook(n).map_err(|e| StoreError::Sync(e.kind()))?;
         }
         Ok(())
     }

@@ -47,7 +47,7 @@ pub struct SledStore {
     tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     queued: Arc<AtomicUsize>,
     max_queued: usize,
-    committer: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn open_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -90,9 +90,8 @@ impl SledStore {
             max_batch: options.max_batch.max(1),
             hook: options.sync_hook,
         };
-        let handle = std::thread::Builder::new()
-            .name("escrow-commit".into())
-            .spawn(move || committer.run(rx))
+        let threads = committer
+            .start(rx)
             .map_err(open_err("starting the committer"))?;
         Ok(SledStore {
             db,
@@ -100,7 +99,7 @@ impl SledStore {
             tx: Mutex::new(Some(tx)),
             queued,
             max_queued: options.max_queued,
-            committer: Mutex::new(Some(handle)),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -111,13 +110,9 @@ impl SledStore {
     /// Finishes queued writes and stops the committer.
     pub fn close(&self) {
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let handle = self
-            .committer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(h) = handle {
-            let _ = h.join();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
         }
     }
 
