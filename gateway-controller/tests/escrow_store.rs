@@ -337,7 +337,9 @@ async fn acks_wait_for_the_sync() {
         17,
         "16 records + 1 epoch: {batches:?}"
     );
-    assert!(batches.len() <= 3, "grouped into few commits: {batches:?}");
+    // While one sync is held the applier stays at most one group ahead,
+    // so the 17 writes form a handful of groups, not 17.
+    assert!(batches.len() <= 6, "grouped into few syncs: {batches:?}");
     for r in receipts {
         assert_eq!(r.durable.batch, batches[r.durable.commit as usize - 1]);
     }
