@@ -65,12 +65,12 @@ fn db_err(e: sled::Error) -> StoreError {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir` and starts its committer thread.
+    /// Opens (or creates) the store in `dir` and starts its commit threads.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<SledStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let db = sled::Config::new()
             .path(&dir)
-            // Our committer flushes; sled's timer flusher would only add syncs.
+            // Our syncer flushes; sled's timer flusher would only add syncs.
             .flush_every_ms(None)
             .open()
             .map_err(|e| match e {
@@ -107,7 +107,7 @@ impl SledStore {
         &self.dir
     }
 
-    /// Finishes queued writes and stops the committer.
+    /// Finishes queued writes and stops the commit threads.
     pub fn close(&self) {
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
@@ -125,7 +125,10 @@ impl SledStore {
         } else {
             match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
                 Some(tx) if tx.send(Job { op, ack }).is_ok() => None,
-                _ => Some(StoreError::Closed),
+                _ => {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    Some(StoreError::Closed)
+                }
             }
         };
         async move {
