@@ -69,6 +69,12 @@ pub struct Sealed {
 
 /// The live epoch. Holds only the AES key schedule (zeroized on drop by
 /// aes-gcm's `zeroize` feature), never the LE private key.
+// Fails to build if that feature is ever lost.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Aes256Gcm>();
+};
+
 struct Live {
     id: EpochId,
     cipher: Aes256Gcm,
@@ -153,6 +159,7 @@ impl EpochSealer {
         let tag = live
             .cipher
             .encrypt_inout_detached(&nonce(seq), &aad, InOutBuf::from(&mut ct[..]))
+            // Only fails for messages near 2^36 bytes; ours are at most 64.
             .map_err(|_| SealError::KeyLength)?;
         ct.extend_from_slice(&tag);
         let sealed = SealedKey {
