@@ -116,7 +116,7 @@ impl<'a> EndpointName<'a> {
         // Visible ASCII only, and no empty term: no leading, trailing or doubled '/'.
         let terms_ok = local.first() != Some(&b'/')
             && local.last() != Some(&b'/')
-            && memchr::memmem::find(local, b"//").is_none();
+            && !local.windows(2).any(|w| w == b"//");
         let visible = b.iter().all(u8::is_ascii_graphic);
         if local.is_empty() || domain.is_empty() || !terms_ok || !visible {
             return None;
