@@ -309,11 +309,11 @@ mod tests {
         let map = DigitMap::parse("[2-4#]x.[*T]").unwrap();
         assert_eq!(map.check(&syms("3")), Match::Partial(DigitTimer::Critical));
         assert_eq!(map.check(&syms("3999")), Match::Partial(DigitTimer::Critical));
-        let map = DigitMap::parse("[2-4#]xx.").unwrap();
-        assert_eq!(map.check(&syms("3")), Match::Partial(DigitTimer::Long));
         assert_eq!(map.check(&syms("3999*")), Match::Matched);
         assert_eq!(map.check(&syms("#T")), Match::Matched);
         assert_eq!(map.check(&syms("5")), Match::NoMatch);
+        let map = DigitMap::parse("[2-4#]xx.").unwrap();
+        assert_eq!(map.check(&syms("3")), Match::Partial(DigitTimer::Long));
     }
 
     #[test]
