@@ -19,7 +19,7 @@ pub const MAX_PATTERNS: usize = 64;
 pub const MAX_POSITIONS: usize = 127;
 
 /// A symbol a dial string is made of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Symbol(u8);
 
 impl Symbol {
@@ -297,8 +297,14 @@ mod tests {
         assert_eq!(map.check(&syms("912125551234")), Match::Matched);
         assert_eq!(map.check(&syms("8")), Match::Partial(DigitTimer::Long));
         assert_eq!(map.check(&syms("9")), Match::Partial(DigitTimer::Long));
-        assert_eq!(map.check(&syms("9011")), Match::Partial(DigitTimer::Critical));
-        assert_eq!(map.check(&syms("9011442")), Match::Partial(DigitTimer::Critical));
+        assert_eq!(
+            map.check(&syms("9011")),
+            Match::Partial(DigitTimer::Critical)
+        );
+        assert_eq!(
+            map.check(&syms("9011442")),
+            Match::Partial(DigitTimer::Critical)
+        );
         assert_eq!(map.check(&syms("9011442T")), Match::Matched);
         assert_eq!(map.check(&syms("92")), Match::NoMatch);
         assert_eq!(map.check(&syms("A")), Match::NoMatch);
@@ -308,7 +314,10 @@ mod tests {
     fn ranges_sets_and_repeat() {
         let map = DigitMap::parse("[2-4#]x.[*T]").unwrap();
         assert_eq!(map.check(&syms("3")), Match::Partial(DigitTimer::Critical));
-        assert_eq!(map.check(&syms("3999")), Match::Partial(DigitTimer::Critical));
+        assert_eq!(
+            map.check(&syms("3999")),
+            Match::Partial(DigitTimer::Critical)
+        );
         assert_eq!(map.check(&syms("3999*")), Match::Matched);
         assert_eq!(map.check(&syms("#T")), Match::Matched);
         assert_eq!(map.check(&syms("5")), Match::NoMatch);
@@ -327,7 +336,9 @@ mod tests {
 
     #[test]
     fn bad_maps_are_refused() {
-        for bad in ["", "()", "(1|)", "[]", "[9-1]", "[1-", "1y", "(12", "[a-b]", "..", "1|"] {
+        for bad in [
+            "", "()", "(1|)", "[]", "[9-1]", "[1-", "1y", "(12", "[a-b]", "..", "1|",
+        ] {
             assert!(DigitMap::parse(bad).is_err(), "{bad}");
         }
         let long = "x".repeat(MAX_POSITIONS + 1);
