@@ -97,6 +97,11 @@ impl SecurityManager {
         self.find(conn).map_or(CallState::Idle, |c| c.state)
     }
 
+    /// Whether a key for `conn` is held here.
+    pub fn holds_key(&self, conn: ConnId) -> bool {
+        self.find(conn).is_some_and(|c| c.key.is_some())
+    }
+
     /// Calls holding a key here; zero whenever no call is up.
     pub fn keys_held(&self) -> usize {
         self.calls
