@@ -23,7 +23,7 @@ fn codes_for_bad_commands() {
         ("RQNT {tid} aaln/$@cta1.example MGCP 1.0\nX: 1\n".into(), 503),
         ("RQNT {tid} aaln/1@cta1.example MGCP 1.0\nR: L/hd(N)\n".into(), 510),
         ("NTFY {tid} aaln/1@cta1.example MGCP 1.0\nX: 1\nO: L/hd\n".into(), 504),
-        (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: FFFF0000\nM: sendrecv\n"), 515),
+        ("MDCX {tid} aaln/1@cta1.example MGCP 1.0\nI: FFFF0000\nM: sendrecv\n".into(), 515),
         (format!("MDCX {{tid}} aaln/2@cta1.example MGCP 1.0\nI: {conn}\n"), 515),
         (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 2B\nI: {conn}\n"), 516),
         (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: {conn}\nM: confrnce\n"), 517),
@@ -31,7 +31,7 @@ fn codes_for_bad_commands() {
         ("DLCX {tid} aaln/1@cta1.example MGCP 1.0\nI: 0BADBAD0\n".into(), 515),
         ("DLCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 2B\n".into(), 516),
         (format!("DLCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 2B\nI: {conn}\n"), 516),
-        (format!("AUCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: 1234ABCD\nF: C\n"), 515),
+        ("AUCX {tid} aaln/1@cta1.example MGCP 1.0\nI: 1234ABCD\nF: C\n".into(), 515),
         ("CRCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 1B\nM: sendrecv\n".into(), 541),
         ("CRCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: p:20\nM: sendrecv\n".into(), 541),
         ("CRCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: k:base64:@@@@\nM: sendrecv\n".into(), 532),
@@ -95,8 +95,9 @@ fn connection_limit_per_line() {
 
 #[test]
 fn a_device_without_credentials_takes_no_key() {
-    let mut app = FakeApp::default();
-    app.enrollment = Enrollment::Pending;
+    let app = FakeApp {
+        enrollment: Enrollment::Pending,
+    };
     let gw = Gateway::new(config(), FakeMedia::default(), FakeTerminal::default(), app);
     let mut r = Rig::with(gw);
     assert_eq!(r.code(&crcx("")), 501);
