@@ -4,8 +4,11 @@
 #![no_std]
 #![no_main]
 
+// libc is the platform layer here (memcpy, abort), as a vendor SDK would be.
 #[link(name = "c")]
-extern "C" {}
+extern "C" {
+    fn abort() -> !;
+}
 
 extern crate alloc;
 
@@ -59,14 +62,16 @@ static ALLOC: Bump = Bump {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
+    // SAFETY: abort ends the process; it takes no arguments.
+    unsafe { abort() }
 }
 
 // The prebuilt `alloc` refers to the unwinder; with panic = "abort" neither
 // symbol is ever reached, and firmware has no unwinder to link.
 #[no_mangle]
 pub extern "C" fn _Unwind_Resume() -> ! {
-    loop {}
+    // SAFETY: as above.
+    unsafe { abort() }
 }
 
 #[no_mangle]
