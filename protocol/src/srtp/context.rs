@@ -25,8 +25,8 @@ enum Role {
     Receiver,
 }
 
-/// Per-SSRC state: small and `Copy`, so a packet works on a copy and the
-/// copy is stored back only once the packet is accepted.
+/// Per-SSRC state, read while a packet is checked and written only once
+/// the packet is accepted.
 #[derive(Debug, Clone, Copy, Default)]
 struct Stream {
     ssrc: u32,
@@ -167,7 +167,7 @@ impl SrtpContext {
         stream.first_roc = roc;
         stream.rtcp_next = next_srtcp_index;
         let slot = self.slot_for(ssrc)?;
-        self.store(slot, stream);
+        *self.stream_mut(slot, ssrc) = stream;
         Ok(())
     }
 
@@ -195,7 +195,7 @@ impl SrtpContext {
             return Err(SrtpError::BufferTooSmall);
         }
         let slot = self.slot_for(header.ssrc)?;
-        let mut stream = self.stream_at(slot, header.ssrc);
+        let stream = self.stream_at(slot, header.ssrc);
         let index = estimate_index(&stream.rtp, stream.first_roc, header.seq)?;
         stream
             .rtp
@@ -210,8 +210,7 @@ impl SrtpContext {
         self.rtp
             .seal(Layer::Rtp, header.ssrc, index, aad, body, &roc, tag)?;
 
-        stream.rtp.accept(index);
-        self.store(slot, stream);
+        self.stream_mut(slot, header.ssrc).rtp.accept(index);
         self.role = Some(Role::Sender);
         Ok(out_len)
     }
@@ -236,7 +235,7 @@ impl SrtpContext {
             return Err(SrtpError::UnknownMki);
         }
         let slot = self.slot_for(header.ssrc)?;
-        let mut stream = self.stream_at(slot, header.ssrc);
+        let stream = self.stream_at(slot, header.ssrc);
         let index = estimate_index(&stream.rtp, stream.first_roc, header.seq)?;
         stream.rtp.check(index)?;
 
@@ -245,8 +244,7 @@ impl SrtpContext {
         self.rtp
             .open(Layer::Rtp, header.ssrc, index, aad, body, &roc, tag, true)?;
 
-        stream.rtp.accept(index);
-        self.store(slot, stream);
+        self.stream_mut(slot, header.ssrc).rtp.accept(index);
         self.role = Some(Role::Receiver);
         Ok(body_end)
     }
@@ -267,8 +265,7 @@ impl SrtpContext {
             return Err(SrtpError::BufferTooSmall);
         }
         let slot = self.slot_for(header.ssrc)?;
-        let mut stream = self.stream_at(slot, header.ssrc);
-        let index = stream.rtcp_next;
+        let index = self.stream_at(slot, header.ssrc).rtcp_next;
         if index > MAX_SRTCP_INDEX {
             return Err(SrtpError::KeyExhausted);
         }
@@ -302,8 +299,7 @@ impl SrtpContext {
             )?;
         }
 
-        stream.rtcp_next = index + 1;
-        self.store(slot, stream);
+        self.stream_mut(slot, header.ssrc).rtcp_next = index + 1;
         self.role = Some(Role::Sender);
         Ok(out_len)
     }
@@ -337,8 +333,7 @@ impl SrtpContext {
         let encrypted = word_value & E_FLAG != 0;
         let index = word_value & MAX_SRTCP_INDEX;
         let slot = self.slot_for(header.ssrc)?;
-        let mut stream = self.stream_at(slot, header.ssrc);
-        stream.rtcp.check(index.into())?;
+        self.stream_at(slot, header.ssrc).rtcp.check(index.into())?;
 
         let ssrc = header.ssrc;
         if !self.suite.is_aead() {
@@ -392,8 +387,7 @@ impl SrtpContext {
             result?;
         }
 
-        stream.rtcp.accept(index.into());
-        self.store(slot, stream);
+        self.stream_mut(slot, header.ssrc).rtcp.accept(index.into());
         self.role = Some(Role::Receiver);
         Ok(body_end)
     }
@@ -420,6 +414,8 @@ impl SrtpContext {
         }
     }
 
+    /// The state of `slot`, or a fresh one if `slot` is the next free.
+    /// Read-only: nothing is claimed until the packet is accepted.
     fn stream_at(&self, slot: usize, ssrc: u32) -> Stream {
         if slot < self.stream_count {
             self.streams[slot]
@@ -428,11 +424,13 @@ impl SrtpContext {
         }
     }
 
-    fn store(&mut self, slot: usize, stream: Stream) {
-        self.streams[slot] = stream;
+    /// `slot` for writing, claiming it if it is the next free one.
+    fn stream_mut(&mut self, slot: usize, ssrc: u32) -> &mut Stream {
         if slot == self.stream_count {
+            self.streams[slot] = Stream::new(ssrc);
             self.stream_count += 1;
         }
+        &mut self.streams[slot]
     }
 }
 
