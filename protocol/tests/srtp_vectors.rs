@@ -325,3 +325,36 @@ fn every_suite_name_round_trips() {
         Err(SrtpError::UnknownSuite)
     );
 }
+
+/// libsrtp's NULL-cipher SRTCP vector carries E = 0: authenticated, not
+/// encrypted. Key derivation is the same as for AES-CM, so our AES-CM
+/// receiver must accept it as an unencrypted SRTCP packet.
+#[test]
+fn srtcp_with_e_flag_clear_is_accepted() {
+    let doc: Value = serde_json::from_str(&read_corpus(
+        "srtp-captures/vectors/libsrtp_flat_verified.json",
+    ))
+    .unwrap();
+    let v = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["suite"] == "NULL_HMAC_SHA1_80" && v["kind"] == "srtcp")
+        .unwrap();
+    let key = hex(v["master_key"].as_str().unwrap());
+    let salt = hex(v["master_salt"].as_str().unwrap());
+    let sealed = hex(v["protected"].as_str().unwrap());
+    let plain = hex(v["plaintext"].as_str().unwrap());
+    assert_eq!(sealed[plain.len()] & 0x80, 0, "E flag clear");
+    let mut rx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &key, &salt).unwrap();
+    assert_eq!(unprotect_rtcp(&mut rx, &sealed).unwrap(), plain);
+    assert_eq!(unprotect_rtcp(&mut rx, &sealed), Err(SrtpError::Replayed));
+    // Setting E on the same bytes breaks the tag.
+    let mut flipped = sealed.clone();
+    flipped[plain.len()] |= 0x80;
+    let mut rx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &key, &salt).unwrap();
+    assert_eq!(
+        unprotect_rtcp(&mut rx, &flipped),
+        Err(SrtpError::AuthFailed)
+    );
+}
