@@ -432,3 +432,11 @@ fn per_call_derivation_vector() {
         Some(SrtpError::BadKeyLength)
     );
 }
+
+#[test]
+fn context_size_is_bounded() {
+    // One context per direction lives in the CTA for the call's duration.
+    let size = std::mem::size_of::<SrtpContext>();
+    println!("SrtpContext: {size} bytes");
+    assert!(size <= 4096, "{size}");
+}

@@ -7,7 +7,7 @@
 use aes::cipher::{InnerIvInit, KeyInit, StreamCipher};
 use aes::Aes128Enc;
 use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use aes_gcm::AesGcm;
 use chacha20poly1305::ChaCha20Poly1305;
 use ctr::Ctr128BE;
 use hmac::{Hmac, Mac};
@@ -17,6 +17,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::kdf::{derive, Label};
 use super::{SrtpError, Suite};
+
+/// AES-GCM with encrypt-only key schedules (GCM never runs AES backwards).
+type Aes128Gcm = AesGcm<Aes128Enc, U12>;
+type Aes256Gcm = AesGcm<aes::Aes256Enc, U12>;
 
 /// HMAC-SHA1 tag length of `AES_CM_128_HMAC_SHA1_80`.
 pub(crate) const HMAC_TAG: usize = 10;

@@ -7,8 +7,9 @@ use super::header::{RtcpHeader, RtpHeader};
 use super::replay::{estimate_index, ReplayWindow};
 use super::{SrtpError, Suite};
 
-/// SSRCs one context tracks (a voice call uses one).
-pub const MAX_STREAMS: usize = 8;
+/// SSRCs one context tracks (a voice call uses one; spares for an SSRC
+/// change mid-call or a second medium).
+pub const MAX_STREAMS: usize = 4;
 /// Longest MKI accepted.
 pub const MAX_MKI: usize = 16;
 /// Longest packet, protected or not, that a context handles.
