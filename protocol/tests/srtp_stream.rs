@@ -5,7 +5,7 @@ mod srtp_common;
 
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::derive::{master_key, Direction};
-use cablekey_protocol::srtp::{SrtpContext, SrtpError, Suite, MAX_STREAMS};
+use cablekey_protocol::srtp::{SrtpContext, SrtpError, Suite, MAX_PACKET, MAX_STREAMS};
 use srtp_common::*;
 
 const SSRC: u32 = 0x1234_5678;
@@ -357,6 +357,16 @@ fn buffer_and_length_errors() {
     bad.resize(bad.len() + 16, 0);
     assert_eq!(tx.protect(&mut bad, 32), Err(SrtpError::BadHeader));
     assert_eq!(tx.rtp_position(SSRC), None);
+    // The largest packet that fits MAX_PACKET once protected round-trips.
+    let (mut tx, mut rx) = pair(Suite::AeadAes256Gcm);
+    let max = rtp(1, SSRC, MAX_PACKET - 12 - 16);
+    let s = protect(&mut tx, &max).unwrap();
+    assert_eq!(s.len(), MAX_PACKET);
+    assert_eq!(unprotect(&mut rx, &s).unwrap(), max);
+    assert_eq!(
+        protect(&mut tx, &rtp(2, SSRC, MAX_PACKET - 12 - 15)),
+        Err(SrtpError::TooLong)
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::{SrtpError, Suite};
 pub const MAX_STREAMS: usize = 4;
 /// Longest MKI accepted.
 pub const MAX_MKI: usize = 16;
-/// Longest packet, protected or not, that a context handles.
+/// Longest SRTP/SRTCP packet a context produces or accepts.
 pub const MAX_PACKET: usize = 65_535;
 
 /// Largest SRTCP index (31 bits).
@@ -186,12 +186,12 @@ impl SrtpContext {
     pub fn protect(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         self.check_role(Role::Sender)?;
         let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall)?;
-        if len > MAX_PACKET {
-            return Err(SrtpError::TooLong);
-        }
         let header = RtpHeader::parse(packet)?;
         let tag_len = self.suite.tag_len();
         let out_len = len + tag_len + self.mki_len;
+        if out_len > MAX_PACKET {
+            return Err(SrtpError::TooLong);
+        }
         if buf.len() < out_len {
             return Err(SrtpError::BufferTooSmall);
         }
@@ -256,12 +256,12 @@ impl SrtpContext {
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         self.check_role(Role::Sender)?;
         let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall)?;
-        if len > MAX_PACKET {
-            return Err(SrtpError::TooLong);
-        }
         let header = RtcpHeader::parse(packet)?;
         let tag_len = self.suite.tag_len();
         let out_len = len + 4 + tag_len + self.mki_len;
+        if out_len > MAX_PACKET {
+            return Err(SrtpError::TooLong);
+        }
         if buf.len() < out_len {
             return Err(SrtpError::BufferTooSmall);
         }
@@ -324,12 +324,9 @@ impl SrtpContext {
         if layout.mki[..] != self.mki[..self.mki_len] {
             return Err(SrtpError::UnknownMki);
         }
-        let word: [u8; 4] = [
-            layout.word[0],
-            layout.word[1],
-            layout.word[2],
-            layout.word[3],
-        ];
+        let word: [u8; 4] = (&*layout.word)
+            .try_into()
+            .map_err(|_| SrtpError::TooShort)?;
         let word_value = u32::from_be_bytes(word);
         let encrypted = word_value & E_FLAG != 0;
         let index = word_value & MAX_SRTCP_INDEX;
@@ -364,26 +361,24 @@ impl SrtpContext {
                 true,
             )?;
         } else {
-            // Tagged only: the AAD is the whole packet then the trailer
-            // word, so move the word next to the packet for one slice.
-            let mut tag = [0u8; 16];
-            tag.copy_from_slice(layout.tag);
-            let mut aad_end = [0u8; 4];
-            aad_end.copy_from_slice(&word);
-            let unmoved = trailer_snapshot(buf, body_end);
-            buf[body_end..body_end + 4].copy_from_slice(&aad_end);
+            // Tagged only (E = 0): the AAD is the whole packet then the
+            // E|index word. Copy the tag out and write the word where the
+            // tag began, so the AAD is one slice; put the tag back on failure.
+            let tag: [u8; 16] = layout.tag.try_into().map_err(|_| SrtpError::TooShort)?;
+            buf[body_end..body_end + 4].copy_from_slice(&word);
+            let aad = &buf[..body_end + 4];
             let result = self.rtcp.open(
                 Layer::Rtcp,
                 ssrc,
                 index.into(),
-                &buf[..body_end + 4],
+                aad,
                 &mut [],
                 &[],
                 &tag,
                 false,
             );
             if result.is_err() {
-                buf[body_end..body_end + 4].copy_from_slice(&unmoved);
+                buf[body_end..body_end + 16].copy_from_slice(&tag);
             }
             result?;
         }
@@ -475,10 +470,4 @@ fn aead_rtcp_aad(head: &[u8], word: &[u8; 4]) -> [u8; 12] {
     aad[..8].copy_from_slice(head);
     aad[8..].copy_from_slice(word);
     aad
-}
-
-fn trailer_snapshot(buf: &[u8], at: usize) -> [u8; 4] {
-    let mut out = [0u8; 4];
-    out.copy_from_slice(&buf[at..at + 4]);
-    out
 }
