@@ -109,7 +109,13 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {} ({})", self.line, self.kind, self.return_code())
+        write!(
+            f,
+            "line {}: {} ({})",
+            self.line,
+            self.kind,
+            self.return_code()
+        )
     }
 }
 

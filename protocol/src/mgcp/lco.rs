@@ -66,7 +66,9 @@ impl<'a> EncryptionKey<'a> {
     /// The key bytes for `clear:` and `base64:` keys.
     pub fn decode(&self) -> Result<SecretBytes, KeyError> {
         match self {
-            EncryptionKey::Clear(k) => SecretBytes::new(k.as_bytes()).map_err(|_| KeyError::TooLong),
+            EncryptionKey::Clear(k) => {
+                SecretBytes::new(k.as_bytes()).map_err(|_| KeyError::TooLong)
+            }
             EncryptionKey::Base64(k) => SecretBytes::from_base64(k).map_err(|e| match e {
                 Base64Error::TooLong => KeyError::TooLong,
                 Base64Error::Invalid => KeyError::BadBase64,
@@ -104,7 +106,11 @@ impl serde::Serialize for EncryptionKey<'_> {
 
 /// One LocalConnectionOptions item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum LcoItem<'a> {
     /// `p:` packetization period in ms, a value or a range (`20`, `10-30`).
     PacketizationPeriod(&'a str),
@@ -192,7 +198,9 @@ impl<'a> LocalConnectionOptions<'a> {
     }
 
     pub fn find(&self, name: &str) -> Option<&LcoItem<'a>> {
-        self.items.iter().find(|i| i.name().eq_ignore_ascii_case(name))
+        self.items
+            .iter()
+            .find(|i| i.name().eq_ignore_ascii_case(name))
     }
 }
 

@@ -177,7 +177,11 @@ pub struct Response<'a> {
 
 /// One MGCP message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(tag = "kind", rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename_all = "lowercase")
+)]
 pub enum Message<'a> {
     Command(Command<'a>),
     Response(Response<'a>),

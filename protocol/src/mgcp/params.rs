@@ -92,7 +92,11 @@ impl ParamName {
 
 /// A connection mode (section 3.2.2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum ConnectionMode {
     SendOnly,
     RecvOnly,
@@ -135,7 +139,11 @@ impl ConnectionMode {
 
 /// A restart method (section 3.2.2.14); `X-` methods are kept by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum RestartMethod<'a> {
     Graceful,
     Forced,
@@ -165,7 +173,10 @@ impl<'a> RestartMethod<'a> {
             RestartMethod::Disconnected,
             RestartMethod::CancelGraceful,
         ];
-        if let Some(m) = known.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s)) {
+        if let Some(m) = known
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+        {
             return Some(m);
         }
         let is_ext = s.len() > 2 && s[..2].eq_ignore_ascii_case("x-");
@@ -273,7 +284,10 @@ pub enum Param<'a> {
     PackageList(Vec<(&'a str, &'a str)>),
     MaxMgcpDatagram(u32),
     /// An `X-` parameter, name and value kept as sent.
-    Extension { name: &'a str, value: &'a str },
+    Extension {
+        name: &'a str,
+        value: &'a str,
+    },
 }
 
 impl<'a> Param<'a> {

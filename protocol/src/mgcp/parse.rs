@@ -77,13 +77,16 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
     if bytes.len() > MAX_DATAGRAM {
         return Err(error(ErrorKind::TooLarge, None, 0, false));
     }
-    let text = core::str::from_utf8(bytes).map_err(|_| error(ErrorKind::NotText, None, 0, false))?;
+    let text =
+        core::str::from_utf8(bytes).map_err(|_| error(ErrorKind::NotText, None, 0, false))?;
     if text.trim().is_empty() {
         return Err(error(ErrorKind::Empty, None, 1, false));
     }
     let (head, sdp) = split_body(text);
     let mut lines = lines(head).enumerate();
-    let (_, first) = lines.next().ok_or(error(ErrorKind::Empty, None, 1, false))?;
+    let (_, first) = lines
+        .next()
+        .ok_or(error(ErrorKind::Empty, None, 1, false))?;
     let header = parse_header(first)?;
     let (tid, is_command) = match &header {
         Header::Command { tid, .. } => (Some(*tid), true),
@@ -195,7 +198,11 @@ fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
     let (first, rest) = token(line).ok_or(bad(ErrorKind::BadHeader, None, false))?;
 
     if first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) {
-        let code = ReturnCode(first.parse().map_err(|_| bad(ErrorKind::BadReturnCode, None, false))?);
+        let code = ReturnCode(
+            first
+                .parse()
+                .map_err(|_| bad(ErrorKind::BadReturnCode, None, false))?,
+        );
         let (tid, rest) = token(rest).ok_or(bad(ErrorKind::BadHeader, None, false))?;
         let tid = parse_tid(tid, true).ok_or(bad(ErrorKind::BadTransactionId, None, false))?;
         let rest = rest.trim_matches([' ', '\t']);
@@ -281,9 +288,9 @@ fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
         ParamName::NotifiedEntity => Param::NotifiedEntity(nonempty(value).map(|_| value)?),
         ParamName::RequestIdentifier => Param::RequestIdentifier(id(value).map(|_| value)?),
         ParamName::LocalConnectionOptions => Param::LocalConnectionOptions(lco(value)?),
-        ParamName::ConnectionMode => Param::ConnectionMode(
-            ConnectionMode::from_token(value).ok_or(ErrorKind::BadMode)?,
-        ),
+        ParamName::ConnectionMode => {
+            Param::ConnectionMode(ConnectionMode::from_token(value).ok_or(ErrorKind::BadMode)?)
+        }
         ParamName::RequestedEvents => Param::RequestedEvents(events(value)?),
         ParamName::SignalRequests => Param::SignalRequests(events(value)?),
         ParamName::DigitMap => Param::DigitMap(value),
@@ -295,7 +302,9 @@ fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
         ParamName::SpecificEndpointId => {
             Param::SpecificEndpointId(EndpointName::parse(value).ok_or(bad)?)
         }
-        ParamName::SecondEndpointId => Param::SecondEndpointId(EndpointName::parse(value).ok_or(bad)?),
+        ParamName::SecondEndpointId => {
+            Param::SecondEndpointId(EndpointName::parse(value).ok_or(bad)?)
+        }
         ParamName::RequestedInfo => Param::RequestedInfo(word_list(value).ok_or(bad)?),
         ParamName::QuarantineHandling => Param::QuarantineHandling(word_list(value).ok_or(bad)?),
         ParamName::DetectEvents => Param::DetectEvents(events(value)?),

@@ -26,7 +26,11 @@ fn write_params(f: &mut impl Write, params: &[Param<'_>], sdp: Option<&str>) -> 
 
 impl fmt::Display for Command<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} {}\r\n", self.verb, self.tid, self.endpoint, self.version)?;
+        write!(
+            f,
+            "{} {} {} {}\r\n",
+            self.verb, self.tid, self.endpoint, self.version
+        )?;
         write_params(f, &self.params, self.sdp)
     }
 }
