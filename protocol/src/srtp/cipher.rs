@@ -142,7 +142,6 @@ impl SessionCipher {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn seal(
         &self,
-        layer: Layer,
         ssrc: u32,
         index: u64,
         aad: &[u8],
@@ -158,13 +157,13 @@ impl SessionCipher {
                 Ok(())
             }
             SessionCipher::Aes128Gcm { aead, salt } => {
-                seal_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                seal_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
             SessionCipher::Aes256Gcm { aead, salt } => {
-                seal_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                seal_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
             SessionCipher::ChaCha { aead, salt } => {
-                seal_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                seal_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
         }
     }
@@ -175,7 +174,6 @@ impl SessionCipher {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         &self,
-        layer: Layer,
         ssrc: u32,
         index: u64,
         aad: &[u8],
@@ -196,13 +194,13 @@ impl SessionCipher {
                 Ok(())
             }
             SessionCipher::Aes128Gcm { aead, salt } => {
-                open_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                open_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
             SessionCipher::Aes256Gcm { aead, salt } => {
-                open_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                open_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
             SessionCipher::ChaCha { aead, salt } => {
-                open_aead(aead, aead_nonce(salt, layer, ssrc, index), aad, body, tag)
+                open_aead(aead, aead_nonce(salt, ssrc, index), aad, body, tag)
             }
         }
     }
@@ -237,16 +235,13 @@ fn hmac_tag(mac: &Hmac<Sha1>, aad: &[u8], body: &[u8], suffix: &[u8]) -> [u8; 20
     m.finalize().into_bytes().into()
 }
 
-/// RFC 7714 §8.1 / §9.1: IV = (0x0000 || SSRC || ROC || SEQ) ⊕ salt for
-/// SRTP, (0x0000 || SSRC || 0x0000 || 0 || SRTCP index) ⊕ salt for SRTCP.
-/// Both are the 48-bit index in the last six bytes.
-fn aead_nonce(salt: &Salt<12>, layer: Layer, ssrc: u32, index: u64) -> [u8; 12] {
+/// RFC 7714 §8.1 and §9.1: the nonce is `00 00 | SSRC | 48-bit index`
+/// XOR the salt. For SRTP the index is ROC || SEQ; for SRTCP it is
+/// `00 00 | 0 | 31-bit SRTCP index`, the same bytes since the index < 2^31.
+fn aead_nonce(salt: &Salt<12>, ssrc: u32, index: u64) -> [u8; 12] {
     let mut iv = [0u8; 12];
     iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    match layer {
-        Layer::Rtp => iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]),
-        Layer::Rtcp => iv[8..12].copy_from_slice(&((index as u32) & 0x7fff_ffff).to_be_bytes()),
-    }
+    iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]);
     for (b, s) in iv.iter_mut().zip(salt.0) {
         *b ^= s;
     }

@@ -208,8 +208,7 @@ impl SrtpContext {
         let roc = ((index >> 16) as u32).to_be_bytes();
         let (tag, mki) = split_trailer(self.suite, trailer, tag_len);
         mki.copy_from_slice(&self.mki[..self.mki_len]);
-        self.rtp
-            .seal(Layer::Rtp, header.ssrc, index, aad, body, &roc, tag)?;
+        self.rtp.seal(header.ssrc, index, aad, body, &roc, tag)?;
 
         self.stream_mut(slot, header.ssrc).rtp.accept(index);
         self.role = Some(Role::Sender);
@@ -243,7 +242,7 @@ impl SrtpContext {
         let (aad, body) = rest.split_at_mut(header.len);
         let roc = ((index >> 16) as u32).to_be_bytes();
         self.rtp
-            .open(Layer::Rtp, header.ssrc, index, aad, body, &roc, tag, true)?;
+            .open(header.ssrc, index, aad, body, &roc, tag, true)?;
 
         self.stream_mut(slot, header.ssrc).rtp.accept(index);
         self.role = Some(Role::Receiver);
@@ -279,25 +278,11 @@ impl SrtpContext {
         layout.mki.copy_from_slice(&self.mki[..self.mki_len]);
         if self.suite.is_aead() {
             let aad = aead_rtcp_aad(head, &word);
-            self.rtcp.seal(
-                Layer::Rtcp,
-                header.ssrc,
-                index.into(),
-                &aad,
-                body,
-                &[],
-                layout.tag,
-            )?;
+            self.rtcp
+                .seal(header.ssrc, index.into(), &aad, body, &[], layout.tag)?;
         } else {
-            self.rtcp.seal(
-                Layer::Rtcp,
-                header.ssrc,
-                index.into(),
-                head,
-                body,
-                &word,
-                layout.tag,
-            )?;
+            self.rtcp
+                .seal(header.ssrc, index.into(), head, body, &word, layout.tag)?;
         }
 
         self.stream_mut(slot, header.ssrc).rtcp_next = index + 1;
@@ -337,29 +322,13 @@ impl SrtpContext {
         if !self.suite.is_aead() {
             let (head, body) =
                 rest.split_at_mut(if encrypted { RtcpHeader::LEN } else { body_end });
-            self.rtcp.open(
-                Layer::Rtcp,
-                ssrc,
-                index.into(),
-                head,
-                body,
-                &word,
-                layout.tag,
-                encrypted,
-            )?;
+            self.rtcp
+                .open(ssrc, index.into(), head, body, &word, layout.tag, encrypted)?;
         } else if encrypted {
             let (head, body) = rest.split_at_mut(RtcpHeader::LEN);
             let aad = aead_rtcp_aad(head, &word);
-            self.rtcp.open(
-                Layer::Rtcp,
-                ssrc,
-                index.into(),
-                &aad,
-                body,
-                &[],
-                layout.tag,
-                true,
-            )?;
+            self.rtcp
+                .open(ssrc, index.into(), &aad, body, &[], layout.tag, true)?;
         } else {
             // Tagged only (E = 0): the AAD is the whole packet then the
             // E|index word. Copy the tag out and write the word where the
@@ -367,16 +336,9 @@ impl SrtpContext {
             let tag: [u8; 16] = layout.tag.try_into().map_err(|_| SrtpError::TooShort)?;
             buf[body_end..body_end + 4].copy_from_slice(&word);
             let aad = &buf[..body_end + 4];
-            let result = self.rtcp.open(
-                Layer::Rtcp,
-                ssrc,
-                index.into(),
-                aad,
-                &mut [],
-                &[],
-                &tag,
-                false,
-            );
+            let result = self
+                .rtcp
+                .open(ssrc, index.into(), aad, &mut [], &[], &tag, false);
             if result.is_err() {
                 buf[body_end..body_end + 16].copy_from_slice(&tag);
             }
