@@ -450,3 +450,49 @@ fn context_size_is_bounded() {
     println!("SrtpContext: {size} bytes");
     assert!(size <= 4096, "{size}");
 }
+
+/// The CALEA view: given only K and the call id, a collector derives both
+/// directions' keys and decrypts the copies of each end's outbound media,
+/// including copies that start mid-call (it is told the ROC).
+#[test]
+fn collector_decrypts_both_directions_from_the_call_key() {
+    let k = SecretBytes::new(&[0x42; 32]).unwrap();
+    let id = b"9F3A0C11";
+    let suite = Suite::AeadAes128Gcm;
+    let ctx = |dir| master_key(&k, id, suite, dir).unwrap().context().unwrap();
+    let (a, b) = (0xaaaa_0001, 0xbbbb_0002);
+    // A call some three rollovers old.
+    let (mut caller_tx, mut callee_tx) = (
+        ctx(Direction::CallerToCallee),
+        ctx(Direction::CalleeToCaller),
+    );
+    caller_tx.join_stream(a, 3, 1).unwrap();
+    callee_tx.join_stream(b, 3, 1).unwrap();
+    let mut copies = Vec::new();
+    for i in 0..3_000u16 {
+        let seq = 64_000u16.wrapping_add(i);
+        let up = protect(&mut caller_tx, &rtp(seq, a, 160)).unwrap();
+        let down = protect(&mut callee_tx, &rtp(seq, b, 160)).unwrap();
+        // The tap starts late, before this stream's next rollover.
+        if i >= 500 {
+            copies.push((up, down));
+        }
+    }
+    let (mut from_caller, mut from_callee) = (
+        ctx(Direction::CallerToCallee),
+        ctx(Direction::CalleeToCaller),
+    );
+    from_caller.join_stream(a, 3, 1).unwrap();
+    from_callee.join_stream(b, 3, 1).unwrap();
+    let mut swapped = ctx(Direction::CalleeToCaller);
+    for (up, down) in &copies {
+        assert!(unprotect(&mut from_caller, up).is_ok());
+        assert!(unprotect(&mut from_callee, down).is_ok());
+        // A direction's packets are refused under the other's key.
+        assert_eq!(unprotect(&mut swapped, up), Err(SrtpError::AuthFailed));
+    }
+    assert_eq!(
+        from_caller.rtp_position(a),
+        Some((4, 64_000u16.wrapping_add(2_999)))
+    );
+}
