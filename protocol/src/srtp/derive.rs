@@ -48,13 +48,18 @@ impl Direction {
     }
 }
 
-/// One direction's master key and salt. No `Clone`; `Debug` shows
-/// fingerprints only.
-#[derive(Debug)]
+/// One direction's master key and salt. No `Clone`; `Debug` shows the
+/// suite and the key's fingerprint only.
 pub struct MasterKey {
     pub suite: Suite,
     pub key: SecretBytes,
     pub salt: SecretBytes,
+}
+
+impl core::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MasterKey({}, {})", self.suite, self.key.fingerprint())
+    }
 }
 
 impl MasterKey {
