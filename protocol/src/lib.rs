@@ -12,4 +12,5 @@ extern crate alloc;
 pub mod mgcp;
 pub mod sdp;
 pub mod secret;
+pub mod srtp;
 pub mod time;
