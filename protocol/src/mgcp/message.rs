@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
+use super::parse::word_key;
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
@@ -55,9 +56,10 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
+        let key = word_key(token.as_bytes());
         Verb::ALL
             .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(token))
+            .find(|v| word_key(v.as_str().as_bytes()) == key && token.len() == 4)
     }
 }
 

@@ -34,9 +34,25 @@ pub(crate) fn trim_ws(s: &str) -> &str {
 }
 
 /// Splits at the first `sep` byte (an ASCII separator, so both halves are str).
+/// A plain loop: MGCP fields are short, where a memchr call costs more.
 pub(crate) fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = memchr::memchr(sep, s.as_bytes())?;
+    let i = s.bytes().position(|b| b == sep)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// A short ASCII word folded to lower case and packed into a number, so
+/// keyword lookups are one integer `match`; 0 for words longer than 8 bytes.
+pub(crate) const fn word_key(s: &[u8]) -> u64 {
+    if s.len() > 8 {
+        return 0;
+    }
+    let mut key = 0u64;
+    let mut i = 0;
+    while i < s.len() {
+        key |= (s[i].to_ascii_lowercase() as u64) << (8 * i);
+        i += 1;
+    }
+    key
 }
 
 /// The pieces of `s` between `sep` bytes, like `str::split` but memchr-fast.
