@@ -1,1 +1,37 @@
-//! Placeholder: filled in by a later issue (see the issue tracker).
+//! The CTA firmware core: what a cable modem's voice port runs, `no_std` +
+//! `alloc`, sans-IO, `#![forbid(unsafe_code)]`.
+//!
+//! - [`gateway::Gateway`]: MGCP gateway behaviour (RFC 3435 / NCS) over the
+//!   protocol crate's transaction endpoint: RSIP on restart, RQNT and NTFY,
+//!   CRCX / MDCX / DLCX with keys, AUEP / AUCX, RFC error codes.
+//! - [`line::Line`]: hook state, signals, notification requests and digit
+//!   collection with [`digitmap::DigitMap`].
+//! - [`security::SecurityManager`]: holds each call's key only while the call
+//!   lives and installs / wipes SRTP contexts through [`ports::MediaController`].
+//! - [`ports`]: the seams to the platform (terminal, media, security application).
+//!
+//! Media never passes through this crate; SRTP lives behind `MediaController`.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+extern crate alloc;
+
+mod commands;
+pub mod connection;
+pub mod digitmap;
+pub mod gateway;
+pub mod line;
+mod list;
+pub mod ports;
+pub mod request;
+mod sdp;
+pub mod security;
+pub mod signal;
+
+pub use gateway::{Config, Event, Gateway, Registration};
+pub use ports::{
+    ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, SecurityApp,
+    SecurityStatus, Signal, Suite, Terminal, TerminalEvent,
+};
+pub use security::{CallState, WipeReason};

@@ -13,4 +13,5 @@ pub mod escrow;
 pub mod mgcp;
 pub mod sdp;
 pub mod secret;
+pub mod srtp;
 pub mod time;

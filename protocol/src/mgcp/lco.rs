@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::parse::{fields, split_byte, trim_ws};
+use super::parse::{fields, split_byte, trim_ws, word_key};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -215,34 +215,42 @@ fn on_off(v: &str) -> Result<bool, LcoError> {
 
 impl<'a> LcoItem<'a> {
     fn parse(name: &'a str, value: &'a str) -> Result<LcoItem<'a>, LcoError> {
-        let mut lower = [0u8; 8];
-        let key = match lower.get_mut(..name.len()) {
-            Some(buf) => {
-                buf.copy_from_slice(name.as_bytes());
-                buf.make_ascii_lowercase();
-                &*buf
-            }
-            None => b"",
-        };
-        let text: fn(&'a str) -> LcoItem<'a> = match key {
-            b"e" => return on_off(value).map(LcoItem::EchoCancellation),
-            b"s" => return on_off(value).map(LcoItem::SilenceSuppression),
-            b"k" => {
+        const fn k(s: &str) -> u64 {
+            word_key(s.as_bytes())
+        }
+        const E: u64 = k("e");
+        const S: u64 = k("s");
+        const K: u64 = k("k");
+        const P: u64 = k("p");
+        const A: u64 = k("a");
+        const B: u64 = k("b");
+        const GC: u64 = k("gc");
+        const T: u64 = k("t");
+        const R: u64 = k("r");
+        const NT: u64 = k("nt");
+        const SC_RTP: u64 = k("sc-rtp");
+        const SC_RTCP: u64 = k("sc-rtcp");
+        const ES_CCD: u64 = k("es-ccd");
+        const ES_CCI: u64 = k("es-cci");
+        let text: fn(&'a str) -> LcoItem<'a> = match word_key(name.as_bytes()) {
+            E => return on_off(value).map(LcoItem::EchoCancellation),
+            S => return on_off(value).map(LcoItem::SilenceSuppression),
+            K => {
                 return EncryptionKey::parse(value)
                     .map(LcoItem::EncryptionKey)
                     .ok_or(LcoError::Value)
             }
-            b"p" => LcoItem::PacketizationPeriod,
-            b"a" => LcoItem::Compression,
-            b"b" => LcoItem::Bandwidth,
-            b"gc" => LcoItem::GainControl,
-            b"t" => LcoItem::TypeOfService,
-            b"r" => LcoItem::ResourceReservation,
-            b"nt" => LcoItem::TypeOfNetwork,
-            b"sc-rtp" => LcoItem::RtpSecurity,
-            b"sc-rtcp" => LcoItem::RtcpSecurity,
-            b"es-ccd" => LcoItem::SurveillanceDestination,
-            b"es-cci" => LcoItem::SurveillanceId,
+            P => LcoItem::PacketizationPeriod,
+            A => LcoItem::Compression,
+            B => LcoItem::Bandwidth,
+            GC => LcoItem::GainControl,
+            T => LcoItem::TypeOfService,
+            R => LcoItem::ResourceReservation,
+            NT => LcoItem::TypeOfNetwork,
+            SC_RTP => LcoItem::RtpSecurity,
+            SC_RTCP => LcoItem::RtcpSecurity,
+            ES_CCD => LcoItem::SurveillanceDestination,
+            ES_CCI => LcoItem::SurveillanceId,
             _ => return Ok(LcoItem::Other { name, value }),
         };
         if value.is_empty() {

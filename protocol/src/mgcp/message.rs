@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
+use super::parse::word_key;
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
@@ -55,9 +56,10 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
+        let key = word_key(token.as_bytes());
         Verb::ALL
             .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(token))
+            .find(|v| word_key(v.as_str().as_bytes()) == key && token.len() == 4)
     }
 }
 
@@ -116,7 +118,7 @@ impl<'a> EndpointName<'a> {
         // Visible ASCII only, and no empty term: no leading, trailing or doubled '/'.
         let terms_ok = local.first() != Some(&b'/')
             && local.last() != Some(&b'/')
-            && memchr::memmem::find(local, b"//").is_none();
+            && !local.windows(2).any(|w| w == b"//");
         let visible = b.iter().all(u8::is_ascii_graphic);
         if local.is_empty() || domain.is_empty() || !terms_ok || !visible {
             return None;

@@ -351,6 +351,27 @@ impl<'a> Param<'a> {
         }
     }
 
+    /// True if the value part of the line is empty.
+    pub fn is_empty_value(&self) -> bool {
+        match self {
+            Param::ResponseAck(v) => v.is_empty(),
+            Param::RequestedEvents(v)
+            | Param::SignalRequests(v)
+            | Param::ObservedEvents(v)
+            | Param::DetectEvents(v)
+            | Param::EventStates(v) => v.is_empty(),
+            Param::ConnectionParameters(v) => v.is_empty(),
+            Param::RequestedInfo(v) | Param::QuarantineHandling(v) => v.is_empty(),
+            Param::PackageList(v) => v.is_empty(),
+            Param::LocalConnectionOptions(l) | Param::Capabilities(l) => l.items.is_empty(),
+            Param::DigitMap(s) | Param::BearerInformation(s) | Param::NotifiedEntity(s) => {
+                s.is_empty()
+            }
+            Param::Extension { value, .. } => value.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The code written before the colon.
     pub fn code(&self) -> &'a str {
         match self {

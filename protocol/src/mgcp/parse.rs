@@ -34,9 +34,25 @@ pub(crate) fn trim_ws(s: &str) -> &str {
 }
 
 /// Splits at the first `sep` byte (an ASCII separator, so both halves are str).
+/// A plain loop: MGCP fields are short, where a memchr call costs more.
 pub(crate) fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = memchr::memchr(sep, s.as_bytes())?;
+    let i = s.bytes().position(|b| b == sep)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// A short ASCII word folded to lower case and packed into a number, so
+/// keyword lookups are one integer `match`; 0 for words longer than 8 bytes.
+pub(crate) const fn word_key(s: &[u8]) -> u64 {
+    if s.len() > 8 {
+        return 0;
+    }
+    let mut key = 0u64;
+    let mut i = 0;
+    while i < s.len() {
+        key |= (s[i].to_ascii_lowercase() as u64) << (8 * i);
+        i += 1;
+    }
+    key
 }
 
 /// The pieces of `s` between `sep` bytes, like `str::split` but memchr-fast.
@@ -131,7 +147,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
         if n >= MAX_LINES {
             return Err(fail(ErrorKind::TooManyLines, n));
         }
-        if line.trim().is_empty() {
+        if trim_ws(line).is_empty() {
             continue;
         }
         if params.len() == MAX_PARAMS {
@@ -181,19 +197,16 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
 /// session description after (absent if nothing but white space follows).
 fn split_body(text: &str) -> (&str, Option<&str>) {
     let b = text.as_bytes();
-    let crlf = memchr::memmem::find(b, b"\n\r\n").map(|i| (i, i + 3));
-    let lf = memchr::memmem::find(b, b"\n\n").map(|i| (i, i + 2));
-    let split = match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match split {
-        Some((nl, at)) => {
-            let body = &text[at..];
-            (&text[..=nl], (!body.trim().is_empty()).then_some(body))
-        }
-        None => (text, None),
+    for nl in memchr::memchr_iter(b'\n', b) {
+        let at = match &b[nl + 1..] {
+            [b'\n', ..] => nl + 2,
+            [b'\r', b'\n', ..] => nl + 3,
+            _ => continue,
+        };
+        let body = &text[at..];
+        return (&text[..=nl], (!body.trim().is_empty()).then_some(body));
     }
+    (text, None)
 }
 
 enum Header<'a> {
@@ -341,8 +354,10 @@ fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
         ParamName::SecondEndpointId => {
             Param::SecondEndpointId(EndpointName::parse(value).ok_or(bad)?)
         }
-        ParamName::RequestedInfo => Param::RequestedInfo(word_list(value).ok_or(bad)?),
-        ParamName::QuarantineHandling => Param::QuarantineHandling(word_list(value).ok_or(bad)?),
+        ParamName::RequestedInfo => Param::RequestedInfo(word_list(value, Some).ok_or(bad)?),
+        ParamName::QuarantineHandling => {
+            Param::QuarantineHandling(word_list(value, Some).ok_or(bad)?)
+        }
         ParamName::DetectEvents => Param::DetectEvents(events(value)?),
         ParamName::EventStates => Param::EventStates(events(value)?),
         ParamName::RestartMethod => Param::RestartMethod(
@@ -356,8 +371,12 @@ fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
     })
 }
 
-/// Splits at commas outside parentheses, brackets and quotes.
-fn split_top_level(s: &str) -> Option<Vec<&str>> {
+/// Splits at commas outside parentheses, brackets and quotes, mapping each
+/// trimmed item straight into the result (no intermediate list).
+fn split_top_level<'a, T>(
+    s: &'a str,
+    mut item: impl FnMut(&'a str) -> Option<T>,
+) -> Option<Vec<T>> {
     let mut out = Vec::new();
     let (mut depth, mut quoted, mut start) = (0u32, false, 0);
     for (i, b) in s.bytes().enumerate() {
@@ -366,69 +385,60 @@ fn split_top_level(s: &str) -> Option<Vec<&str>> {
             b'(' | b'[' if !quoted => depth += 1,
             b')' | b']' if !quoted => depth = depth.checked_sub(1)?,
             b',' if !quoted && depth == 0 => {
-                out.push(trim_ws(&s[start..i]));
+                if out.len() == MAX_LIST_ITEMS {
+                    return None;
+                }
+                out.push(item(trim_ws(&s[start..i]))?);
                 start = i + 1;
             }
             _ => {}
         }
-        if out.len() > MAX_LIST_ITEMS {
-            return None;
-        }
     }
-    if depth != 0 || quoted {
+    if depth != 0 || quoted || out.len() == MAX_LIST_ITEMS {
         return None;
     }
     let last = trim_ws(&s[start..]);
     if !(last.is_empty() && out.is_empty()) {
-        out.push(last);
+        out.push(item(last)?);
     }
     Some(out)
 }
 
 /// `name` or `name(args)` items; an empty value is an empty list.
 fn event_list(s: &str) -> Option<Vec<EventItem<'_>>> {
-    split_top_level(s)?
-        .into_iter()
-        .map(|item| {
-            let (name, args) = match memchr::memchr(b'(', item.as_bytes()) {
-                Some(open) => {
-                    let args = item[open + 1..].strip_suffix(')')?;
-                    (trim_ws(&item[..open]), Some(args))
-                }
-                None => (item, None),
-            };
-            let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic());
-            ok.then_some(EventItem { name, args })
-        })
-        .collect()
+    split_top_level(s, |item| {
+        let (name, args) = match memchr::memchr(b'(', item.as_bytes()) {
+            Some(open) => {
+                let args = item[open + 1..].strip_suffix(')')?;
+                (trim_ws(&item[..open]), Some(args))
+            }
+            None => (item, None),
+        };
+        let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic());
+        ok.then_some(EventItem { name, args })
+    })
 }
 
-fn word_list(s: &str) -> Option<Vec<&str>> {
-    let items = split_top_level(s)?;
-    items.iter().all(|w| !w.is_empty()).then_some(items)
+/// Items of a list, none of them empty.
+fn word_list<'a, T>(s: &'a str, mut item: impl FnMut(&'a str) -> Option<T>) -> Option<Vec<T>> {
+    split_top_level(s, |w| if w.is_empty() { None } else { item(w) })
 }
 
 fn tid_ranges(s: &str) -> Option<Vec<TidRange>> {
-    word_list(s)?
-        .into_iter()
-        .map(|r| {
-            let (a, b) = r.split_once('-').unwrap_or((r, r));
-            let first = parse_tid(a.trim(), false)?;
-            let last = parse_tid(b.trim(), false)?;
-            (first <= last).then_some(TidRange { first, last })
-        })
-        .collect()
+    word_list(s, |r| {
+        let (a, b) = split_byte(r, b'-').unwrap_or((r, r));
+        let first = parse_tid(trim_ws(a), false)?;
+        let last = parse_tid(trim_ws(b), false)?;
+        (first <= last).then_some(TidRange { first, last })
+    })
 }
 
 fn connection_parameters(s: &str) -> Option<Vec<ConnectionParameter<'_>>> {
-    word_list(s)?
-        .into_iter()
-        .map(|p| {
-            let (name, value) = p.split_once('=')?;
-            let (name, value) = (name.trim(), value.trim());
-            (!name.is_empty()).then_some(ConnectionParameter { name, value })
-        })
-        .collect()
+    word_list(s, |p| {
+        let (name, value) = split_byte(p, b'=')?;
+        let (name, value) = (trim_ws(name), trim_ws(value));
+        (!name.is_empty()).then_some(ConnectionParameter { name, value })
+    })
 }
 
 fn reason_code(s: &str) -> Option<ReasonCode<'_>> {
@@ -443,11 +453,8 @@ fn reason_code(s: &str) -> Option<ReasonCode<'_>> {
 }
 
 fn package_list(s: &str) -> Option<Vec<(&str, &str)>> {
-    word_list(s)?
-        .into_iter()
-        .map(|p| {
-            let (name, version) = p.split_once(':')?;
-            Some((name.trim(), version.trim()))
-        })
-        .collect()
+    word_list(s, |p| {
+        let (name, version) = split_byte(p, b':')?;
+        Some((trim_ws(name), trim_ws(version)))
+    })
 }

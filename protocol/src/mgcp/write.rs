@@ -9,12 +9,11 @@ use super::params::Param;
 
 fn write_params(f: &mut impl Write, params: &[Param<'_>], sdp: Option<&str>) -> fmt::Result {
     for p in params {
-        let mut value = String::new();
-        write!(value, "{p}")?;
-        if value.is_empty() {
+        // An empty value (`K:` asking for a 000, an empty event list) is written without a space.
+        if p.is_empty_value() {
             write!(f, "{}:\r\n", p.code())?;
         } else {
-            write!(f, "{}: {}\r\n", p.code(), value)?;
+            write!(f, "{}: {p}\r\n", p.code())?;
         }
     }
     if let Some(sdp) = sdp {
@@ -61,7 +60,10 @@ impl fmt::Display for Message<'_> {
 impl Message<'_> {
     /// The wire bytes of this message.
     pub fn encode(&self) -> Vec<u8> {
-        alloc::format!("{self}").into_bytes()
+        let mut out = String::with_capacity(256 + self.sdp().map_or(0, str::len));
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{self}");
+        out.into_bytes()
     }
 }
 

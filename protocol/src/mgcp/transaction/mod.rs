@@ -107,6 +107,13 @@ pub enum TransactionError {
 pub struct MessageText(Vec<u8>);
 
 impl MessageText {
+    /// Text held for the history: no spare capacity, since a call agent
+    /// keeps thousands of these for 30 s.
+    fn kept(mut bytes: Vec<u8>) -> Self {
+        bytes.shrink_to_fit();
+        MessageText(bytes)
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -342,7 +349,7 @@ impl Endpoint {
         if !acks.is_empty() {
             command.params.insert(0, Param::ResponseAck(acks));
         }
-        let text = MessageText(Message::Command(command).encode());
+        let text = MessageText::kept(Message::Command(command).encode());
         self.queue(to, text.0.clone(), false);
         self.counters.commands_sent += 1;
 
@@ -397,7 +404,7 @@ impl Endpoint {
         if wants_ack {
             response.params.insert(0, Param::ResponseAck(Vec::new()));
         }
-        let text = MessageText(Message::Response(response).encode());
+        let text = MessageText::kept(Message::Response(response).encode());
         let bytes = text.0.clone();
         entry.state = InState::Answered {
             response: Some(text),

@@ -1,0 +1,457 @@
+//! The MGCP gateway side of a CTA (RFC 3435, PacketCable NCS), sans-IO.
+//!
+//! How to drive it (one monotonic clock; times never go back):
+//! 1. Input: [`Gateway::restart`] once at power-up (sends RSIP),
+//!    [`Gateway::handle_datagram`] for each MGCP datagram received,
+//!    [`Gateway::handle_terminal`] for hook and digit events, and
+//!    [`Gateway::handle_timeout`] once [`Gateway::poll_timeout`] has passed
+//!    (early or repeated calls do nothing).
+//! 2. Output: send every [`Gateway::poll_transmit`], read
+//!    [`Gateway::poll_event`] for logs and consoles. Signals go straight to
+//!    the [`Terminal`], SRTP contexts to the [`MediaController`].
+//!
+//! Media never passes through here: the heap holds the transaction history
+//! and one request per line, never anything per packet.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
+use cablekey_protocol::mgcp::{
+    Command, EndpointName, EventItem, Message, Param, RestartMethod, ReturnCode, TransactionId,
+    Verb,
+};
+use cablekey_protocol::secret::Fingerprint;
+use cablekey_protocol::time::Instant;
+
+use crate::connection::{Connections, Id};
+use crate::line::{DigitTimers, Hook, Line, Outcome, Phase};
+use crate::ports::{ConnId, MediaController, SecurityApp, Suite, Terminal, TerminalEvent};
+use crate::security::{KeyChange, SecurityManager, WipeReason};
+
+/// Events kept for the application; older ones are dropped past this.
+const MAX_EVENTS: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The domain of our endpoint names (`aaln/1@<domain>`).
+    pub domain: String,
+    /// Subscriber lines, 1 to [`MAX_LINES`].
+    pub lines: usize,
+    /// Where RSIP goes, and NTFY until a call agent names another entity.
+    pub call_agent: SocketAddr,
+    /// Our media address, written in the SDP we answer with.
+    pub media_ip: IpAddr,
+    pub rtp_base_port: u16,
+    /// The suite when a CRCX names none (`sc-rtp:`).
+    pub default_suite: Suite,
+    pub digit_timers: DigitTimers,
+    /// First wait before an RSIP after losing the call agent; doubles up to
+    /// `disconnected_max` (NCS Tdinit, Tdmax).
+    pub disconnected_initial: Duration,
+    pub disconnected_max: Duration,
+    /// First connection id; seed it so a restarted CTA does not reuse ids.
+    pub first_connection_id: u32,
+    pub transaction: transaction::Config,
+}
+
+pub const MAX_LINES: usize = 4;
+
+impl Config {
+    pub fn new(domain: &str, call_agent: SocketAddr, media_ip: IpAddr) -> Config {
+        Config {
+            domain: domain.into(),
+            lines: 1,
+            call_agent,
+            media_ip,
+            rtp_base_port: 16384,
+            default_suite: Suite::AeadAes128Gcm,
+            digit_timers: DigitTimers::default(),
+            disconnected_initial: Duration::from_secs(15),
+            disconnected_max: Duration::from_secs(600),
+            first_connection_id: 1,
+            transaction: transaction::Config {
+                // A CTA talks to one call agent: small caps bound its heap.
+                max_outstanding: 16,
+                max_history: 128,
+                ..transaction::Config::default()
+            },
+        }
+    }
+}
+
+/// What happened, for logs and consoles. Keys appear only as fingerprints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The call agent answered our RSIP.
+    Registered,
+    /// The call agent stopped answering; RSIP will be retried.
+    Disconnected,
+    Notified {
+        line: usize,
+    },
+    KeyInstalled {
+        conn: ConnId,
+        fingerprint: Fingerprint,
+    },
+    KeyWiped {
+        conn: ConnId,
+        reason: WipeReason,
+    },
+    /// Hook flash asked to swap calls.
+    SwapAudio {
+        line: usize,
+    },
+    Refused {
+        verb: Verb,
+        code: ReturnCode,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    /// [`Gateway::restart`] has not been called yet.
+    Idle,
+    /// RSIP sent, no answer yet.
+    Restarting {
+        tid: TransactionId,
+    },
+    Registered,
+    /// Waiting to send RSIP again.
+    Disconnected {
+        retry_at: Instant,
+        wait: Duration,
+    },
+}
+
+/// Per-line MGCP state around the line state machine.
+pub(crate) struct LineCtl {
+    pub line: Line,
+    pub request_id: Option<Id>,
+    pub notify_to: SocketAddr,
+    /// As the call agent wrote them, for AUEP.
+    pub notified_entity: Option<String>,
+    pub requested: String,
+    pub digit_map: String,
+    pub ntfy: Option<TransactionId>,
+}
+
+pub struct Gateway<M, T, A> {
+    pub(crate) config: Config,
+    pub(crate) tx: Endpoint,
+    pub(crate) lines: Vec<LineCtl>,
+    pub(crate) conns: Connections,
+    pub(crate) security: SecurityManager,
+    pub(crate) media: M,
+    pub(crate) terminal: T,
+    pub(crate) app: A,
+    registration: Registration,
+    pub(crate) events: VecDeque<Event>,
+}
+
+impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
+    /// A gateway that has not announced itself yet: call
+    /// [`restart`](Self::restart) to send the RSIP.
+    pub fn new(mut config: Config, media: M, terminal: T, app: A) -> Self {
+        config.lines = config.lines.clamp(1, MAX_LINES);
+        let lines = (0..config.lines)
+            .map(|i| LineCtl {
+                line: Line::new(i, config.digit_timers),
+                request_id: None,
+                notify_to: config.call_agent,
+                notified_entity: None,
+                requested: String::new(),
+                digit_map: String::new(),
+                ntfy: None,
+            })
+            .collect();
+        Gateway {
+            tx: Endpoint::new(config.transaction.clone()),
+            conns: Connections::new(config.first_connection_id, config.rtp_base_port),
+            lines,
+            security: SecurityManager::default(),
+            media,
+            terminal,
+            app,
+            registration: Registration::Idle,
+            events: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// Power-up or reset: wipes every key and connection, forgets every
+    /// request, and announces the restart with `RSIP` (`RM: restart`).
+    pub fn restart(&mut self, now: Instant) {
+        let Gateway {
+            security,
+            media,
+            events,
+            ..
+        } = self;
+        security.close_all(media, &mut |c| push_key_event(events, c));
+        self.conns.clear();
+        for ctl in &mut self.lines {
+            ctl.line.reset(now, &mut self.terminal);
+            ctl.request_id = None;
+            ctl.notify_to = self.config.call_agent;
+            ctl.notified_entity = None;
+            ctl.requested = String::new();
+            ctl.digit_map = String::new();
+            ctl.ntfy = None;
+        }
+        self.report_status();
+        self.send_rsip(now, RestartMethod::Restart);
+    }
+
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.tx.handle_datagram(now, from, datagram);
+        self.drain(now);
+    }
+
+    /// A hook or digit event on line `line` (0-based); others are ignored.
+    pub fn handle_terminal(&mut self, now: Instant, line: usize, ev: TerminalEvent) {
+        let Some(ctl) = self.lines.get_mut(line) else {
+            return;
+        };
+        let out = ctl.line.terminal(now, ev, &mut self.terminal);
+        self.after(now, line, out);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.drain(now);
+        for i in 0..self.lines.len() {
+            let out = self.lines[i].line.handle_timeout(now, &mut self.terminal);
+            self.after(now, i, out);
+        }
+        if let Registration::Disconnected { retry_at, .. } = self.registration {
+            if retry_at <= now {
+                self.send_rsip(now, RestartMethod::Disconnected);
+            }
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.poll_transmit()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let retry = match self.registration {
+            Registration::Disconnected { retry_at, .. } => Some(retry_at),
+            _ => None,
+        };
+        let lines = self.lines.iter().filter_map(|l| l.line.poll_timeout());
+        lines.chain(self.tx.poll_timeout()).chain(retry).min()
+    }
+
+    pub fn registration(&self) -> Registration {
+        self.registration
+    }
+
+    pub fn hook(&self, line: usize) -> Option<Hook> {
+        self.lines.get(line).map(|l| l.line.hook())
+    }
+
+    pub fn phase(&self, line: usize) -> Option<Phase> {
+        let connected = self
+            .conns
+            .on_line(line)
+            .any(|c| c.mode == cablekey_protocol::mgcp::ConnectionMode::SendRecv);
+        self.lines.get(line).map(|l| l.line.phase(connected))
+    }
+
+    pub fn security(&self) -> &SecurityManager {
+        &self.security
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &crate::connection::Connection> {
+        self.conns.iter()
+    }
+
+    pub fn media(&self) -> &M {
+        &self.media
+    }
+
+    pub fn media_mut(&mut self) -> &mut M {
+        &mut self.media
+    }
+
+    pub fn terminal(&self) -> &T {
+        &self.terminal
+    }
+
+    pub fn terminal_mut(&mut self) -> &mut T {
+        &mut self.terminal
+    }
+
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    pub fn app_mut(&mut self) -> &mut A {
+        &mut self.app
+    }
+
+    pub fn transactions(&self) -> &Endpoint {
+        &self.tx
+    }
+
+    /// Our endpoint name for line `i` (0-based).
+    pub fn endpoint_name(&self, i: usize) -> String {
+        format!("aaln/{}@{}", i + 1, self.config.domain)
+    }
+
+    fn drain(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TxEvent::Command { from, tid, text } => {
+                    if let Ok(Message::Command(cmd)) = text.message() {
+                        self.on_command(now, from, tid, &cmd);
+                    }
+                }
+                TxEvent::Response { tid, code, .. } => self.on_response(now, tid, code),
+                TxEvent::TimedOut { tid, .. } => self.on_timed_out(now, tid),
+                TxEvent::Provisional { .. } | TxEvent::BadMessage { .. } => {}
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, tid: TransactionId, code: ReturnCode) {
+        if self.registration == (Registration::Restarting { tid }) {
+            if code.is_success() {
+                self.registration = Registration::Registered;
+                self.push(Event::Registered);
+            } else {
+                self.schedule_rsip(now);
+            }
+        }
+        for ctl in &mut self.lines {
+            if ctl.ntfy == Some(tid) {
+                ctl.ntfy = None;
+            }
+        }
+    }
+
+    fn on_timed_out(&mut self, now: Instant, tid: TransactionId) {
+        let ntfy_lost = self.lines.iter().any(|l| l.ntfy == Some(tid));
+        let rsip_lost = self.registration == (Registration::Restarting { tid });
+        for ctl in &mut self.lines {
+            if ctl.ntfy == Some(tid) {
+                ctl.ntfy = None;
+            }
+        }
+        if ntfy_lost || rsip_lost {
+            // NCS: losing the call agent puts the endpoint in the
+            // disconnected state; it tries RSIP again with backoff.
+            self.schedule_rsip(now);
+            self.push(Event::Disconnected);
+        }
+    }
+
+    fn schedule_rsip(&mut self, now: Instant) {
+        let wait = match self.registration {
+            Registration::Disconnected { wait, .. } => {
+                wait.saturating_mul(2).min(self.config.disconnected_max)
+            }
+            _ => self.config.disconnected_initial,
+        };
+        self.registration = Registration::Disconnected {
+            retry_at: now + wait,
+            wait,
+        };
+    }
+
+    fn send_rsip(&mut self, now: Instant, method: RestartMethod<'_>) {
+        let name = format!("aaln/*@{}", self.config.domain);
+        let Some(endpoint) = EndpointName::parse(&name) else {
+            return;
+        };
+        let cmd =
+            Command::new(Verb::Rsip, TransactionId(0), endpoint).with(Param::RestartMethod(method));
+        match self.tx.send_command(now, self.config.call_agent, cmd) {
+            Ok(tid) => self.registration = Registration::Restarting { tid },
+            Err(_) => self.schedule_rsip(now),
+        }
+    }
+
+    /// Acts on what the line decided.
+    pub(crate) fn after(&mut self, now: Instant, line: usize, out: Outcome) {
+        if out.hang_up {
+            let Gateway {
+                security,
+                media,
+                events,
+                ..
+            } = self;
+            security.hang_up(media, line, &mut |c| push_key_event(events, c));
+            self.report_status();
+        }
+        if out.swap_audio {
+            self.push(Event::SwapAudio { line });
+        }
+        if out.notify {
+            self.send_ntfy(now, line);
+        }
+    }
+
+    fn send_ntfy(&mut self, now: Instant, line: usize) {
+        let name = self.endpoint_name(line);
+        let Some(ctl) = self.lines.get_mut(line) else {
+            return;
+        };
+        let observed: Vec<String> = ctl.line.observed().iter().map(|o| format!("{o}")).collect();
+        let items = observed
+            .iter()
+            .map(|n| EventItem {
+                name: n,
+                args: None,
+            })
+            .collect();
+        let request_id = ctl.request_id.as_ref().map_or("0", Id::as_str);
+        let to = ctl.notify_to;
+        ctl.line.notified();
+        let Some(endpoint) = EndpointName::parse(&name) else {
+            return;
+        };
+        let cmd = Command::new(Verb::Ntfy, TransactionId(0), endpoint)
+            .with(Param::RequestIdentifier(request_id))
+            .with(Param::ObservedEvents(items));
+        if let Ok(tid) = self.tx.send_command(now, to, cmd) {
+            if let Some(ctl) = self.lines.get_mut(line) {
+                ctl.ntfy = Some(tid);
+            }
+            self.push(Event::Notified { line });
+        }
+    }
+
+    pub(crate) fn push(&mut self, ev: Event) {
+        push_event(&mut self.events, ev);
+    }
+
+    pub(crate) fn report_status(&mut self) {
+        self.app.status(self.security.status());
+    }
+}
+
+fn push_event(events: &mut VecDeque<Event>, ev: Event) {
+    if events.len() == MAX_EVENTS {
+        events.pop_front();
+    }
+    events.push_back(ev);
+}
+
+pub(crate) fn push_key_event(events: &mut VecDeque<Event>, change: KeyChange) {
+    let ev = match change {
+        KeyChange::Installed(conn, fingerprint) => Event::KeyInstalled { conn, fingerprint },
+        KeyChange::Wiped(conn, reason) => Event::KeyWiped { conn, reason },
+    };
+    push_event(events, ev);
+}

@@ -1,0 +1,187 @@
+//! The seams between the core and the device around it, in the style of
+//! `embassy-net-driver`: small traits the platform implements, and plain
+//! types it hands in.
+//!
+//! - Signaling: the MGCP gateway in [`crate::gateway`] feeds keys and
+//!   challenges to [`crate::security::SecurityManager`]; a vendor with its own
+//!   signaling stack calls the same methods.
+//! - Terminal: [`TerminalEvent`] in (hook, digits), [`Terminal`] out (tones, ringing).
+//! - Media: [`MediaController`] installs and wipes SRTP contexts.
+//! - Security application: [`SecurityApp`] (enrollment, credentials, status).
+
+use core::fmt;
+use core::net::SocketAddr;
+
+use cablekey_protocol::mgcp::ConnectionMode;
+use cablekey_protocol::secret::SecretBytes;
+
+/// A connection id handed out in a CRCX response (`I:`), written as 8 hex digits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u32);
+
+impl ConnId {
+    pub fn parse(s: &str) -> Option<ConnId> {
+        if s.is_empty() || s.len() > 8 {
+            return None;
+        }
+        u32::from_str_radix(s, 16).ok().map(ConnId)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08X}", self.0)
+    }
+}
+
+/// SRTP protection suites, by their RFC 4568 / RFC 7714 names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Suite {
+    AeadAes128Gcm,
+    AeadAes256Gcm,
+    AesCm128HmacSha1_80,
+    /// ChaCha20-Poly1305 in the RFC 7714 framing (a cablekey suite).
+    ChaCha20Poly1305,
+}
+
+impl Suite {
+    const NAMES: [(&'static str, Suite); 4] = [
+        ("AEAD_AES_128_GCM", Suite::AeadAes128Gcm),
+        ("AEAD_AES_256_GCM", Suite::AeadAes256Gcm),
+        ("AES_CM_128_HMAC_SHA1_80", Suite::AesCm128HmacSha1_80),
+        ("AEAD_CHACHA20_POLY1305", Suite::ChaCha20Poly1305),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Suite> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, s)| *s)
+    }
+}
+
+/// Where and how a connection's media flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaParams {
+    pub suite: Suite,
+    pub remote: SocketAddr,
+    /// Our RTP port for this connection.
+    pub local_port: u16,
+    pub mode: ConnectionMode,
+}
+
+/// The media controller refused a context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaError {
+    /// No room for another context.
+    NoResources,
+    /// The key does not fit the suite.
+    BadKey,
+    Unsupported,
+}
+
+/// Packet counts for a DLCX response (`P:`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    pub packets_sent: u64,
+    pub octets_sent: u64,
+    pub packets_received: u64,
+    pub octets_received: u64,
+    pub packets_lost: i64,
+}
+
+/// Installs and wipes the SRTP contexts of connections. Media itself never
+/// passes through the core.
+pub trait MediaController {
+    /// Installs, or replaces, the context of `conn`. The key is lent: derive
+    /// what the context needs and keep no copy beyond that context, which
+    /// must zeroize itself when wiped.
+    fn install(
+        &mut self,
+        conn: ConnId,
+        key: &SecretBytes,
+        params: &MediaParams,
+    ) -> Result<(), MediaError>;
+
+    /// Removes the context of `conn` and zeroizes its keys. Called for
+    /// unknown connections too; it must then do nothing.
+    fn wipe(&mut self, conn: ConnId);
+
+    fn stats(&self, _conn: ConnId) -> Option<MediaStats> {
+        None
+    }
+}
+
+/// What the subscriber's line does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TerminalEvent {
+    OffHook,
+    OnHook,
+    /// A short on-hook, off-hook.
+    Flash,
+    /// A DTMF key: `0`-`9`, `*`, `#`, `A`-`D`.
+    Digit(char),
+}
+
+/// Tones and ringing the line can play (line package `L/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    DialTone,
+    Ringing,
+    RingBack,
+    Busy,
+    Reorder,
+    StutterDialTone,
+    OffHookWarning,
+    CallWaiting,
+    Confirm,
+    /// Caller id delivery; its text is personal data and is not handed on here.
+    CallerId,
+}
+
+/// Plays signals on a line's port.
+pub trait Terminal {
+    /// Starts (`on`) or stops a signal on line `line` (0-based). Brief
+    /// signals (call waiting, confirm, caller id) are only ever started.
+    fn signal(&mut self, line: usize, signal: Signal, on: bool);
+}
+
+/// Where the device stands with the head-end's certificate authority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enrollment {
+    NotEnrolled,
+    /// A request is with the CA.
+    Pending,
+    Enrolled,
+}
+
+/// What the security manager reports to the security application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecurityStatus {
+    /// Calls with a key installed.
+    pub authorized: u8,
+    /// Calls waiting for their key or media address.
+    pub waiting: u8,
+    pub keys_installed: u32,
+    pub keys_wiped: u32,
+}
+
+/// The external security application: holds the device credential and
+/// runs enrollment; the core only asks and reports.
+pub trait SecurityApp {
+    fn enrollment(&self) -> Enrollment;
+
+    /// Answers a controller's challenge with the device credential: writes
+    /// the authenticator to `out` and returns its length, or `None` if the
+    /// device has no credential.
+    fn authenticate(&mut self, challenge: &[u8], out: &mut [u8; 64]) -> Option<usize>;
+
+    fn status(&mut self, _status: SecurityStatus) {}
+}
