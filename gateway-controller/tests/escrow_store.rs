@@ -11,7 +11,7 @@ use std::time::Duration;
 use cablekey_gateway_controller::escrow::{
     Escrow, EscrowError, EscrowStore, Options, SledStore, StoreError, TimeRange,
 };
-use cablekey_protocol::escrow::{open, EpochPolicy, OpenError};
+use cablekey_protocol::escrow::{open, EpochLink, EpochPolicy, OpenError};
 use common::{key_for, le_key, meta, store_dir};
 
 fn escrow_in(
@@ -492,4 +492,65 @@ async fn a_full_queue_refuses_at_once() {
         w.await.unwrap().unwrap();
     }
     store.put(seal("c").record).await.unwrap();
+}
+
+/// Records deleted from a closed epoch show up: the next epoch record, which
+/// only the LE can authenticate, says how many records the epoch had.
+#[tokio::test]
+async fn deleted_records_of_a_closed_epoch_are_detected() {
+    let dir = store_dir();
+    let sk = le_key();
+    let policy = EpochPolicy {
+        max_age: Duration::from_secs(60),
+        max_records: 3,
+    };
+    let (e1, e2) = {
+        let store = SledStore::open(dir.path(), Options::default()).unwrap();
+        let escrow = Escrow::new(store, sk.public().clone(), policy);
+        let mut epochs = Vec::new();
+        for (n, id) in ["a", "b", "c", "d"].iter().enumerate() {
+            epochs.push(
+                escrow
+                    .escrow(meta(id, "+1555", "+1666", n as u64), &key_for(1))
+                    .await
+                    .unwrap()
+                    .epoch,
+            );
+        }
+        assert_eq!(epochs[..3], [epochs[0]; 3]);
+        (epochs[0], epochs[3])
+    };
+    // A careful attacker deletes call b (seq 1 of the first epoch) and its
+    // index entries, so every query still works.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let keys: Vec<_> = db
+            .iter()
+            .keys()
+            .map(Result::unwrap)
+            .filter(|k| k.ends_with(b"b") && [b'r', b'p', b't'].contains(&k[0]))
+            .collect();
+        assert_eq!(keys.len(), 4, "record, time and two party entries");
+        for k in keys {
+            db.remove(k).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path(), Options::default()).unwrap();
+    let second = store.epoch(e2).await.unwrap().unwrap();
+    cablekey_protocol::escrow::open_epoch(&sk, &second).unwrap(); // authenticates the link
+    let link = second.prev.expect("linked to the first epoch");
+    assert_eq!(
+        link,
+        EpochLink {
+            epoch: e1,
+            records: 3
+        }
+    );
+    let present = store.by_time(TimeRange::ALL).await.unwrap();
+    let seqs = present
+        .iter()
+        .filter(|r| r.sealed.epoch == e1)
+        .map(|r| r.sealed.seq);
+    assert_eq!(link.missing(seqs), [1]);
 }

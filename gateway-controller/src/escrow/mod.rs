@@ -112,7 +112,7 @@ impl<S: EscrowStore> Escrow<S> {
                     // under this epoch again.
                     let mut sealer = self.sealer();
                     if sealer.live_epoch() == Some(epoch) {
-                        sealer.end_epoch();
+                        sealer.abandon_epoch();
                     }
                 }
                 tracing::warn!(error = %e, "escrow failed; the call must be refused");

@@ -25,8 +25,8 @@ pub use keys::{KeyId, LePrivateKey, LePublicKey};
 pub use meta::{check_number, CallMeta, Party, MAX_CALL_ID, MAX_ENDPOINT, MAX_NUMBER, MAX_SUITE};
 pub use open::{open, open_epoch, open_record, EpochKey, OpenError};
 pub use record::{
-    EpochId, EpochRecord, EscrowRecord, SealedKey, ENVELOPE_V1, EPOCH_RECORD_LEN, EPOCH_V1,
-    MAX_CALL_KEY, MIN_CALL_KEY, RECORD_V1,
+    EpochId, EpochLink, EpochRecord, EscrowRecord, SealedKey, ENVELOPE_V1, EPOCH_RECORD_LEN,
+    EPOCH_V1, MAX_CALL_KEY, MIN_CALL_KEY, RECORD_V1,
 };
 pub use seal::{EpochPolicy, EpochSealer, SealError, Sealed, MAX_EPOCH_RECORDS};
 

@@ -158,20 +158,55 @@ pub(crate) fn record_aad(meta: &CallMeta, epoch: &EpochId, seq: u64) -> Vec<u8> 
     aad
 }
 
+/// The epoch before this one and how many records it sealed (sequence
+/// numbers `0..records`). Bound into the next epoch record, so the LE can
+/// tell when records of a closed epoch are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochLink {
+    pub epoch: EpochId,
+    pub records: u64,
+}
+
+impl EpochLink {
+    /// The sequence numbers of the linked epoch absent from `present`:
+    /// calls refused after sealing (their puts failed) or deleted records.
+    pub fn missing(&self, present: impl IntoIterator<Item = u64>) -> Vec<u64> {
+        let mut seen: Vec<u64> = present.into_iter().filter(|s| *s < self.records).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let mut out = Vec::new();
+        let mut next = seen.into_iter().peekable();
+        for seq in 0..self.records {
+            if next.peek() == Some(&seq) {
+                next.next();
+            } else {
+                out.push(seq);
+            }
+        }
+        out
+    }
+}
+
 /// An epoch key sealed to the LE public key with HPKE (base mode):
-/// `version | epoch id | LE key id | start | enc | ciphertext+tag`.
+/// `version | epoch id | LE key id | start | link flag | link epoch | link
+/// count | enc | ciphertext+tag` (the link fields are zero without a link).
 #[derive(Clone, PartialEq, Eq)]
 pub struct EpochRecord {
     pub id: EpochId,
     /// Which LE key can open it.
     pub le_key: KeyId,
     pub started_unix_ms: u64,
+    /// The epoch this controller sealed under just before, if it has not
+    /// restarted since.
+    pub prev: Option<EpochLink>,
     pub(crate) enc: [u8; ENC],
     pub(crate) ct: [u8; EPOCH_KEY + TAG],
 }
 
 /// Encoded length of an [`EpochRecord`].
-pub const EPOCH_RECORD_LEN: usize = 1 + 16 + 8 + 8 + ENC + EPOCH_KEY + TAG;
+pub const EPOCH_RECORD_LEN: usize = HEADER + ENC + EPOCH_KEY + TAG;
+/// The clear header of an epoch record, also its HPKE AAD.
+const HEADER: usize = 1 + 16 + 8 + 8 + 1 + 16 + 8;
 
 impl EpochRecord {
     pub fn encode(&self) -> Vec<u8> {
@@ -188,10 +223,24 @@ impl EpochRecord {
         if v != EPOCH_V1 {
             return Err(FormatError::Version(v));
         }
+        let id = EpochId(r.array()?);
+        let le_key = KeyId(r.array()?);
+        let started_unix_ms = r.u64()?;
+        let flag = r.u8()?;
+        let link = EpochLink {
+            epoch: EpochId(r.array()?),
+            records: r.u64()?,
+        };
+        let prev = match flag {
+            0 if link.epoch.0 == [0; 16] && link.records == 0 => None,
+            1 => Some(link),
+            _ => return Err(FormatError::BadFlag),
+        };
         let rec = EpochRecord {
-            id: EpochId(r.array()?),
-            le_key: KeyId(r.array()?),
-            started_unix_ms: r.u64()?,
+            id,
+            le_key,
+            started_unix_ms,
+            prev,
             enc: r.array()?,
             ct: r.array()?,
         };
@@ -200,12 +249,17 @@ impl EpochRecord {
     }
 
     /// The clear header, which is also the HPKE AAD.
-    pub(crate) fn aad_fields(&self) -> [u8; 33] {
-        let mut h = [0u8; 33];
+    pub(crate) fn aad_fields(&self) -> [u8; HEADER] {
+        let mut h = [0u8; HEADER];
         h[0] = EPOCH_V1;
         h[1..17].copy_from_slice(&self.id.0);
         h[17..25].copy_from_slice(&self.le_key.0);
         h[25..33].copy_from_slice(&self.started_unix_ms.to_be_bytes());
+        if let Some(link) = self.prev {
+            h[33] = 1;
+            h[34..50].copy_from_slice(&link.epoch.0);
+            h[50..58].copy_from_slice(&link.records.to_be_bytes());
+        }
         h
     }
 }
@@ -216,6 +270,7 @@ impl fmt::Debug for EpochRecord {
             .field("id", &self.id)
             .field("le_key", &self.le_key)
             .field("started_unix_ms", &self.started_unix_ms)
+            .field("prev", &self.prev)
             .finish_non_exhaustive()
     }
 }

@@ -16,8 +16,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::record::{record_aad, EPOCH_KEY, TAG};
 use super::{
-    Aead, CallMeta, EpochId, EpochRecord, EscrowRecord, FormatError, Kdf, Kem, LePublicKey,
-    SealedKey, MAX_CALL_KEY, MIN_CALL_KEY,
+    Aead, CallMeta, EpochId, EpochLink, EpochRecord, EscrowRecord, FormatError, Kdf, Kem,
+    LePublicKey, SealedKey, MAX_CALL_KEY, MIN_CALL_KEY,
 };
 use crate::secret::SecretBytes;
 use crate::time::Instant;
@@ -89,6 +89,8 @@ pub struct EpochSealer {
     le: LePublicKey,
     policy: EpochPolicy,
     live: Option<Live>,
+    /// The last ended epoch, linked from the next epoch record.
+    ended: Option<EpochLink>,
 }
 
 impl EpochSealer {
@@ -97,6 +99,7 @@ impl EpochSealer {
             le,
             policy,
             live: None,
+            ended: None,
         }
     }
 
@@ -121,10 +124,29 @@ impl EpochSealer {
         }
     }
 
-    /// Ends the live epoch now, wiping its key: on shutdown, or when the
-    /// store failed and the epoch record may not be durable.
+    /// Ends the live epoch now, wiping its key (shutdown). The next epoch
+    /// record links to it.
     pub fn end_epoch(&mut self) {
+        if let Some(live) = self.live.take() {
+            self.retire(live);
+        }
+    }
+
+    /// Ends the live epoch now without linking it from the next one: when
+    /// the store failed and its records (even its epoch record) may be
+    /// missing for that reason. The LE sees a break in the chain, as after
+    /// a restart, rather than what looks like deleted records.
+    pub fn abandon_epoch(&mut self) {
         self.live = None;
+        self.ended = None;
+    }
+
+    /// Drops (wipes) an epoch, keeping only its id and record count.
+    fn retire(&mut self, live: Live) {
+        self.ended = Some(EpochLink {
+            epoch: live.id,
+            records: live.next_seq,
+        });
     }
 
     /// Seals `key` for the call `meta`. `now` is the monotonic clock (epoch
@@ -148,6 +170,8 @@ impl EpochSealer {
             Some(live) => (None, live),
             None => {
                 let (rec, live) = self.start_epoch(now, wall_ms, rng)?;
+                // Linked once: the next epoch links to this one instead.
+                self.ended = None;
                 (Some(rec), live)
             }
         };
@@ -169,6 +193,8 @@ impl EpochSealer {
         };
         if live.next_seq < self.policy.max_records.min(MAX_EPOCH_RECORDS) {
             self.live = Some(live);
+        } else {
+            self.retire(live);
         }
         Ok(Sealed {
             new_epoch,
@@ -195,6 +221,7 @@ impl EpochSealer {
             id: EpochId(id),
             le_key: self.le.key_id(),
             started_unix_ms: wall_ms,
+            prev: self.ended,
             enc: [0; 32],
             ct: [0; EPOCH_KEY + TAG],
         };

@@ -329,3 +329,64 @@ fn debug_shows_no_key_material_or_numbers() {
     assert!(!shown.contains("cta-1"), "endpoints too: {shown}");
     assert!(shown.contains("a1"), "call id is shown: {shown}");
 }
+
+#[test]
+fn epoch_records_link_to_the_epoch_before() {
+    let mut rng = TestRng(11);
+    let sk = LePrivateKey::generate(&mut rng);
+    let policy = EpochPolicy {
+        max_age: Duration::from_secs(10),
+        max_records: 3,
+    };
+    let mut sealer = EpochSealer::new(sk.public().clone(), policy);
+    let seal = |s: &mut EpochSealer, id: &str, rng: &mut TestRng| {
+        s.seal(meta(id), &key(1), T0, 5, rng).unwrap()
+    };
+    let e1 = seal(&mut sealer, "a1", &mut rng).new_epoch.unwrap();
+    assert_eq!(e1.prev, None, "a fresh sealer starts a chain");
+    seal(&mut sealer, "a2", &mut rng);
+    seal(&mut sealer, "a3", &mut rng); // full: ends the epoch
+    let e2 = seal(&mut sealer, "b1", &mut rng).new_epoch.unwrap();
+    assert_eq!(
+        e2.prev,
+        Some(EpochLink {
+            epoch: e1.id,
+            records: 3
+        })
+    );
+    sealer.end_epoch(); // after one record
+    let e3 = seal(&mut sealer, "c1", &mut rng).new_epoch.unwrap();
+    assert_eq!(
+        e3.prev,
+        Some(EpochLink {
+            epoch: e2.id,
+            records: 1
+        })
+    );
+    sealer.abandon_epoch(); // store failure: the chain breaks
+    let e4 = seal(&mut sealer, "d1", &mut rng).new_epoch.unwrap();
+    assert_eq!(e4.prev, None);
+    // The link is authenticated and survives encoding.
+    assert_eq!(EpochRecord::decode(&e3.encode()).unwrap(), e3);
+    assert!(open_epoch(&sk, &e3).is_ok());
+    let mut forged = e3.clone();
+    forged.prev = Some(EpochLink {
+        epoch: e2.id,
+        records: 0,
+    });
+    assert_eq!(open_epoch(&sk, &forged).err(), Some(OpenError::EpochAuth));
+    let mut cut = e3;
+    cut.prev = None;
+    assert_eq!(open_epoch(&sk, &cut).err(), Some(OpenError::EpochAuth));
+}
+
+#[test]
+fn links_name_missing_sequence_numbers() {
+    let link = EpochLink {
+        epoch: EpochId([1; 16]),
+        records: 5,
+    };
+    assert_eq!(link.missing([0, 1, 2, 3, 4]), alloc::vec::Vec::<u64>::new());
+    assert_eq!(link.missing([4, 0, 2, 9]), [1, 3]);
+    assert_eq!(link.missing([]), [0, 1, 2, 3, 4]);
+}
