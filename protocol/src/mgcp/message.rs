@@ -112,15 +112,28 @@ impl<'a> EndpointName<'a> {
         if s.len() > Self::MAX_LEN {
             return None;
         }
+        // One pass: visible ASCII only, the last '@' splits, and no term is
+        // empty (no leading, trailing or doubled '/').
         let b = s.as_bytes();
-        let at = memchr::memrchr(b'@', b)?;
-        let (local, domain) = (&b[..at], &b[at + 1..]);
-        // Visible ASCII only, and no empty term: no leading, trailing or doubled '/'.
-        let terms_ok = local.first() != Some(&b'/')
-            && local.last() != Some(&b'/')
-            && !local.windows(2).any(|w| w == b"//");
-        let visible = b.iter().all(u8::is_ascii_graphic);
-        if local.is_empty() || domain.is_empty() || !terms_ok || !visible {
+        let (mut at, mut prev) = (None, b'/');
+        for (i, &c) in b.iter().enumerate() {
+            if !c.is_ascii_graphic() {
+                return None;
+            }
+            match c {
+                b'@' => {
+                    if prev == b'/' {
+                        return None;
+                    }
+                    at = Some(i);
+                }
+                b'/' if prev == b'/' && at.is_none() => return None,
+                _ => {}
+            }
+            prev = c;
+        }
+        let at = at?;
+        if at + 1 == b.len() {
             return None;
         }
         Some(EndpointName {
