@@ -334,7 +334,10 @@ fn tshark_reads_every_message_we_send() {
         ("mgcp.param.localconnectionoptions.scrtcp", "62"),
         ("mgcp.param.localconnectionoptions.esccd", "127.0.0.42:5000"),
         ("mgcp.param.localconnectionoptions.escci", "00C0FFEE"),
-        ("mgcp.param.localconnectionoptions.k", "base64:AAECAwQFBgcICQoLDA0ODw=="),
+        (
+            "mgcp.param.localconnectionoptions.k",
+            "base64:AAECAwQFBgcICQoLDA0ODw==",
+        ),
     ] {
         assert_eq!(
             find_field(&packets, field).as_deref(),
