@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::parse::{fields, split_byte, trim_ws, word_key};
+use super::parse::{trim_ws, word_key};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -168,23 +168,49 @@ impl<'a> LocalConnectionOptions<'a> {
 
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
         let mut items: Vec<LcoItem<'a>> = Vec::with_capacity(8);
-        for raw in fields(s, b',') {
-            let raw = trim_ws(raw);
-            if raw.is_empty() && s.trim().is_empty() {
-                break;
+        if trim_ws(s).is_empty() {
+            return Ok(LocalConnectionOptions { items });
+        }
+        let b = s.as_bytes();
+        // One bit per known option, for the duplicate check.
+        let mut seen = 0u32;
+        let mut start = 0;
+        while start <= b.len() {
+            // One scan per item finds its first colon and its end.
+            let (mut colon, mut end) = (None, b.len());
+            for (i, &c) in b[start..].iter().enumerate() {
+                match c {
+                    b':' if colon.is_none() => colon = Some(start + i),
+                    b',' => {
+                        end = start + i;
+                        break;
+                    }
+                    _ => {}
+                }
             }
-            let (name, value) = split_byte(raw, b':').ok_or(LcoError::Syntax)?;
-            let (name, value) = (trim_ws(name), trim_ws(value));
-            if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
+            // Both are ASCII bytes, so the slices below are on char boundaries.
+            let colon = colon.ok_or(LcoError::Syntax)?;
+            let name = trim_ws(&s[start..colon]);
+            let value = trim_ws(&s[colon + 1..end]);
+            if name.is_empty() || !name.bytes().all(|c| c.is_ascii_graphic()) {
                 return Err(LcoError::Syntax);
-            }
-            if items.iter().any(|i| i.name().eq_ignore_ascii_case(name)) {
-                return Err(LcoError::Duplicate);
             }
             if items.len() == Self::MAX_ITEMS {
                 return Err(LcoError::Syntax);
             }
-            items.push(LcoItem::parse(name, value)?);
+            let item = LcoItem::parse(name, value)?;
+            let bit = item.known_bit();
+            let dup = if bit == 0 {
+                items.iter().any(|i| i.name().eq_ignore_ascii_case(name))
+            } else {
+                seen & bit != 0
+            };
+            if dup {
+                return Err(LcoError::Duplicate);
+            }
+            seen |= bit;
+            items.push(item);
+            start = end + 1;
         }
         Ok(LocalConnectionOptions { items })
     }
@@ -257,6 +283,28 @@ impl<'a> LcoItem<'a> {
             return Err(LcoError::Value);
         }
         Ok(text(value))
+    }
+
+    /// A bit naming a known option, 0 for `Other`.
+    fn known_bit(&self) -> u32 {
+        let n = match self {
+            LcoItem::PacketizationPeriod(_) => 0,
+            LcoItem::Compression(_) => 1,
+            LcoItem::Bandwidth(_) => 2,
+            LcoItem::EchoCancellation(_) => 3,
+            LcoItem::GainControl(_) => 4,
+            LcoItem::SilenceSuppression(_) => 5,
+            LcoItem::TypeOfService(_) => 6,
+            LcoItem::ResourceReservation(_) => 7,
+            LcoItem::EncryptionKey(_) => 8,
+            LcoItem::TypeOfNetwork(_) => 9,
+            LcoItem::RtpSecurity(_) => 10,
+            LcoItem::RtcpSecurity(_) => 11,
+            LcoItem::SurveillanceDestination(_) => 12,
+            LcoItem::SurveillanceId(_) => 13,
+            LcoItem::Other { .. } => return 0,
+        };
+        1 << n
     }
 
     pub fn name(&self) -> &'a str {

@@ -56,10 +56,30 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
-        let key = word_key(token.as_bytes());
-        Verb::ALL
-            .into_iter()
-            .find(|v| word_key(v.as_str().as_bytes()) == key && token.len() == 4)
+        const fn k(s: &str) -> u64 {
+            word_key(s.as_bytes())
+        }
+        const EPCF: u64 = k("EPCF");
+        const CRCX: u64 = k("CRCX");
+        const MDCX: u64 = k("MDCX");
+        const DLCX: u64 = k("DLCX");
+        const RQNT: u64 = k("RQNT");
+        const NTFY: u64 = k("NTFY");
+        const AUEP: u64 = k("AUEP");
+        const AUCX: u64 = k("AUCX");
+        const RSIP: u64 = k("RSIP");
+        Some(match word_key(token.as_bytes()) {
+            EPCF => Verb::Epcf,
+            CRCX => Verb::Crcx,
+            MDCX => Verb::Mdcx,
+            DLCX => Verb::Dlcx,
+            RQNT => Verb::Rqnt,
+            NTFY => Verb::Ntfy,
+            AUEP => Verb::Auep,
+            AUCX => Verb::Aucx,
+            RSIP => Verb::Rsip,
+            _ => return None,
+        })
     }
 }
 
@@ -112,15 +132,28 @@ impl<'a> EndpointName<'a> {
         if s.len() > Self::MAX_LEN {
             return None;
         }
+        // One pass: visible ASCII only, the last '@' splits, and no term is
+        // empty (no leading, trailing or doubled '/').
         let b = s.as_bytes();
-        let at = memchr::memrchr(b'@', b)?;
-        let (local, domain) = (&b[..at], &b[at + 1..]);
-        // Visible ASCII only, and no empty term: no leading, trailing or doubled '/'.
-        let terms_ok = local.first() != Some(&b'/')
-            && local.last() != Some(&b'/')
-            && !local.windows(2).any(|w| w == b"//");
-        let visible = b.iter().all(u8::is_ascii_graphic);
-        if local.is_empty() || domain.is_empty() || !terms_ok || !visible {
+        let (mut at, mut prev) = (None, b'/');
+        for (i, &c) in b.iter().enumerate() {
+            if !c.is_ascii_graphic() {
+                return None;
+            }
+            match c {
+                b'@' => {
+                    if prev == b'/' {
+                        return None;
+                    }
+                    at = Some(i);
+                }
+                b'/' if prev == b'/' && at.is_none() => return None,
+                _ => {}
+            }
+            prev = c;
+        }
+        let at = at?;
+        if at + 1 == b.len() {
             return None;
         }
         Some(EndpointName {

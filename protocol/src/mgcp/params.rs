@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::lco::LocalConnectionOptions;
 use super::message::{EndpointName, TransactionId};
+use super::parse::word_key;
 
 /// The name of a parameter line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,9 +159,11 @@ impl ConnectionMode {
     }
 
     pub fn from_token(s: &str) -> Option<ConnectionMode> {
+        // Every mode name is 8 letters: one packed-integer compare each.
+        let key = word_key(s.as_bytes());
         Self::NAMES
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .find(|(n, _)| key != 0 && word_key(n.as_bytes()) == key)
             .map(|(_, m)| *m)
     }
 }

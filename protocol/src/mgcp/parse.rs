@@ -55,23 +55,19 @@ pub(crate) const fn word_key(s: &[u8]) -> u64 {
     key
 }
 
-/// The pieces of `s` between `sep` bytes, like `str::split` but memchr-fast.
-pub(crate) fn fields(s: &str, sep: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(s);
+/// Lines of a message, `\r\n` or `\n` terminated, with the terminator
+/// removed. memchr here: lines are long enough for its SIMD to pay.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
     core::iter::from_fn(move || {
         let s = rest?;
-        let (piece, tail) = match split_byte(s, sep) {
-            Some((p, t)) => (p, Some(t)),
+        let (line, tail) = match memchr::memchr(b'\n', s.as_bytes()) {
+            Some(i) => (s.get(..i)?, s.get(i + 1..)),
             None => (s, None),
         };
         rest = tail;
-        Some(piece)
+        Some(line.strip_suffix('\r').unwrap_or(line))
     })
-}
-
-/// Lines of a message, `\r\n` or `\n` terminated, with the terminator removed.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    fields(text, b'\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
 }
 
 /// Splits a datagram into its piggy-backed messages (RFC 3435 section
@@ -407,7 +403,7 @@ fn split_top_level<'a, T>(
 /// `name` or `name(args)` items; an empty value is an empty list.
 fn event_list(s: &str) -> Option<Vec<EventItem<'_>>> {
     split_top_level(s, |item| {
-        let (name, args) = match memchr::memchr(b'(', item.as_bytes()) {
+        let (name, args) = match item.bytes().position(|c| c == b'(') {
             Some(open) => {
                 let args = item[open + 1..].strip_suffix(')')?;
                 (trim_ws(&item[..open]), Some(args))
