@@ -604,10 +604,17 @@ fn suite_of(lco: Option<&LocalConnectionOptions<'_>>, default: Suite) -> Result<
     match lco.and_then(|l| l.find("sc-rtp")) {
         Some(LcoItem::RtpSecurity(list)) => list
             .split(['/', ';'])
-            .find_map(|s| Suite::from_name(s.trim()))
+            .find_map(|s| suite_named(s.trim()))
             .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
         _ => Ok(default),
     }
+}
+
+/// Suite names are ABNF literals: compared case-insensitively.
+fn suite_named(name: &str) -> Option<Suite> {
+    Suite::ALL
+        .into_iter()
+        .find(|s| s.name().eq_ignore_ascii_case(name))
 }
 
 fn key_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<SecretBytes>, Refusal> {
@@ -665,15 +672,7 @@ fn bracketed(addr: SocketAddr) -> String {
 }
 
 fn capabilities() -> String {
-    let suites: Vec<&str> = [
-        Suite::AeadAes128Gcm,
-        Suite::AeadAes256Gcm,
-        Suite::AesCm128HmacSha1_80,
-        Suite::ChaCha20Poly1305,
-    ]
-    .iter()
-    .map(|s| s.name())
-    .collect();
+    let suites: Vec<&str> = Suite::ALL.iter().map(|s| s.name()).collect();
     format!(
         "a:PCMU, p:10-30, e:on, s:off, v:L;D, m:sendonly;recvonly;sendrecv;inactive;loopback;netwloop;netwtest, sc-rtp:{}",
         suites.join(";")

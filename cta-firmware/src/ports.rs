@@ -14,6 +14,8 @@ use core::net::SocketAddr;
 
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::SecretBytes;
+/// The SRTP suites: the protocol crate's, one definition for the whole system.
+pub use cablekey_protocol::srtp::Suite;
 
 /// A connection id handed out in a CRCX response (`I:`), written as 8 hex digits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,39 +33,6 @@ impl ConnId {
 impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:08X}", self.0)
-    }
-}
-
-/// SRTP protection suites, by their RFC 4568 / RFC 7714 names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Suite {
-    AeadAes128Gcm,
-    AeadAes256Gcm,
-    AesCm128HmacSha1_80,
-    /// ChaCha20-Poly1305 in the RFC 7714 framing (a cablekey suite).
-    ChaCha20Poly1305,
-}
-
-impl Suite {
-    const NAMES: [(&'static str, Suite); 4] = [
-        ("AEAD_AES_128_GCM", Suite::AeadAes128Gcm),
-        ("AEAD_AES_256_GCM", Suite::AeadAes256Gcm),
-        ("AES_CM_128_HMAC_SHA1_80", Suite::AesCm128HmacSha1_80),
-        ("AEAD_CHACHA20_POLY1305", Suite::ChaCha20Poly1305),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, s)| *s == self)
-            .map_or("", |(n, _)| n)
-    }
-
-    pub fn from_name(name: &str) -> Option<Suite> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, s)| *s)
     }
 }
 
