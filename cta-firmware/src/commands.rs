@@ -19,7 +19,9 @@ use crate::digitmap::DigitMap;
 use crate::gateway::{push_key_event, Event, Gateway};
 use crate::line::{Hook, NewRequest, Quarantine};
 use crate::list::List;
-use crate::ports::{ConnId, MediaController, MediaError, SecurityApp, Signal, Suite, Terminal};
+use crate::ports::{
+    ConnId, MediaController, MediaError, Role, SecurityApp, Signal, Suite, Terminal,
+};
 use crate::request;
 use crate::sdp;
 use crate::security::{Offer, SecurityError, SecurityManager, WipeReason};
@@ -128,6 +130,8 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         // Keys come with the connection: no key, no call (clear mode is not built in).
         let key = key_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
         SecurityManager::check_key(&self.app, &key).map_err(security_code)?;
+        // Which derived key we send with: stated, never guessed.
+        let role = role_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
         let remote = remote_of(cmd)?;
         if self.conns.count_on_line(line) >= MAX_PER_LINE {
             return Err(ReturnCode::CONNECTION_LIMIT);
@@ -135,7 +139,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let prepared = self.prepare_request(from, cmd, line)?;
         let conn = self
             .conns
-            .add(line, call, mode, suite)
+            .add(line, call, role, mode, suite)
             .ok_or(ReturnCode::NO_RESOURCES_NOW)?;
         let offer = Offer {
             key: Some(key),
@@ -149,9 +153,15 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             events,
             ..
         } = self;
-        let opened = security.open(media, conn.id, line, conn.local_port, offer, &mut |c| {
-            push_key_event(events, c)
-        });
+        let opened = security.open(
+            media,
+            conn.id,
+            line,
+            (call, role),
+            conn.local_port,
+            offer,
+            &mut |c| push_key_event(events, c),
+        );
         if let Err(e) = opened {
             self.conns.remove(conn.id);
             self.report_status();
@@ -192,6 +202,10 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             None => conn.suite,
         };
         let key = key_of(lco)?;
+        // The side of a call does not change mid-call.
+        if role_of(lco)?.is_some_and(|r| r != conn.role) {
+            return Err(ReturnCode::LCO_INCONSISTENT);
+        }
         if let Some(k) = &key {
             SecurityManager::check_key(&self.app, k).map_err(security_code)?;
         }
@@ -394,7 +408,14 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
                 "M" => answer = answer.line("M", conn.mode.as_str().into()),
                 "N" => answer = answer.line("N", self.notified_entity(line)),
                 // Never the key: AUCX answers may be logged anywhere.
-                "L" => answer = answer.line("L", format!("a:PCMU, sc-rtp:{}", conn.suite.name())),
+                "L" => {
+                    let l = format!(
+                        "a:PCMU, sc-rtp:{}, x-dir:{}",
+                        conn.suite.name(),
+                        conn.role.as_str()
+                    );
+                    answer = answer.line("L", l);
+                }
                 "LC" => bodies.push(sdp::local_description(
                     self.config.media_ip,
                     conn.local_port,
@@ -607,6 +628,17 @@ fn suite_of(lco: Option<&LocalConnectionOptions<'_>>, default: Suite) -> Result<
             .find_map(|s| suite_named(s.trim()))
             .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
         _ => Ok(default),
+    }
+}
+
+/// `x-dir:caller|callee`; another value is 532.
+fn role_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<Role>, Refusal> {
+    use cablekey_protocol::mgcp::LcoItem;
+    match lco.and_then(|l| l.find("x-dir")) {
+        Some(LcoItem::Other { value, .. }) => Role::from_token(value.trim())
+            .map(Some)
+            .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
+        _ => Ok(None),
     }
 }
 

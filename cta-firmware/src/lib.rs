@@ -31,7 +31,7 @@ pub mod signal;
 
 pub use gateway::{Config, Event, Gateway, Registration};
 pub use ports::{
-    ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, SecurityApp,
+    ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, Role, SecurityApp,
     SecurityStatus, Signal, Suite, Terminal, TerminalEvent,
 };
 pub use security::{CallState, WipeReason};

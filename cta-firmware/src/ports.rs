@@ -14,6 +14,9 @@ use core::net::SocketAddr;
 
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::SecretBytes;
+use cablekey_protocol::srtp::derive::Direction;
+
+use crate::connection::Id;
 /// The SRTP suites: the protocol crate's, one definition for the whole system.
 pub use cablekey_protocol::srtp::Suite;
 
@@ -36,10 +39,56 @@ impl fmt::Display for ConnId {
     }
 }
 
+/// Which side of the call this connection is, as the call agent says in
+/// the CRCX (`L: x-dir:caller` or `x-dir:callee`, see `docs/srtp.md`,
+/// "Which direction am I"). It picks which derived key protects what we send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The calling party: it sends `caller-to-callee` media.
+    Caller,
+    Callee,
+}
+
+impl Role {
+    /// Reads an `x-dir:` value (case-insensitive).
+    pub fn from_token(s: &str) -> Option<Role> {
+        if s.eq_ignore_ascii_case("caller") {
+            Some(Role::Caller)
+        } else if s.eq_ignore_ascii_case("callee") {
+            Some(Role::Callee)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caller => "caller",
+            Role::Callee => "callee",
+        }
+    }
+
+    /// The direction of the media this side sends.
+    pub fn sends(self) -> Direction {
+        match self {
+            Role::Caller => Direction::CallerToCallee,
+            Role::Callee => Direction::CalleeToCaller,
+        }
+    }
+
+    /// The direction of the media this side receives.
+    pub fn receives(self) -> Direction {
+        self.sends().reverse()
+    }
+}
+
 /// Where and how a connection's media flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MediaParams {
     pub suite: Suite,
+    /// The call id (`C:`), an input of the per-direction key derivation.
+    pub call: Id,
+    pub role: Role,
     pub remote: SocketAddr,
     /// Our RTP port for this connection.
     pub local_port: u16,

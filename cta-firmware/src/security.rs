@@ -12,10 +12,10 @@ use core::net::SocketAddr;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 
-use crate::connection::MAX_CONNECTIONS;
+use crate::connection::{Id, MAX_CONNECTIONS};
 use crate::ports::{
-    ConnId, Enrollment, MediaController, MediaError, MediaParams, SecurityApp, SecurityStatus,
-    Suite,
+    ConnId, Enrollment, MediaController, MediaError, MediaParams, Role, SecurityApp,
+    SecurityStatus, Suite,
 };
 
 /// Shortest call key accepted, in bytes.
@@ -60,6 +60,8 @@ pub enum KeyChange {
 struct Call {
     conn: ConnId,
     line: usize,
+    call: Id,
+    role: Role,
     state: CallState,
     key: Option<SecretBytes>,
     suite: Suite,
@@ -134,11 +136,13 @@ impl SecurityManager {
 
     /// A new call on `line` (CRCX): it waits for authorization until its
     /// key and media address are both known.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         &mut self,
         media: &mut impl MediaController,
         conn: ConnId,
         line: usize,
+        (call, role): (Id, Role),
         local_port: u16,
         offer: Offer,
         changes: &mut impl FnMut(KeyChange),
@@ -151,6 +155,8 @@ impl SecurityManager {
         *slot = Some(Call {
             conn,
             line,
+            call,
+            role,
             state: CallState::WaitingForAuthorization,
             key: None,
             suite: offer.suite,
@@ -202,6 +208,8 @@ impl SecurityManager {
         }
         let params = MediaParams {
             suite: call.suite,
+            call: call.call,
+            role: call.role,
             remote,
             local_port: call.local_port,
             mode: call.mode,
