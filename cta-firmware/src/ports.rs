@@ -89,6 +89,8 @@ pub struct MediaParams {
     /// The call id (`C:`), an input of the per-direction key derivation.
     pub call: Id,
     pub role: Role,
+    /// The subscriber line (0-based) whose audio the connection carries.
+    pub line: usize,
     pub remote: SocketAddr,
     /// Our RTP port for this connection.
     pub local_port: u16,

@@ -210,6 +210,7 @@ impl SecurityManager {
             suite: call.suite,
             call: call.call,
             role: call.role,
+            line: call.line,
             remote,
             local_port: call.local_port,
             mode: call.mode,
