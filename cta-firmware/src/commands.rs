@@ -24,7 +24,7 @@ use crate::ports::{
 };
 use crate::request;
 use crate::sdp;
-use crate::security::{Offer, SecurityError, SecurityManager, WipeReason};
+use crate::security::{Offer, Placement, SecurityError, SecurityManager, WipeReason};
 
 type Refusal = ReturnCode;
 
@@ -153,15 +153,15 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             events,
             ..
         } = self;
-        let opened = security.open(
-            media,
-            conn.id,
+        let at = Placement {
             line,
-            (call, role),
-            conn.local_port,
-            offer,
-            &mut |c| push_key_event(events, c),
-        );
+            call,
+            role,
+            local_port: conn.local_port,
+        };
+        let opened = security.open(media, conn.id, at, offer, &mut |c| {
+            push_key_event(events, c)
+        });
         if let Err(e) = opened {
             self.conns.remove(conn.id);
             self.report_status();

@@ -70,6 +70,15 @@ struct Call {
     mode: ConnectionMode,
 }
 
+/// Where a new call sits: its line, call id, side and RTP port. Fixed for
+/// the call's life.
+pub struct Placement {
+    pub line: usize,
+    pub call: Id,
+    pub role: Role,
+    pub local_port: u16,
+}
+
 /// What arrived for a call in a CRCX or MDCX.
 pub struct Offer {
     pub key: Option<SecretBytes>,
@@ -136,14 +145,11 @@ impl SecurityManager {
 
     /// A new call on `line` (CRCX): it waits for authorization until its
     /// key and media address are both known.
-    #[allow(clippy::too_many_arguments)]
     pub fn open(
         &mut self,
         media: &mut impl MediaController,
         conn: ConnId,
-        line: usize,
-        (call, role): (Id, Role),
-        local_port: u16,
+        at: Placement,
         offer: Offer,
         changes: &mut impl FnMut(KeyChange),
     ) -> Result<CallState, SecurityError> {
@@ -152,6 +158,12 @@ impl SecurityManager {
             .iter_mut()
             .find(|c| c.is_none())
             .ok_or(SecurityError::NoRoom)?;
+        let Placement {
+            line,
+            call,
+            role,
+            local_port,
+        } = at;
         *slot = Some(Call {
             conn,
             line,
