@@ -32,8 +32,8 @@ enum Command {
     Lab,
     /// Run the gateway controller (MGCP call agent with key escrow).
     Controller,
-    /// Run simulated CTAs with serial consoles.
-    Cta,
+    /// Run simulated CTAs: UDP MGCP endpoints with SRTP media and serial consoles.
+    Cta(cli::cta::CtaArgs),
     /// Run the POTS gateway.
     Pots,
     /// Run the CALEA server and its tools.
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Lab => not_yet("lab", 5),
         Command::Controller => not_yet("controller", 5),
-        Command::Cta => not_yet("cta", 4),
+        Command::Cta(args) => cli::cta::run(args),
         Command::Pots => not_yet("pots", 5),
         Command::Calea => not_yet("calea", 6),
         Command::Hil => not_yet("hil", 5),
