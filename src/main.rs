@@ -40,6 +40,16 @@ enum Command {
     Calea,
     /// Drive a hardware-in-the-loop rig.
     Hil,
+    /// Create a law-enforcement key pair: the public half configures the
+    /// controller, the private half belongs on the CALEA server only.
+    Keygen {
+        /// Private key file (created with mode 0600; never overwritten).
+        #[arg(long, default_value = "le-private.key")]
+        private: std::path::PathBuf,
+        /// Public key file (never overwritten).
+        #[arg(long, default_value = "le-public.key")]
+        public: std::path::PathBuf,
+    },
     /// MGCP tools for operators debugging gateways.
     #[command(subcommand)]
     Mgcp(cli::mgcp::MgcpCommand),
@@ -63,6 +73,25 @@ fn not_yet(what: &str, issue: u32) -> ExitCode {
     ExitCode::from(2)
 }
 
+fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
+    use cablekey_gateway_controller::escrow::keyfile;
+    match keyfile::generate_keypair(private, public) {
+        Ok(id) => {
+            println!("{id}");
+            eprintln!(
+                "wrote {} (0600, for the CALEA server only) and {}",
+                private.display(),
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cablekey keygen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
@@ -73,6 +102,7 @@ fn main() -> ExitCode {
         Command::Pots => not_yet("pots", 5),
         Command::Calea => not_yet("calea", 6),
         Command::Hil => not_yet("hil", 5),
+        Command::Keygen { private, public } => keygen(&private, &public),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),
     }
 }
