@@ -31,7 +31,9 @@ pub enum KeyError {
 }
 
 impl<'a> EncryptionKey<'a> {
-    fn parse(v: &'a str) -> Option<EncryptionKey<'a>> {
+    /// The `method:key` forms of RFC 4566 section 5.12, shared by MGCP's
+    /// `k:` and SDP's `k=`.
+    pub(crate) fn parse(v: &'a str) -> Option<EncryptionKey<'a>> {
         if v.eq_ignore_ascii_case("prompt") {
             return Some(EncryptionKey::Prompt);
         }

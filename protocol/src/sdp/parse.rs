@@ -149,7 +149,7 @@ fn session_line<'a>(sdp: &mut Sdp<'a>, kind: char, v: &'a str) -> Result<(), Err
             parse_connection(v).ok_or(ErrorKind::BadConnection)
         }),
         'k' => set_once(&mut sdp.key, kind, || {
-            parse_key(v).ok_or(ErrorKind::BadKeyField)
+            EncryptionKey::parse(v).ok_or(ErrorKind::BadKeyField)
         }),
         't' => {
             if sdp.times.len() == MAX_TIMES {
@@ -178,7 +178,7 @@ fn media_line<'a>(media: &mut Media<'a>, kind: char, v: &'a str) -> Result<(), E
             parse_connection(v).ok_or(ErrorKind::BadConnection)
         }),
         'k' => set_once(&mut media.key, kind, || {
-            parse_key(v).ok_or(ErrorKind::BadKeyField)
+            EncryptionKey::parse(v).ok_or(ErrorKind::BadKeyField)
         }),
         'a' => push_attribute(&mut media.attributes, v),
         'v' | 'o' | 's' | 'u' | 'e' | 'p' | 't' | 'r' | 'z' => Err(ErrorKind::OutOfPlace(kind)),
@@ -291,24 +291,6 @@ fn parse_timing(v: &str) -> Option<Timing<'_>> {
         stop: digits(stop, 20)?,
         repeats: Vec::new(),
     })
-}
-
-/// `k=` methods as in RFC 4566 section 5.12 (and MGCP's `k:`).
-fn parse_key(v: &str) -> Option<EncryptionKey<'_>> {
-    if v.eq_ignore_ascii_case("prompt") {
-        return Some(EncryptionKey::Prompt);
-    }
-    let (method, key) = v.split_once(':')?;
-    let is = |m: &str| method.eq_ignore_ascii_case(m);
-    if is("clear") {
-        Some(EncryptionKey::Clear(key))
-    } else if is("base64") {
-        Some(EncryptionKey::Base64(key))
-    } else if is("uri") {
-        Some(EncryptionKey::Uri(key))
-    } else {
-        None
-    }
 }
 
 fn parse_media(v: &str) -> Result<Media<'_>, ErrorKind> {
