@@ -1,1 +1,20 @@
-//! Placeholder: filled in by a later issue (see the issue tracker).
+//! The head-end gateway controller: an MGCP call agent that creates a key
+//! for every call, has it escrowed, and only then hands it to both ends.
+//!
+//! This crate so far holds the sans-IO core ([`Controller`]): it takes
+//! datagrams, escrow confirmations and the time, and hands back datagrams,
+//! events and its next deadline. Sockets, the clock and the escrow store
+//! live in a driver around it.
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod controller;
+mod flow;
+pub mod keys;
+mod msg;
+pub mod registry;
+
+pub use call::{EndReason, RefuseReason};
+pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};
+pub use keys::{KeyMode, KeySource};
+pub use registry::{Kind, Registry, RegistryError};

@@ -1,0 +1,99 @@
+//! The text of the commands the controller sends. Built as text and parsed
+//! by the codec before sending, so what goes out is what the codec accepts.
+//! Texts that carry a key are `Zeroizing` and wiped when dropped.
+
+use std::fmt::Write;
+
+use zeroize::Zeroizing;
+
+/// A notification request riding on a command: `X:`, `R:`, `S:` and `D:`.
+pub struct Request<'a> {
+    pub id: &'a str,
+    pub events: &'a str,
+    /// Empty stops every signal.
+    pub signals: &'a str,
+    pub digit_map: Option<&'a str>,
+}
+
+/// Waiting for off-hook.
+pub const IDLE_EVENTS: &str = "L/hd(N)";
+/// Waiting for on-hook.
+pub const HANG_UP_EVENTS: &str = "L/hu(N)";
+pub const DIALING_EVENTS: &str = "L/hu(N), D/[0-9#*T](D)";
+
+fn head(text: &mut String, verb: &str, endpoint: &str) {
+    let _ = write!(text, "{verb} 0 {endpoint} MGCP 1.0 NCS 1.0\r\n");
+}
+
+fn request(text: &mut String, r: &Request<'_>) {
+    let _ = write!(
+        text,
+        "X: {}\r\nR: {}\r\nS: {}\r\n",
+        r.id, r.events, r.signals
+    );
+    if let Some(d) = r.digit_map {
+        let _ = write!(text, "D: {d}\r\n");
+    }
+}
+
+fn body(text: &mut String, sdp: Option<&str>) {
+    if let Some(sdp) = sdp {
+        text.push_str("\r\n");
+        text.push_str(sdp);
+    }
+}
+
+pub fn rqnt(endpoint: &str, r: &Request<'_>) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(128));
+    head(&mut text, "RQNT", endpoint);
+    request(&mut text, r);
+    text
+}
+
+/// What a CRCX carries besides the request.
+pub struct Connect<'a> {
+    pub call_id: &'a str,
+    pub key_base64: &'a str,
+    pub suite: &'a str,
+    /// `caller` or `callee`: which derived key this end sends with.
+    pub side: &'a str,
+    pub mode: &'a str,
+    pub remote_sdp: Option<&'a str>,
+}
+
+pub fn crcx(endpoint: &str, c: &Connect<'_>, r: &Request<'_>) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(384));
+    head(&mut text, "CRCX", endpoint);
+    let _ = write!(
+        text,
+        "C: {}\r\nL: p:20, a:PCMU, k:base64:{}, sc-rtp:{}, x-dir:{}\r\nM: {}\r\n",
+        c.call_id, c.key_base64, c.suite, c.side, c.mode
+    );
+    request(&mut text, r);
+    body(&mut text, c.remote_sdp);
+    text
+}
+
+pub fn mdcx(
+    endpoint: &str,
+    call_id: &str,
+    conn: &str,
+    mode: &str,
+    r: &Request<'_>,
+    remote_sdp: Option<&str>,
+) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(256));
+    head(&mut text, "MDCX", endpoint);
+    let _ = write!(text, "C: {call_id}\r\nI: {conn}\r\nM: {mode}\r\n");
+    request(&mut text, r);
+    body(&mut text, remote_sdp);
+    text
+}
+
+/// Deletes every connection of the call on the endpoint.
+pub fn dlcx(endpoint: &str, call_id: &str) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(96));
+    head(&mut text, "DLCX", endpoint);
+    let _ = write!(text, "C: {call_id}\r\n");
+    text
+}
