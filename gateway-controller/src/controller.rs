@@ -310,7 +310,9 @@ impl<K: KeySource> Controller<K> {
     /// time-out, from [`Self::drain`].
     pub(crate) fn send(&mut self, now: Instant, text: &str, pending: Pending) {
         let addr = self.registry.get(&pending.endpoint).and_then(|e| e.addr);
-        let sent = match (addr, cablekey_protocol::mgcp::parse(text.as_bytes())) {
+        let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
+        debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
+        let sent = match (addr, parsed) {
             (Some(addr), Ok(Message::Command(cmd))) => self.tx.send_command(now, addr, cmd).ok(),
             _ => None,
         };

@@ -22,7 +22,8 @@ pub const HANG_UP_EVENTS: &str = "L/hu(N)";
 pub const DIALING_EVENTS: &str = "L/hu(N), D/[0-9#*T](D)";
 
 fn head(text: &mut String, verb: &str, endpoint: &str) {
-    let _ = write!(text, "{verb} 0 {endpoint} MGCP 1.0 NCS 1.0\r\n");
+    // The id is a placeholder: the transaction layer assigns a fresh one.
+    let _ = write!(text, "{verb} 1 {endpoint} MGCP 1.0 NCS 1.0\r\n");
 }
 
 fn request(text: &mut String, r: &Request<'_>) {

@@ -1,0 +1,253 @@
+//! Whole calls between real CTA firmware cores through the controller core,
+//! on a virtual clock.
+
+mod common;
+
+use std::time::Duration;
+
+use cablekey_cta_firmware::{Signal, TerminalEvent};
+use cablekey_gateway_controller::{Config, Event, KeyMode};
+use common::*;
+
+fn booted(n: usize) -> Net {
+    let mut net = Net::new(n, Config::default(), 7);
+    net.boot();
+    assert!(net
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Registered { endpoints } if endpoints.len() == 2)));
+    net
+}
+
+/// Line 0 of CTA `a` calls line 0 of CTA `b` until `b` rings.
+fn ring(net: &mut Net, a: usize, b: usize) {
+    net.terminal(a, 0, TerminalEvent::OffHook);
+    assert!(net.playing(a, 0, Signal::DialTone), "dial tone");
+    net.dial(a, 0, &number(b, 0));
+    assert!(net.playing(b, 0, Signal::Ringing), "ringing");
+    assert!(net.playing(a, 0, Signal::RingBack), "ringback");
+}
+
+#[test]
+fn a_calls_b_both_get_the_escrowed_key_and_hang_up_wipes_it() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    assert!(net.keys_on(1).is_empty(), "no media key before the answer");
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+    assert!(!net.playing(0, 0, Signal::RingBack) && !net.playing(1, 0, Signal::Ringing));
+
+    let (call, fp) = net
+        .key_fps
+        .iter()
+        .next()
+        .map(|(c, f)| (c.clone(), *f))
+        .unwrap();
+    assert_eq!(net.keys.len(), 1, "one key, escrowed once");
+    assert_eq!(net.keys_on(0), [fp]);
+    assert_eq!(net.keys_on(1), [fp]);
+    assert_eq!(net.sides[&line_name(0, 0)], ["caller"]);
+    assert_eq!(net.sides[&line_name(1, 0)], ["callee"]);
+    assert_eq!(
+        net.ctrl.call_state(&call),
+        Some(cablekey_gateway_controller::call::State::Connected)
+    );
+
+    net.terminal(0, 0, TerminalEvent::OnHook);
+    net.settle();
+    assert!(net.no_key_anywhere());
+    assert_eq!(net.ended(), ["CallerHungUp"]);
+    assert_eq!(net.ctas[1].connections().count(), 0);
+    net.terminal(1, 0, TerminalEvent::OnHook);
+    net.settle();
+    assert_eq!(net.ctrl.calls(), 0);
+
+    // Both lines are idle again: B can call A.
+    ring(&mut net, 1, 0);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 2);
+    assert_eq!(net.sides[&line_name(1, 0)], ["callee", "caller"]);
+}
+
+#[test]
+fn callee_hang_up_ends_the_call_and_the_caller_is_parked() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    net.terminal(1, 0, TerminalEvent::OnHook);
+    net.settle();
+    assert_eq!(net.ended(), ["CalleeHungUp"]);
+    assert!(net.no_key_anywhere());
+    net.terminal(0, 0, TerminalEvent::OnHook);
+    net.settle();
+    // A is idle: off hook gives dial tone again.
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    assert!(net.playing(0, 0, Signal::DialTone));
+}
+
+#[test]
+fn busy_line_gets_busy_tone_and_no_key() {
+    let mut net = booted(3);
+    ring(&mut net, 0, 1);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    net.terminal(2, 0, TerminalEvent::OffHook);
+    net.dial(2, 0, &number(1, 0));
+    assert!(net.playing(2, 0, Signal::Busy));
+    assert_eq!(net.refused(), ["Busy"]);
+    assert_eq!(net.keys.len(), 1, "no key made for the refused call");
+    net.terminal(2, 0, TerminalEvent::OnHook);
+    net.settle();
+    assert!(!net.playing(2, 0, Signal::Busy));
+}
+
+#[test]
+fn no_answer_stops_ringing_and_wipes_keys() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    net.advance(Duration::from_secs(61));
+    assert_eq!(net.ended(), ["NoAnswer"]);
+    assert!(!net.playing(1, 0, Signal::Ringing));
+    assert!(net.playing(0, 0, Signal::Reorder));
+    assert!(net.no_key_anywhere());
+    assert_eq!(
+        net.ctas[0].connections().count() + net.ctas[1].connections().count(),
+        0
+    );
+}
+
+#[test]
+fn abandoned_call_stops_ringing() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    net.terminal(0, 0, TerminalEvent::OnHook);
+    net.settle();
+    assert_eq!(net.ended(), ["Abandoned"]);
+    assert!(!net.playing(1, 0, Signal::Ringing));
+    assert!(net.no_key_anywhere());
+    assert_eq!(net.ctrl.calls(), 0);
+}
+
+#[test]
+fn unknown_number_gets_reorder_and_no_key() {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, "7777");
+    assert!(net.playing(0, 0, Signal::Reorder));
+    assert_eq!(net.refused(), ["UnknownNumber"]);
+    assert!(net.keys.is_empty());
+}
+
+#[test]
+fn escrow_failure_refuses_the_call_and_no_key_is_sent() {
+    let mut net = booted(2);
+    net.escrow = EscrowMode::Fail;
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    assert!(net.playing(0, 0, Signal::Reorder));
+    assert!(!net.playing(1, 0, Signal::Ringing));
+    assert_eq!(net.refused().len(), 1);
+    assert!(
+        net.refused()[0].starts_with("EscrowFailed"),
+        "{:?}",
+        net.refused()
+    );
+    assert!(net.sides.is_empty(), "no CRCX went out");
+    assert!(net.no_key_anywhere());
+    assert_eq!(net.ctrl.calls(), 0);
+}
+
+#[test]
+fn escrow_that_never_answers_times_out_and_refuses() {
+    let mut net = booted(2);
+    net.escrow = EscrowMode::Manual;
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.advance(Duration::from_secs(6));
+    assert_eq!(net.refused(), ["EscrowTimedOut"]);
+    // The late confirmation changes nothing and sends nothing with the key.
+    let (call, _) = net.escrow_queue.pop_front().unwrap();
+    net.confirm(&call, true);
+    net.settle();
+    assert!(net.sides.is_empty());
+    assert!(net.no_key_anywhere());
+}
+
+#[test]
+fn derived_keys_come_from_the_callers_session_key() {
+    let config = Config {
+        key_mode: KeyMode::Derived,
+        ..Config::default()
+    };
+    let mut net = Net::new(2, config, 3);
+    let session = cablekey_protocol::secret::SecretBytes::new(&[9; 32]).unwrap();
+    net.ctrl
+        .registry_mut()
+        .set_session_key(&line_name(0, 0), session.duplicate())
+        .unwrap();
+    net.boot();
+    ring(&mut net, 0, 1);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    let (call, fp) = net
+        .key_fps
+        .iter()
+        .next()
+        .map(|(c, f)| (c.clone(), *f))
+        .unwrap();
+    let want = cablekey_gateway_controller::keys::derived_key(&session, &call).unwrap();
+    assert_eq!(fp, want.fingerprint());
+    assert_eq!(net.keys_on(0), [fp]);
+    assert_eq!(net.keys_on(1), [fp]);
+
+    // Line 2 of CTA 1 has no session key: refused, nothing escrowed.
+    net.terminal(1, 1, TerminalEvent::OffHook);
+    net.dial(1, 1, &number(0, 1));
+    assert_eq!(net.refused(), ["NoSessionKey"]);
+    assert!(net.playing(1, 1, Signal::Reorder));
+}
+
+#[test]
+fn calls_complete_with_loss_and_duplication() {
+    let mut net = Net::new(2, Config::default(), 11);
+    net.loss = 10;
+    net.dup = 10;
+    net.boot();
+    net.settle();
+    for i in 0..5 {
+        let (a, b) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+        net.terminal(a, 0, TerminalEvent::OffHook);
+        net.settle();
+        net.dial(a, 0, &number(b, 0));
+        net.settle();
+        assert!(net.playing(b, 0, Signal::Ringing), "call {i} rings");
+        net.terminal(b, 0, TerminalEvent::OffHook);
+        net.settle();
+        assert_eq!(net.connected(), i + 1, "call {i} connects");
+        let fps: Vec<_> = net.key_fps.values().copied().collect();
+        let fp = fps[i];
+        assert_eq!(net.keys_on(0), [fp]);
+        assert_eq!(net.keys_on(1), [fp]);
+        net.terminal(a, 0, TerminalEvent::OnHook);
+        net.settle();
+        net.terminal(b, 0, TerminalEvent::OnHook);
+        net.settle();
+        assert!(net.no_key_anywhere(), "call {i} leaves no key");
+        assert_eq!(net.ctrl.calls(), 0);
+    }
+    let c = net.ctrl.transactions().counters();
+    assert!(c.retransmissions > 0 || c.duplicates > 0, "{c:?}");
+}
+
+#[test]
+fn debug_of_events_shows_no_key_bytes() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    let text = format!("{:?}", net.events);
+    for b64 in net.keys.values() {
+        assert!(!text.contains(b64.as_str()));
+    }
+    assert!(text.contains("fp:"));
+    assert!(
+        !text.contains(&number(1, 0)),
+        "numbers are left out: {text}"
+    );
+}
