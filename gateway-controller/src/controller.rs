@@ -40,6 +40,11 @@ pub struct Config {
     /// The escrow layer answering later than this refuses the call.
     pub escrow_wait: Duration,
     pub max_calls: usize,
+    /// A connection whose CRCX or DLCX went unanswered is deleted again
+    /// this often, for [`Config::doubt_lifetime`].
+    pub doubt_retry: Duration,
+    /// Longer than a datagram can live in the network.
+    pub doubt_lifetime: Duration,
     /// First call number (call ids are its hex); seed it so a restarted
     /// controller does not reuse ids.
     pub first_call_number: u64,
@@ -55,6 +60,8 @@ impl Default for Config {
             no_answer: Duration::from_secs(60),
             escrow_wait: Duration::from_secs(5),
             max_calls: 10_000,
+            doubt_retry: Duration::from_secs(5),
+            doubt_lifetime: Duration::from_secs(60),
             first_call_number: 1,
         }
     }
@@ -148,10 +155,21 @@ pub(crate) enum LineUse {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
+    /// Dial tone and digits, for a call.
     Rqnt,
+    /// Wait for off-hook.
+    Idle,
+    /// Wait for on-hook.
+    Park,
     Crcx(Side),
     Mdcx(Side),
     Dlcx,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Doubt {
+    pub next: Instant,
+    pub until: Instant,
 }
 
 /// A command of ours awaiting its response.
@@ -173,6 +191,10 @@ pub struct Controller<K> {
     pub(crate) pending: BTreeMap<TransactionId, Pending>,
     /// Commands that could not be sent: handled as if timed out.
     pub(crate) unsent: VecDeque<Pending>,
+    /// Connections that may exist though their call is gone (a CRCX or
+    /// DLCX whose outcome we never learned), by (endpoint, call id): DLCX
+    /// again until one deletes something or the deadline passes.
+    pub(crate) doubtful: BTreeMap<(String, String), Doubt>,
     pub(crate) next_call: u64,
     pub(crate) next_request: u64,
     pub(crate) events: VecDeque<Event>,
@@ -190,6 +212,7 @@ impl<K: KeySource> Controller<K> {
             lines: BTreeMap::new(),
             pending: BTreeMap::new(),
             unsent: VecDeque::new(),
+            doubtful: BTreeMap::new(),
             next_request: 1,
             events: VecDeque::new(),
         }
@@ -212,6 +235,7 @@ impl<K: KeySource> Controller<K> {
         for id in due {
             self.on_deadline(now, &id);
         }
+        self.retry_doubtful(now);
         self.drain(now);
     }
 
@@ -237,7 +261,8 @@ impl<K: KeySource> Controller<K> {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(|c| c.deadline);
-        calls.chain(self.tx.poll_timeout()).min()
+        let doubts = self.doubtful.values().map(|d| d.next);
+        calls.chain(doubts).chain(self.tx.poll_timeout()).min()
     }
 
     pub fn registry(&self) -> &Registry {

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::call::{Call, EndReason, Leg, RefuseReason, Side, State};
 use crate::controller::{
-    Controller, EscrowFailure, Event, LineUse, Party, Pending, RecordMeta, Step,
+    Controller, Doubt, EscrowFailure, Event, LineUse, Party, Pending, RecordMeta, Step,
 };
 use crate::keys::{self, KeyMode, KeySource};
 use crate::msg::{self, Request, DIALING_EVENTS, HANG_UP_EVENTS, IDLE_EVENTS};
@@ -79,12 +79,13 @@ impl<K: KeySource> Controller<K> {
         let endpoints = self.registry.restarted(&cmd.endpoint, from);
         for name in &endpoints {
             if let Some(LineUse::InCall(id)) = self.line_use(name).cloned() {
-                // The gateway wiped its connections and forgot its requests.
+                // The gateway forgot our requests and may or may not keep
+                // its connections (`disconnected` keeps them): DLCX anyway.
+                // Hook state is unknown; an idle request answered 401 parks it.
                 if let Some(call) = self.calls.get_mut(&id) {
                     if let Some(side) = call.side_of(name) {
                         if let Some(leg) = call.leg_mut(side) {
                             leg.off_hook = false;
-                            leg.created = false;
                         }
                     }
                 }
@@ -380,11 +381,18 @@ impl<K: KeySource> Controller<K> {
         let Some(id) = p.call.as_deref() else {
             return;
         };
+        if p.step == Step::Dlcx {
+            // 250: it existed and is gone now; nothing more can appear
+            // unless a CRCX is still in flight, which the doubt covers.
+            if resp.code == ReturnCode::DELETED {
+                self.doubtful.remove(&doubt_key(&p.endpoint, id));
+            }
+            return;
+        }
         let Some(call) = self.calls.get_mut(id) else {
             // A connection made for a call already released: delete it.
             if matches!(p.step, Step::Crcx(_)) {
-                let text = msg::dlcx(&p.endpoint, id);
-                self.send(now, &text, pending(&p.endpoint, None, Step::Dlcx));
+                self.delete(now, &p.endpoint, id);
             }
             return;
         };
@@ -438,14 +446,27 @@ impl<K: KeySource> Controller<K> {
                         .push_back(Event::Connected { call_id: id.into() });
                 }
             }
-            Step::Rqnt | Step::Dlcx => {}
+            Step::Rqnt | Step::Idle | Step::Park | Step::Dlcx => {}
         }
     }
 
     /// An error response (`code`), or no response at all (`None`).
     pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
+        if let (Step::Crcx(_) | Step::Dlcx, None, Some(id)) = (p.step, code, p.call.as_deref()) {
+            // No answer: the connection may exist, or come to exist late.
+            let doubt = Doubt {
+                next: now + self.config.doubt_retry,
+                until: now + self.config.doubt_lifetime,
+            };
+            let key = doubt_key(&p.endpoint, id);
+            self.doubtful.entry(key).or_insert(doubt);
+        }
+        if p.step == Step::Dlcx {
+            return;
+        }
         let live = p.call.as_deref().filter(|id| self.calls.contains_key(*id));
         let Some(id) = live.map(str::to_string) else {
+            self.resync_hook(now, &p, code);
             if let Some(code) = code {
                 self.events.push_back(Event::CommandFailed {
                     endpoint: p.endpoint,
@@ -497,8 +518,7 @@ impl<K: KeySource> Controller<K> {
                 continue;
             }
             if leg.created {
-                let text = msg::dlcx(&leg.endpoint, id);
-                self.send(now, &text, pending(&leg.endpoint, None, Step::Dlcx));
+                self.delete(now, &leg.endpoint, id);
             }
             if leg.off_hook {
                 self.park(now, &leg.endpoint, tone);
@@ -515,6 +535,32 @@ impl<K: KeySource> Controller<K> {
         // `call.key` is dropped here and wiped.
     }
 
+    fn delete(&mut self, now: Instant, endpoint: &str, call_id: &str) {
+        let text = msg::dlcx(endpoint, call_id);
+        self.send(now, &text, pending(endpoint, Some(call_id), Step::Dlcx));
+    }
+
+    pub(crate) fn retry_doubtful(&mut self, now: Instant) {
+        self.doubtful.retain(|_, d| d.until > now);
+        let due: Vec<(String, String)> = self
+            .doubtful
+            .iter()
+            .filter(|(_, d)| d.next <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let retry = self.config.doubt_retry;
+        for key in due {
+            if let Some(d) = self.doubtful.get_mut(&key) {
+                d.next = now + retry;
+            }
+            let endpoint = self
+                .registry
+                .get(&key.0)
+                .map_or(key.0.clone(), |e| e.name.clone());
+            self.delete(now, &endpoint, &key.1);
+        }
+    }
+
     fn park(&mut self, now: Instant, name: &str, tone: &str) {
         self.set_line(name, Some(LineUse::Parked));
         let rid = self.request_id();
@@ -525,7 +571,7 @@ impl<K: KeySource> Controller<K> {
             digit_map: None,
         };
         let text = msg::rqnt(name, &req);
-        self.send(now, &text, pending(name, None, Step::Rqnt));
+        self.send(now, &text, pending(name, None, Step::Park));
     }
 
     fn idle_request(&mut self, now: Instant, name: &str) {
@@ -537,8 +583,25 @@ impl<K: KeySource> Controller<K> {
             digit_map: None,
         };
         let text = msg::rqnt(name, &req);
-        self.send(now, &text, pending(name, None, Step::Rqnt));
+        self.send(now, &text, pending(name, None, Step::Idle));
     }
+
+    /// Our idea of the hook was wrong (401 off hook, 402 on hook): follow the phone.
+    fn resync_hook(&mut self, now: Instant, p: &Pending, code: Option<ReturnCode>) {
+        let line = self.line_use(&p.endpoint).cloned();
+        match (p.step, code, line) {
+            (Step::Idle, Some(ReturnCode::PHONE_OFF_HOOK), None) => self.park(now, &p.endpoint, ""),
+            (Step::Park, Some(ReturnCode::PHONE_ON_HOOK), Some(LineUse::Parked)) => {
+                self.set_line(&p.endpoint, None);
+                self.idle_request(now, &p.endpoint);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn doubt_key(endpoint: &str, call_id: &str) -> (String, String) {
+    (endpoint.to_ascii_lowercase(), call_id.into())
 }
 
 fn pending(endpoint: &str, call: Option<&str>, step: Step) -> Pending {

@@ -15,10 +15,14 @@ use cablekey_cta_firmware::{
     Terminal, TerminalEvent,
 };
 use cablekey_gateway_controller::{
-    Config, Controller, EscrowFailure, Event, Kind, RecordMeta, Registry,
+    Config, Controller, EscrowFailure, Event, KeySource, Kind, RecordMeta, Registry,
 };
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::time::Instant;
+
+/// A datagram older than this is gone (a network's maximum lifetime; the
+/// controller keeps deleting doubtful connections for longer).
+pub const MAX_AGE: Duration = Duration::from_secs(20);
 
 pub const CA: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2727);
 
@@ -108,11 +112,21 @@ impl Rng {
     }
 }
 
+/// Seeded keys for tests; production passes an OS generator.
+impl KeySource for Rng {
+    fn fill(&mut self, out: &mut [u8]) {
+        for b in out {
+            *b = self.next() as u8;
+        }
+    }
+}
+
 pub struct Net {
-    pub ctrl: Controller<Box<dyn FnMut(&mut [u8])>>,
+    pub ctrl: Controller<Rng>,
     pub ctas: Vec<Cta>,
     pub now: Instant,
-    pub wire: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// In flight: from, to, payload, and when it was sent.
+    pub wire: VecDeque<(SocketAddr, SocketAddr, Vec<u8>, Instant)>,
     pub loss: u64,
     pub dup: u64,
     rng: Rng,
@@ -151,12 +165,7 @@ impl Net {
                     .unwrap();
             }
         }
-        let mut key_rng = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
-        let keys: Box<dyn FnMut(&mut [u8])> = Box::new(move |out: &mut [u8]| {
-            for b in out {
-                *b = key_rng.next() as u8;
-            }
-        });
+        let keys = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
         let ctrl = Controller::new(config, reg, keys);
         let ctas = (0..n)
             .map(|c| {
@@ -204,11 +213,12 @@ impl Net {
             self.check_invariant(&t.payload);
             self.note_sides(&t.payload);
             self.sent_by_ctrl += 1;
-            self.wire.push_back((CA, t.to, t.payload));
+            self.wire.push_back((CA, t.to, t.payload, self.now));
         }
         for (c, cta) in self.ctas.iter_mut().enumerate() {
             while let Some(t) = cta.poll_transmit() {
-                self.wire.push_back((cta_addr(c), t.to, t.payload));
+                self.wire
+                    .push_back((cta_addr(c), t.to, t.payload, self.now));
             }
         }
         while let Some(ev) = self.ctrl.poll_event() {
@@ -280,9 +290,12 @@ impl Net {
 
     /// Delivers one datagram, subject to loss and duplication.
     fn deliver_one(&mut self) -> bool {
-        let Some((from, to, payload)) = self.wire.pop_front() else {
+        let Some((from, to, payload, sent)) = self.wire.pop_front() else {
             return false;
         };
+        if self.now - sent > MAX_AGE {
+            return true;
+        }
         if self.loss > 0 && self.rng.chance(self.loss) {
             return true;
         }
@@ -317,6 +330,39 @@ impl Net {
             self.answer_escrows();
         }
         panic!("the network did not go quiet");
+    }
+
+    /// Delivers (or drops) the datagram at `i` of those in flight, without
+    /// delivering what it causes.
+    pub fn deliver_at(&mut self, i: usize, copies: usize) {
+        let Some((from, to, payload, sent)) = self.wire.remove(i) else {
+            return;
+        };
+        let copies = if self.now - sent > MAX_AGE { 0 } else { copies };
+        for _ in 0..copies {
+            if to == CA {
+                self.ctrl.handle_datagram(self.now, from, &payload);
+            } else if let Some(c) = (0..self.ctas.len()).find(|&c| cta_addr(c) == to) {
+                self.ctas[c].handle_datagram(self.now, from, &payload);
+            }
+        }
+        self.collect();
+    }
+
+    /// Moves the clock and runs every timer once, delivering nothing.
+    pub fn tick(&mut self, d: Duration) {
+        self.now = self.now + d;
+        self.ctrl.handle_timeout(self.now);
+        for c in &mut self.ctas {
+            c.handle_timeout(self.now);
+        }
+        self.collect();
+    }
+
+    /// Hook and digit input without delivering anything.
+    pub fn press(&mut self, cta: usize, line: usize, ev: TerminalEvent) {
+        self.ctas[cta].handle_terminal(self.now, line, ev);
+        self.collect();
     }
 
     /// The earliest deadline of anyone.
