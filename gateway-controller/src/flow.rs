@@ -253,6 +253,21 @@ impl<K: KeySource> Controller<K> {
             endpoint: caller,
         };
         self.set_line(&callee_name, Some(LineUse::InCall(id.into())));
+        // The caller's line waits for a request after its digits: ask for
+        // the hang-up so an abandon during escrow is seen.
+        let rid = self.request_id();
+        let req = Request {
+            id: &rid,
+            events: HANG_UP_EVENTS,
+            signals: "",
+            digit_map: None,
+        };
+        let text = msg::rqnt(&caller_party.endpoint, &req);
+        self.send(
+            now,
+            &text,
+            pending(&caller_party.endpoint, Some(id), Step::Rqnt),
+        );
         let deadline = now + self.config.escrow_wait;
         let suite = self.config.suite.name();
         let Some(call) = self.calls.get_mut(id) else {

@@ -251,3 +251,70 @@ fn debug_of_events_shows_no_key_bytes() {
         "numbers are left out: {text}"
     );
 }
+
+#[test]
+fn a_side_refusing_its_media_ends_the_call_cleanly() {
+    let mut net = booted(2);
+    // The caller's media controller refuses the context: its CRCX fails.
+    net.ctas[0].media_mut().refuse = true;
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.settle();
+    assert!(!net.playing(1, 0, Signal::Ringing));
+    assert_eq!(net.ended().len(), 1);
+    assert!(net.ended()[0].starts_with("Error("), "{:?}", net.ended());
+    assert!(net.playing(0, 0, Signal::Reorder));
+    assert!(net.no_key_anywhere());
+    assert_eq!(net.ctas[0].connections().count(), 0);
+    assert_eq!(net.ctas[1].connections().count(), 0);
+}
+
+#[test]
+fn unreachable_callee_is_refused_after_the_transaction_times_out() {
+    let mut net = booted(2);
+    net.blackhole = Some(cta_addr(1));
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.advance(Duration::from_secs(30));
+    assert_eq!(net.refused(), ["CalleeUnreachable"]);
+    assert!(net.playing(0, 0, Signal::Reorder));
+    assert!(net.no_key_anywhere());
+    // The callee's connection is deleted again for a while in case the CRCX
+    // arrives late; then the controller stops.
+    net.blackhole = None;
+    net.advance(Duration::from_secs(120));
+    assert!(net.ctrl.poll_timeout().is_none_or(|t| t > net.now));
+}
+
+#[test]
+fn abandon_while_escrowing_then_a_late_confirmation_sends_nothing() {
+    let mut net = booted(2);
+    net.escrow = EscrowMode::Manual;
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.terminal(0, 0, TerminalEvent::OnHook);
+    assert_eq!(net.ended(), ["Abandoned"]);
+    let (call, meta) = net.escrow_queue.pop_front().unwrap();
+    assert_eq!(meta.caller.endpoint, line_name(0, 0));
+    assert_eq!(meta.callee.number.as_deref(), Some(number(1, 0).as_str()));
+    net.confirm(&call, true);
+    net.settle();
+    assert!(net.sides.is_empty(), "no CRCX for a call that is gone");
+    assert!(net.no_key_anywhere());
+}
+
+#[test]
+fn callee_answering_before_the_caller_connection_exists_still_connects() {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    // Hold back everything, let the callee's CRCX through first, then its
+    // answer, and only then the rest.
+    net.settle();
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    net.settle();
+    assert_eq!(net.connected(), 1);
+    let fp = *net.key_fps.values().next().unwrap();
+    assert_eq!(net.keys_on(0), [fp]);
+    assert_eq!(net.keys_on(1), [fp]);
+}

@@ -31,6 +31,8 @@ pub struct Media {
     pub contexts: BTreeMap<ConnId, (SecretBytes, MediaParams)>,
     pub installed: Vec<Fingerprint>,
     pub wipes: usize,
+    /// Refuse every context (the CTA then refuses the CRCX).
+    pub refuse: bool,
 }
 
 impl MediaController for Media {
@@ -40,6 +42,9 @@ impl MediaController for Media {
         key: &SecretBytes,
         p: &MediaParams,
     ) -> Result<(), MediaError> {
+        if self.refuse {
+            return Err(MediaError::NoResources);
+        }
         self.installed.push(key.fingerprint());
         self.contexts.insert(conn, (key.duplicate(), *p));
         Ok(())
@@ -129,6 +134,8 @@ pub struct Net {
     pub wire: VecDeque<(SocketAddr, SocketAddr, Vec<u8>, Instant)>,
     pub loss: u64,
     pub dup: u64,
+    /// Everything sent to this address is lost.
+    pub blackhole: Option<SocketAddr>,
     rng: Rng,
     pub escrow: EscrowMode,
     pub escrow_queue: VecDeque<(String, RecordMeta)>,
@@ -188,6 +195,7 @@ impl Net {
             wire: VecDeque::new(),
             loss: 0,
             dup: 0,
+            blackhole: None,
             rng: Rng(seed | 1),
             escrow: EscrowMode::Ok,
             escrow_queue: VecDeque::new(),
@@ -293,7 +301,7 @@ impl Net {
         let Some((from, to, payload, sent)) = self.wire.pop_front() else {
             return false;
         };
-        if self.now - sent > MAX_AGE {
+        if self.now - sent > MAX_AGE || self.blackhole == Some(to) {
             return true;
         }
         if self.loss > 0 && self.rng.chance(self.loss) {
