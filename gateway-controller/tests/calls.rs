@@ -303,18 +303,32 @@ fn abandon_while_escrowing_then_a_late_confirmation_sends_nothing() {
     assert!(net.no_key_anywhere());
 }
 
+fn wire_index(net: &Net, starts: &str) -> usize {
+    net.wire
+        .iter()
+        .position(|(_, _, p, _)| p.starts_with(starts.as_bytes()))
+        .unwrap_or_else(|| panic!("no {starts} in flight"))
+}
+
 #[test]
 fn callee_answering_before_the_caller_connection_exists_still_connects() {
     let mut net = booted(2);
+    net.escrow = EscrowMode::Manual;
     net.terminal(0, 0, TerminalEvent::OffHook);
     net.dial(0, 0, &number(1, 0));
-    // Hold back everything, let the callee's CRCX through first, then its
-    // answer, and only then the rest.
-    net.settle();
-    net.terminal(1, 0, TerminalEvent::OffHook);
-    net.settle();
+    let (call, _) = net.escrow_queue.pop_front().unwrap();
+    net.confirm(&call, true);
+    // The callee's CRCX arrives and it rings; it answers at once, and its
+    // NTFY overtakes its CRCX response.
+    let i = wire_index(&net, "CRCX");
+    net.deliver_at(i, 1);
+    assert!(net.playing(1, 0, Signal::Ringing));
+    net.press(1, 0, TerminalEvent::OffHook);
+    let i = wire_index(&net, "NTFY");
+    net.deliver_at(i, 1);
+    net.flush();
     assert_eq!(net.connected(), 1);
-    let fp = *net.key_fps.values().next().unwrap();
+    let fp = net.key_fps[&call];
     assert_eq!(net.keys_on(0), [fp]);
     assert_eq!(net.keys_on(1), [fp]);
 }
