@@ -104,7 +104,7 @@ pub enum Event {
     /// [`Controller::handle_escrowed`].
     Escrow {
         call_id: String,
-        meta: RecordMeta,
+        record_meta: RecordMeta,
         key: SecretBytes,
     },
     /// A gateway restarted; these endpoints are now reachable.

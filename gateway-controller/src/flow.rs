@@ -193,15 +193,16 @@ impl<K: KeySource> Controller<K> {
     }
 
     fn originate(&mut self, now: Instant, name: &str) {
-        if self.calls.len() >= self.config.max_calls {
-            self.park(now, name, REORDER_TONE);
-            return;
-        }
         let id = self.new_call_id();
         let mut call = Call::new(id.clone(), name, now);
         call.caller.off_hook = true;
+        let full = self.calls.len() >= self.config.max_calls;
         self.calls.insert(id.clone(), call);
         self.set_line(name, Some(LineUse::InCall(id.clone())));
+        if full {
+            self.release(now, &id, Outcome::Refused(RefuseReason::Overloaded));
+            return;
+        }
         let rid = self.request_id();
         let digit_map = self.config.digit_map.clone();
         let r = Request {
@@ -276,7 +277,7 @@ impl<K: KeySource> Controller<K> {
         call.callee = Some(Leg::new(&callee_name));
         call.state = State::Escrowing;
         call.deadline = Some(deadline);
-        let meta = RecordMeta {
+        let record_meta = RecordMeta {
             call_id: id.into(),
             caller: caller_party,
             callee: callee_party,
@@ -291,7 +292,7 @@ impl<K: KeySource> Controller<K> {
         });
         self.events.push_back(Event::Escrow {
             call_id: id.into(),
-            meta,
+            record_meta,
             key: copy,
         });
     }

@@ -5,6 +5,7 @@
 //! it starts. The dial plan maps a dialed number to one endpoint.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 
 use cablekey_protocol::mgcp::EndpointName;
@@ -37,8 +38,8 @@ pub enum RegistryError {
 }
 
 /// One endpoint. The session key is the signaling key shared with the
-/// device (from registration); `Debug` shows only its fingerprint.
-#[derive(Debug)]
+/// device (from registration). `Debug` shows neither the number (personal
+/// data) nor the key.
 pub struct Endpoint {
     /// As configured; lookups ignore case.
     pub name: String,
@@ -49,11 +50,35 @@ pub struct Endpoint {
     pub session_key: Option<SecretBytes>,
 }
 
-#[derive(Debug, Default)]
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("addr", &self.addr)
+            .field(
+                "session_key",
+                &self.session_key.as_ref().map(|k| k.fingerprint()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
 pub struct Registry {
     endpoints: BTreeMap<String, Endpoint>,
     /// Number to the lower-case endpoint name.
     plan: BTreeMap<String, String>,
+}
+
+/// Numbers are personal data: only how many.
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("endpoints", &self.endpoints.values().collect::<Vec<_>>())
+            .field("numbers", &self.plan.len())
+            .finish()
+    }
 }
 
 fn key_of(name: &str) -> String {
@@ -219,7 +244,10 @@ mod tests {
         r.add("aaln/1@a", Kind::Line, None, None).unwrap();
         r.set_session_key("aaln/1@a", SecretBytes::new(&[0x41; 32]).unwrap())
             .unwrap();
+        r.add("aaln/2@a", Kind::Line, Some("5551234"), None)
+            .unwrap();
         let text = format!("{r:?}");
+        assert!(!text.contains("5551234"), "{text}");
         assert!(text.contains("fp:") && !text.contains("AAAA") && !text.contains("65, 65"));
     }
 }

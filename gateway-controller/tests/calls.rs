@@ -332,3 +332,19 @@ fn callee_answering_before_the_caller_connection_exists_still_connects() {
     assert_eq!(net.keys_on(0), [fp]);
     assert_eq!(net.keys_on(1), [fp]);
 }
+
+#[test]
+fn at_the_call_limit_a_new_caller_gets_reorder() {
+    let config = Config {
+        max_calls: 1,
+        ..Config::default()
+    };
+    let mut net = Net::new(3, config, 5);
+    net.boot();
+    ring(&mut net, 0, 1);
+    net.terminal(2, 0, TerminalEvent::OffHook);
+    assert!(net.playing(2, 0, Signal::Reorder));
+    assert!(!net.playing(2, 0, Signal::DialTone));
+    assert_eq!(net.refused(), ["Overloaded"]);
+    assert_eq!(net.ctrl.calls(), 1);
+}

@@ -230,7 +230,12 @@ impl Net {
             }
         }
         while let Some(ev) = self.ctrl.poll_event() {
-            if let Event::Escrow { call_id, meta, key } = &ev {
+            if let Event::Escrow {
+                call_id,
+                record_meta: meta,
+                key,
+            } = &ev
+            {
                 self.keys
                     .insert(call_id.clone(), STANDARD.encode(key.expose()));
                 self.key_fps.insert(call_id.clone(), key.fingerprint());
