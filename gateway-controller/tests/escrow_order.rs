@@ -143,3 +143,26 @@ fn crcx_delivered_after_its_dlcx_is_deleted_again() {
     let net = run(0, &ops);
     assert!(net.no_key_anywhere());
 }
+
+/// The property is not vacuous: the same kind of random runs do escrow
+/// keys, send them after confirmation, and connect calls.
+#[test]
+fn random_runs_reach_keys_sent_and_calls_connected() {
+    let (mut escrowed, mut sent, mut connected) = (0, 0, 0);
+    for seed in 1..=100u64 {
+        let mut rng = Rng(seed);
+        let ops: Vec<(u8, u8, u8)> = (0..300)
+            .map(|_| (rng.next() as u8, rng.next() as u8, rng.next() as u8))
+            .collect();
+        let net = run(seed, &ops);
+        assert!(net.no_key_anywhere(), "seed {seed}");
+        escrowed += net.keys.len();
+        sent += net.sides.values().map(Vec::len).sum::<usize>();
+        connected += net.connected();
+    }
+    eprintln!("escrowed {escrowed}, key sends {sent}, connected {connected}");
+    assert!(
+        escrowed > 50 && sent > 50 && connected > 5,
+        "{escrowed} {sent} {connected}"
+    );
+}
