@@ -45,7 +45,7 @@ pub enum RefuseReason {
     NoSessionKey,
     /// The called side answered its CRCX with an error.
     CalleeRefused(ReturnCode),
-    /// The called side did not answer its CRCX.
+    /// The called side's gateway has not registered, or did not answer its CRCX.
     CalleeUnreachable,
     /// The controller is at its limit of calls.
     Overloaded,

@@ -98,3 +98,80 @@ pub fn dlcx(endpoint: &str, call_id: &str) -> Zeroizing<String> {
     let _ = write!(text, "C: {call_id}\r\n");
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cablekey_protocol::mgcp::{
+        parse, ConnectionMode, LcoItem, Message, Param, ParamName, Verb,
+    };
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn request() -> Request<'static> {
+        Request {
+            id: "1F",
+            events: HANG_UP_EVENTS,
+            signals: "L/rt",
+            digit_map: None,
+        }
+    }
+
+    #[test]
+    fn crcx_parses_with_key_side_and_remote_sdp() {
+        let c = Connect {
+            call_id: "A3C4",
+            key_base64: KEY,
+            suite: "AEAD_AES_128_GCM",
+            side: "caller",
+            mode: "recvonly",
+            remote_sdp: Some("v=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n"),
+        };
+        let text = crcx("aaln/1@cta.example", &c, &request());
+        let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
+            panic!("{}", text.as_str());
+        };
+        assert_eq!(cmd.verb, Verb::Crcx);
+        assert_eq!(cmd.param(ParamName::CallId), Some(&Param::CallId("A3C4")));
+        assert_eq!(
+            cmd.param(ParamName::ConnectionMode),
+            Some(&Param::ConnectionMode(ConnectionMode::RecvOnly))
+        );
+        let Some(Param::LocalConnectionOptions(lco)) = cmd.param(ParamName::LocalConnectionOptions)
+        else {
+            panic!("no L:");
+        };
+        let key = lco.encryption_key().unwrap().decode().unwrap();
+        assert_eq!(key.expose(), (0u8..32).collect::<Vec<_>>());
+        assert!(
+            matches!(lco.find("x-dir"), Some(LcoItem::Other { value, .. }) if *value == "caller")
+        );
+        assert!(cmd.sdp.unwrap().contains("m=audio 4000"));
+    }
+
+    #[test]
+    fn rqnt_mdcx_dlcx_parse() {
+        let r = Request {
+            id: "2",
+            events: DIALING_EVENTS,
+            signals: "L/dl",
+            digit_map: Some("(xxxx)"),
+        };
+        let texts = [
+            rqnt("aaln/1@a", &r),
+            rqnt(
+                "aaln/1@a",
+                &Request {
+                    signals: "",
+                    ..request()
+                },
+            ),
+            mdcx("aaln/1@a", "C1", "0001", "sendrecv", &request(), None),
+            dlcx("aaln/1@a", "C1"),
+        ];
+        for text in &texts {
+            assert!(parse(text.as_bytes()).is_ok(), "{}", text.as_str());
+        }
+        assert!(texts[0].contains("D: (xxxx)"));
+    }
+}

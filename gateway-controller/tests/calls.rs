@@ -380,3 +380,16 @@ fn at_the_call_limit_a_new_caller_gets_reorder() {
     assert_eq!(net.refused(), ["Overloaded"]);
     assert_eq!(net.ctrl.calls(), 1);
 }
+
+#[test]
+fn a_line_whose_cta_never_registered_is_unreachable() {
+    let mut net = Net::new(2, Config::default(), 9);
+    // Only CTA 0 starts.
+    net.ctas[0].restart(net.now);
+    net.settle();
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    assert_eq!(net.refused(), ["CalleeUnreachable"]);
+    assert!(net.keys.is_empty(), "no key made");
+    assert!(net.playing(0, 0, Signal::Reorder));
+}

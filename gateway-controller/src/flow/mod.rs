@@ -230,6 +230,11 @@ impl<K: KeySource> Controller<K> {
             self.release(now, id, Outcome::Refused(RefuseReason::UnknownNumber));
             return;
         };
+        if callee.addr.is_none() {
+            // Its gateway never registered: no key is made for it.
+            self.release(now, id, Outcome::Refused(RefuseReason::CalleeUnreachable));
+            return;
+        }
         let callee_name = callee.name.clone();
         let callee_party = Party {
             number: callee.number.clone(),
