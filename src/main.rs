@@ -32,14 +32,24 @@ enum Command {
     Lab,
     /// Run the gateway controller (MGCP call agent with key escrow).
     Controller,
-    /// Run simulated CTAs with serial consoles.
-    Cta,
+    /// Run simulated CTAs: UDP MGCP endpoints with SRTP media and serial consoles.
+    Cta(cli::cta::CtaArgs),
     /// Run the POTS gateway.
     Pots,
     /// Run the CALEA server and its tools.
     Calea,
     /// Drive a hardware-in-the-loop rig.
     Hil,
+    /// Create a law-enforcement key pair: the public half configures the
+    /// controller, the private half belongs on the CALEA server only.
+    Keygen {
+        /// Private key file (created with mode 0600; never overwritten).
+        #[arg(long, default_value = "le-private.key")]
+        private: std::path::PathBuf,
+        /// Public key file (never overwritten).
+        #[arg(long, default_value = "le-public.key")]
+        public: std::path::PathBuf,
+    },
     /// MGCP tools for operators debugging gateways.
     #[command(subcommand)]
     Mgcp(cli::mgcp::MgcpCommand),
@@ -63,16 +73,36 @@ fn not_yet(what: &str, issue: u32) -> ExitCode {
     ExitCode::from(2)
 }
 
+fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
+    use cablekey_gateway_controller::escrow::keyfile;
+    match keyfile::generate_keypair(private, public) {
+        Ok(id) => {
+            println!("{id}");
+            eprintln!(
+                "wrote {} (0600, for the CALEA server only) and {}",
+                private.display(),
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cablekey keygen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     match cli.command {
         Command::Lab => not_yet("lab", 5),
         Command::Controller => not_yet("controller", 5),
-        Command::Cta => not_yet("cta", 4),
+        Command::Cta(args) => cli::cta::run(args),
         Command::Pots => not_yet("pots", 5),
         Command::Calea => not_yet("calea", 6),
         Command::Hil => not_yet("hil", 5),
+        Command::Keygen { private, public } => keygen(&private, &public),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),
     }
 }

@@ -284,7 +284,7 @@ fn tshark_reads_every_message_we_send() {
             "json",
             "--no-duplicate-keys",
         ])
-        .args(["-j", "mgcp _ws.malformed _ws.expert"])
+        .args(["-J", "mgcp _ws.malformed _ws.expert"])
         .output()
         .expect("run tshark -r");
     assert!(
@@ -327,6 +327,24 @@ fn tshark_reads_every_message_we_send() {
         }
     }
     assert_eq!(seen, expected(&datagrams));
+
+    // The NCS security and surveillance options decode as such.
+    for (field, value) in [
+        ("mgcp.param.localconnectionoptions.scrtp", "62/51"),
+        ("mgcp.param.localconnectionoptions.scrtcp", "62"),
+        ("mgcp.param.localconnectionoptions.esccd", "127.0.0.42:5000"),
+        ("mgcp.param.localconnectionoptions.escci", "00C0FFEE"),
+        (
+            "mgcp.param.localconnectionoptions.k",
+            "base64:AAECAwQFBgcICQoLDA0ODw==",
+        ),
+    ] {
+        assert_eq!(
+            find_field(&packets, field).as_deref(),
+            Some(value),
+            "tshark did not decode {field}"
+        );
+    }
 }
 
 /// The first value of `key` anywhere under `v` (tshark nests fields in trees).

@@ -19,10 +19,12 @@ use crate::digitmap::DigitMap;
 use crate::gateway::{push_key_event, Event, Gateway};
 use crate::line::{Hook, NewRequest, Quarantine};
 use crate::list::List;
-use crate::ports::{ConnId, MediaController, MediaError, SecurityApp, Signal, Suite, Terminal};
+use crate::ports::{
+    ConnId, MediaController, MediaError, Role, SecurityApp, Signal, Suite, Terminal,
+};
 use crate::request;
 use crate::sdp;
-use crate::security::{Offer, SecurityError, SecurityManager, WipeReason};
+use crate::security::{Offer, Placement, SecurityError, SecurityManager, WipeReason};
 
 type Refusal = ReturnCode;
 
@@ -128,6 +130,8 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         // Keys come with the connection: no key, no call (clear mode is not built in).
         let key = key_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
         SecurityManager::check_key(&self.app, &key).map_err(security_code)?;
+        // Which derived key we send with: stated, never guessed.
+        let role = role_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
         let remote = remote_of(cmd)?;
         if self.conns.count_on_line(line) >= MAX_PER_LINE {
             return Err(ReturnCode::CONNECTION_LIMIT);
@@ -135,7 +139,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let prepared = self.prepare_request(from, cmd, line)?;
         let conn = self
             .conns
-            .add(line, call, mode, suite)
+            .add(line, call, role, mode, suite)
             .ok_or(ReturnCode::NO_RESOURCES_NOW)?;
         let offer = Offer {
             key: Some(key),
@@ -149,7 +153,13 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             events,
             ..
         } = self;
-        let opened = security.open(media, conn.id, line, conn.local_port, offer, &mut |c| {
+        let at = Placement {
+            line,
+            call,
+            role,
+            local_port: conn.local_port,
+        };
+        let opened = security.open(media, conn.id, at, offer, &mut |c| {
             push_key_event(events, c)
         });
         if let Err(e) = opened {
@@ -192,6 +202,10 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             None => conn.suite,
         };
         let key = key_of(lco)?;
+        // The side of a call does not change mid-call.
+        if role_of(lco)?.is_some_and(|r| r != conn.role) {
+            return Err(ReturnCode::LCO_INCONSISTENT);
+        }
         if let Some(k) = &key {
             SecurityManager::check_key(&self.app, k).map_err(security_code)?;
         }
@@ -394,7 +408,14 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
                 "M" => answer = answer.line("M", conn.mode.as_str().into()),
                 "N" => answer = answer.line("N", self.notified_entity(line)),
                 // Never the key: AUCX answers may be logged anywhere.
-                "L" => answer = answer.line("L", format!("a:PCMU, sc-rtp:{}", conn.suite.name())),
+                "L" => {
+                    let l = format!(
+                        "a:PCMU, sc-rtp:{}, x-dir:{}",
+                        conn.suite.name(),
+                        conn.role.as_str()
+                    );
+                    answer = answer.line("L", l);
+                }
                 "LC" => bodies.push(sdp::local_description(
                     self.config.media_ip,
                     conn.local_port,
@@ -604,10 +625,28 @@ fn suite_of(lco: Option<&LocalConnectionOptions<'_>>, default: Suite) -> Result<
     match lco.and_then(|l| l.find("sc-rtp")) {
         Some(LcoItem::RtpSecurity(list)) => list
             .split(['/', ';'])
-            .find_map(|s| Suite::from_name(s.trim()))
+            .find_map(|s| suite_named(s.trim()))
             .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
         _ => Ok(default),
     }
+}
+
+/// `x-dir:caller|callee`; another value is 532.
+fn role_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<Role>, Refusal> {
+    use cablekey_protocol::mgcp::LcoItem;
+    match lco.and_then(|l| l.find("x-dir")) {
+        Some(LcoItem::Other { value, .. }) => Role::from_token(value.trim())
+            .map(Some)
+            .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
+        _ => Ok(None),
+    }
+}
+
+/// Suite names are ABNF literals: compared case-insensitively.
+fn suite_named(name: &str) -> Option<Suite> {
+    Suite::ALL
+        .into_iter()
+        .find(|s| s.name().eq_ignore_ascii_case(name))
 }
 
 fn key_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<SecretBytes>, Refusal> {
@@ -665,15 +704,7 @@ fn bracketed(addr: SocketAddr) -> String {
 }
 
 fn capabilities() -> String {
-    let suites: Vec<&str> = [
-        Suite::AeadAes128Gcm,
-        Suite::AeadAes256Gcm,
-        Suite::AesCm128HmacSha1_80,
-        Suite::ChaCha20Poly1305,
-    ]
-    .iter()
-    .map(|s| s.name())
-    .collect();
+    let suites: Vec<&str> = Suite::ALL.iter().map(|s| s.name()).collect();
     format!(
         "a:PCMU, p:10-30, e:on, s:off, v:L;D, m:sendonly;recvonly;sendrecv;inactive;loopback;netwloop;netwtest, sc-rtp:{}",
         suites.join(";")

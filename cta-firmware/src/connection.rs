@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 
 use cablekey_protocol::mgcp::{ConnectionMode, MAX_ID_LEN};
 
-use crate::ports::{ConnId, Suite};
+use crate::ports::{ConnId, Role, Suite};
 
 /// Connections across all lines; a CTA line holds two (call waiting).
 pub const MAX_CONNECTIONS: usize = 8;
@@ -54,6 +54,7 @@ pub struct Connection {
     pub id: ConnId,
     pub line: usize,
     pub call: Id,
+    pub role: Role,
     pub mode: ConnectionMode,
     pub suite: Suite,
     pub remote: Option<SocketAddr>,
@@ -104,6 +105,7 @@ impl Connections {
         &mut self,
         line: usize,
         call: Id,
+        role: Role,
         mode: ConnectionMode,
         suite: Suite,
     ) -> Option<Connection> {
@@ -119,6 +121,7 @@ impl Connections {
             id,
             line,
             call,
+            role,
             mode,
             suite,
             remote: None,

@@ -10,12 +10,16 @@
 //!   lives and installs / wipes SRTP contexts through [`ports::MediaController`].
 //! - [`ports`]: the seams to the platform (terminal, media, security application).
 //!
-//! Media never passes through this crate; SRTP lives behind `MediaController`.
+//! Media never passes through the core; SRTP lives behind `MediaController`.
+//! With the `sim` feature, [`sim`] is the host simulator (std, tokio) that
+//! runs the core as real UDP endpoints with SRTP media.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 extern crate alloc;
+#[cfg(feature = "sim")]
+extern crate std;
 
 mod commands;
 pub mod connection;
@@ -28,10 +32,12 @@ pub mod request;
 mod sdp;
 pub mod security;
 pub mod signal;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use gateway::{Config, Event, Gateway, Registration};
 pub use ports::{
-    ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, SecurityApp,
+    ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, Role, SecurityApp,
     SecurityStatus, Signal, Suite, Terminal, TerminalEvent,
 };
 pub use security::{CallState, WipeReason};

@@ -14,6 +14,11 @@ use core::net::SocketAddr;
 
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::SecretBytes;
+use cablekey_protocol::srtp::derive::Direction;
+
+use crate::connection::Id;
+/// The SRTP suites: the protocol crate's, one definition for the whole system.
+pub use cablekey_protocol::srtp::Suite;
 
 /// A connection id handed out in a CRCX response (`I:`), written as 8 hex digits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,36 +39,46 @@ impl fmt::Display for ConnId {
     }
 }
 
-/// SRTP protection suites, by their RFC 4568 / RFC 7714 names.
+/// Which side of the call this connection is, as the call agent says in
+/// the CRCX (`L: x-dir:caller` or `x-dir:callee`, see `docs/srtp.md`,
+/// "Which direction am I"). It picks which derived key protects what we send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Suite {
-    AeadAes128Gcm,
-    AeadAes256Gcm,
-    AesCm128HmacSha1_80,
-    /// ChaCha20-Poly1305 in the RFC 7714 framing (a cablekey suite).
-    ChaCha20Poly1305,
+pub enum Role {
+    /// The calling party: it sends `caller-to-callee` media.
+    Caller,
+    Callee,
 }
 
-impl Suite {
-    const NAMES: [(&'static str, Suite); 4] = [
-        ("AEAD_AES_128_GCM", Suite::AeadAes128Gcm),
-        ("AEAD_AES_256_GCM", Suite::AeadAes256Gcm),
-        ("AES_CM_128_HMAC_SHA1_80", Suite::AesCm128HmacSha1_80),
-        ("AEAD_CHACHA20_POLY1305", Suite::ChaCha20Poly1305),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(_, s)| *s == self)
-            .map_or("", |(n, _)| n)
+impl Role {
+    /// Reads an `x-dir:` value (case-insensitive).
+    pub fn from_token(s: &str) -> Option<Role> {
+        if s.eq_ignore_ascii_case("caller") {
+            Some(Role::Caller)
+        } else if s.eq_ignore_ascii_case("callee") {
+            Some(Role::Callee)
+        } else {
+            None
+        }
     }
 
-    pub fn from_name(name: &str) -> Option<Suite> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, s)| *s)
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caller => "caller",
+            Role::Callee => "callee",
+        }
+    }
+
+    /// The direction of the media this side sends.
+    pub fn sends(self) -> Direction {
+        match self {
+            Role::Caller => Direction::CallerToCallee,
+            Role::Callee => Direction::CalleeToCaller,
+        }
+    }
+
+    /// The direction of the media this side receives.
+    pub fn receives(self) -> Direction {
+        self.sends().reverse()
     }
 }
 
@@ -71,6 +86,11 @@ impl Suite {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MediaParams {
     pub suite: Suite,
+    /// The call id (`C:`), an input of the per-direction key derivation.
+    pub call: Id,
+    pub role: Role,
+    /// The subscriber line (0-based) whose audio the connection carries.
+    pub line: usize,
     pub remote: SocketAddr,
     /// Our RTP port for this connection.
     pub local_port: u16,

@@ -12,10 +12,10 @@ use core::net::SocketAddr;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 
-use crate::connection::MAX_CONNECTIONS;
+use crate::connection::{Id, MAX_CONNECTIONS};
 use crate::ports::{
-    ConnId, Enrollment, MediaController, MediaError, MediaParams, SecurityApp, SecurityStatus,
-    Suite,
+    ConnId, Enrollment, MediaController, MediaError, MediaParams, Role, SecurityApp,
+    SecurityStatus, Suite,
 };
 
 /// Shortest call key accepted, in bytes.
@@ -60,12 +60,23 @@ pub enum KeyChange {
 struct Call {
     conn: ConnId,
     line: usize,
+    call: Id,
+    role: Role,
     state: CallState,
     key: Option<SecretBytes>,
     suite: Suite,
     remote: Option<SocketAddr>,
     local_port: u16,
     mode: ConnectionMode,
+}
+
+/// Where a new call sits: its line, call id, side and RTP port. Fixed for
+/// the call's life.
+pub struct Placement {
+    pub line: usize,
+    pub call: Id,
+    pub role: Role,
+    pub local_port: u16,
 }
 
 /// What arrived for a call in a CRCX or MDCX.
@@ -138,8 +149,7 @@ impl SecurityManager {
         &mut self,
         media: &mut impl MediaController,
         conn: ConnId,
-        line: usize,
-        local_port: u16,
+        at: Placement,
         offer: Offer,
         changes: &mut impl FnMut(KeyChange),
     ) -> Result<CallState, SecurityError> {
@@ -148,9 +158,17 @@ impl SecurityManager {
             .iter_mut()
             .find(|c| c.is_none())
             .ok_or(SecurityError::NoRoom)?;
+        let Placement {
+            line,
+            call,
+            role,
+            local_port,
+        } = at;
         *slot = Some(Call {
             conn,
             line,
+            call,
+            role,
             state: CallState::WaitingForAuthorization,
             key: None,
             suite: offer.suite,
@@ -202,6 +220,9 @@ impl SecurityManager {
         }
         let params = MediaParams {
             suite: call.suite,
+            call: call.call,
+            role: call.role,
+            line: call.line,
             remote,
             local_port: call.local_port,
             mode: call.mode,

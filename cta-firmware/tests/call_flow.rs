@@ -53,7 +53,7 @@ fn a_whole_originating_call_leaves_no_key_behind() {
 
     // The controller has escrowed the key; it creates the connection with it.
     let resp = r.command(&format!(
-        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: A3C47F21456789F0\nL: p:20, a:PCMU, k:base64:{KEY}\nM: recvonly\nX: 12\nR: L/hu(N)\nS: L/rt\n"
+        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: A3C47F21456789F0\nL: p:20, a:PCMU, k:base64:{KEY}, x-dir:caller\nM: recvonly\nX: 12\nR: L/hu(N)\nS: L/rt\n"
     ));
     assert!(resp.starts_with("200"), "{resp}");
     assert!(resp.contains("m=audio 16384 RTP/AVP 0"), "{resp}");
@@ -76,6 +76,9 @@ fn a_whole_originating_call_leaves_no_key_behind() {
     assert_eq!(r.gw.security().state(id), CallState::Authorized);
     let (_, params) = &r.gw.media().contexts[&id];
     assert_eq!(params.remote, "10.9.9.9:40000".parse().unwrap());
+    // What the media controller needs to derive each direction's key.
+    assert_eq!(params.role, cablekey_cta_firmware::Role::Caller);
+    assert_eq!(params.call.as_str(), "A3C47F21456789F0");
     assert_eq!(r.gw.phase(0), Some(Phase::Connected));
     let installed = r.events().into_iter().find_map(|e| match e {
         Event::KeyInstalled { conn, fingerprint } => Some((conn, fingerprint)),
@@ -105,7 +108,7 @@ fn a_whole_originating_call_leaves_no_key_behind() {
 fn terminating_call_rings_then_connects_and_hang_up_wipes_before_dlcx() {
     let mut r = Rig::registered();
     let resp = r.command(&format!(
-        "CRCX {{tid}} aaln/2@cta1.example MGCP 1.0\nC: 99\nL: k:base64:{KEY}, sc-rtp:AEAD_AES_256_GCM\nM: sendrecv\nX: 20\nR: L/hd(N)\nS: L/rg\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40002 RTP/AVP 0\n"
+        "CRCX {{tid}} aaln/2@cta1.example MGCP 1.0\nC: 99\nL: k:base64:{KEY}, sc-rtp:AEAD_AES_256_GCM, x-dir:callee\nM: sendrecv\nX: 20\nR: L/hd(N)\nS: L/rg\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40002 RTP/AVP 0\n"
     ));
     assert!(resp.starts_with("200"), "{resp}");
     let id = ConnId::parse(&Rig::conn_id(&resp)).unwrap();
@@ -114,6 +117,10 @@ fn terminating_call_rings_then_connects_and_hang_up_wipes_before_dlcx() {
     assert_eq!(
         r.gw.media().contexts[&id].1.suite,
         cablekey_cta_firmware::Suite::AeadAes256Gcm
+    );
+    assert_eq!(
+        r.gw.media().contexts[&id].1.role,
+        cablekey_cta_firmware::Role::Callee
     );
 
     let out = r.terminal(1, TerminalEvent::OffHook);
@@ -148,7 +155,7 @@ fn restart_wipes_every_key_and_announces_itself() {
     let mut r = Rig::registered();
     for (line, call) in [(1, "A1"), (2, "B2")] {
         let resp = r.command(&format!(
-            "CRCX {{tid}} aaln/{line}@cta1.example MGCP 1.0\nC: {call}\nL: k:base64:{KEY}\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 4000{line} RTP/AVP 0\n"
+            "CRCX {{tid}} aaln/{line}@cta1.example MGCP 1.0\nC: {call}\nL: k:base64:{KEY}, x-dir:caller\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 4000{line} RTP/AVP 0\n"
         ));
         assert!(resp.starts_with("200"), "{resp}");
     }
@@ -247,7 +254,7 @@ fn lost_call_agent_means_disconnected_then_rsip_again() {
 fn rekey_by_mdcx_replaces_and_wipes_the_old_key() {
     let mut r = Rig::registered();
     let resp = r.command(&format!(
-        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 77\nL: k:base64:{KEY}\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40000 RTP/AVP 0\n"
+        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 77\nL: k:base64:{KEY}, x-dir:caller\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40000 RTP/AVP 0\n"
     ));
     let conn = Rig::conn_id(&resp);
     let id = ConnId::parse(&conn).unwrap();
@@ -273,7 +280,7 @@ fn rekey_by_mdcx_replaces_and_wipes_the_old_key() {
 fn audits_answer_without_keys() {
     let mut r = Rig::registered();
     let resp = r.command(&format!(
-        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 55\nL: k:base64:{KEY}\nM: recvonly\nN: ca@[10.0.0.1]:2727\nX: 60\nR: L/hd(N)\nD: (xxxx)\n"
+        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 55\nL: k:base64:{KEY}, x-dir:caller\nM: recvonly\nN: ca@[10.0.0.1]:2727\nX: 60\nR: L/hd(N)\nD: (xxxx)\n"
     ));
     let conn = Rig::conn_id(&resp);
     let resp = r.command("AUEP {tid} aaln/1@cta1.example MGCP 1.0\nF: R,D,S,X,N,I,ES,A\n");
@@ -299,7 +306,10 @@ fn audits_answer_without_keys() {
     ));
     assert!(resp.starts_with("200"), "{resp}");
     assert!(
-        resp.contains("C: 55") && resp.contains("M: recvonly") && resp.contains("m=audio"),
+        resp.contains("C: 55")
+            && resp.contains("M: recvonly")
+            && resp.contains("m=audio")
+            && resp.contains("x-dir:caller"),
         "{resp}"
     );
     assert!(!resp.contains(KEY) && !resp.contains("k:"), "{resp}");
@@ -316,7 +326,7 @@ fn challenges_are_answered_through_the_security_application() {
 fn debug_output_never_shows_key_bytes() {
     let mut r = Rig::registered();
     r.command(&format!(
-        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 56\nL: k:base64:{KEY}\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40000 RTP/AVP 0\n"
+        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 56\nL: k:base64:{KEY}, x-dir:caller\nM: sendrecv\n\nv=0\nc=IN IP4 10.9.9.8\nm=audio 40000 RTP/AVP 0\n"
     ));
     let text = format!("{:?}", r.events());
     assert!(

@@ -7,7 +7,7 @@ use common::*;
 
 fn crcx(extra: &str) -> String {
     format!(
-        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1A\nL: k:base64:{KEY}\nM: sendrecv\n{extra}"
+        "CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1A\nL: k:base64:{KEY}, x-dir:caller\nM: sendrecv\n{extra}"
     )
 }
 
@@ -28,6 +28,7 @@ fn codes_for_bad_commands() {
         (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 2B\nI: {conn}\n"), 516),
         (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: {conn}\nM: confrnce\n"), 517),
         (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: {conn}\nM: bogus\n"), 517),
+        (format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nI: {conn}\nL: x-dir:callee\n"), 524),
         ("DLCX {tid} aaln/1@cta1.example MGCP 1.0\nI: 0BADBAD0\n".into(), 515),
         ("DLCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 2B\n".into(), 516),
         (format!("DLCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 2B\nI: {conn}\n"), 516),
@@ -41,6 +42,9 @@ fn codes_for_bad_commands() {
         ("CRCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: e:maybe\nM: sendrecv\n".into(), 532),
         ("CRCX {tid} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: nocolon\nM: sendrecv\n".into(), 541),
         (format!("CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: k:base64:{KEY}\n"), 517),
+        // The side of the call is stated, never guessed; only two values.
+        (format!("CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: k:base64:{KEY}\nM: sendrecv\n"), 541),
+        (format!("CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1B\nL: k:base64:{KEY}, x-dir:both\nM: sendrecv\n"), 532),
         (format!("CRCX {{tid}} aaln/1@cta1.example MGCP 1.0\nL: k:base64:{KEY}\nM: sendrecv\n"), 510),
         (crcx("\nv=0\nm=audio 4000 RTP/AVP 0\n"), 509),
         (crcx("X: 5\nR: L/zz(N)\n"), 522),

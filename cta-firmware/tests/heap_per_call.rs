@@ -60,7 +60,7 @@ fn call(r: &mut Rig, line: usize, call_id: &str) {
     let out = r.dial(line, "5551");
     r.answer(&out[0].clone(), 200);
     let resp = r.command(&format!(
-        "CRCX {{tid}} {ep} MGCP 1.0\nC: {call_id}\nL: p:20, a:PCMU, k:base64:{KEY}\nM: recvonly\nX: 3\nR: L/hu(N)\nS: L/rt\n"
+        "CRCX {{tid}} {ep} MGCP 1.0\nC: {call_id}\nL: p:20, a:PCMU, k:base64:{KEY}, x-dir:caller\nM: recvonly\nX: 3\nR: L/hu(N)\nS: L/rt\n"
     ));
     let conn = Rig::conn_id(&resp);
     let resp = r.command(&format!(

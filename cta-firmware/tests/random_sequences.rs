@@ -131,7 +131,7 @@ fn run(r: &mut Rig, op: &Op) {
         }
         Op::Crcx(line, call, key, with_sdp, mode) => {
             let l = if *key {
-                format!("L: k:base64:{KEY}\n")
+                format!("L: k:base64:{KEY}, x-dir:callee\n")
             } else {
                 String::new()
             };

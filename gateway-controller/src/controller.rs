@@ -19,6 +19,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cablekey_protocol::escrow::{CallMeta, Party as EscrowParty};
 use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
 use cablekey_protocol::mgcp::{Message, ParseError, ReturnCode, TransactionId};
 use cablekey_protocol::secret::SecretBytes;
@@ -26,6 +27,7 @@ use cablekey_protocol::srtp::Suite;
 use cablekey_protocol::time::Instant;
 
 use crate::call::{Call, EndReason, RefuseReason, Side, State};
+use crate::escrow::EscrowError;
 use crate::keys::{KeyMode, KeySource};
 use crate::registry::Registry;
 
@@ -92,9 +94,33 @@ pub struct RecordMeta {
     pub started: Instant,
 }
 
+impl RecordMeta {
+    /// The escrow store's metadata, with the wall-clock start the driver
+    /// read. A party without a number is recorded as `unknown`, never guessed.
+    pub fn to_call_meta(&self, start_unix_ms: u64) -> CallMeta {
+        let party = |p: &Party| EscrowParty {
+            number: p.number.clone().unwrap_or_else(|| "unknown".into()),
+            endpoint: p.endpoint.clone(),
+        };
+        CallMeta {
+            call_id: self.call_id.clone(),
+            caller: party(&self.caller),
+            callee: party(&self.callee),
+            start_unix_ms,
+            suite: self.suite.into(),
+        }
+    }
+}
+
 /// The escrow layer could not make a key durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EscrowFailure(pub String);
+
+impl From<&EscrowError> for EscrowFailure {
+    fn from(e: &EscrowError) -> EscrowFailure {
+        EscrowFailure(e.to_string())
+    }
+}
 
 /// What the controller reports. Keys appear only inside
 /// [`Event::Escrow`], whose `Debug` shows a fingerprint.

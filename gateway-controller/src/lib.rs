@@ -1,14 +1,16 @@
 //! The head-end gateway controller: an MGCP call agent that creates a key
 //! for every call, has it escrowed, and only then hands it to both ends.
 //!
-//! This crate so far holds the sans-IO core ([`Controller`]): it takes
-//! datagrams, escrow confirmations and the time, and hands back datagrams,
-//! events and its next deadline. Sockets, the clock and the escrow store
-//! live in a driver around it.
+//! - [`Controller`]: the sans-IO call core. It takes datagrams, escrow
+//!   confirmations and the time, and hands back datagrams, events and its
+//!   next deadline. Sockets and the clock live in a driver around it.
+//! - [`escrow`]: the durable escrow store the driver feeds
+//!   [`Event::Escrow`] into.
 #![forbid(unsafe_code)]
 
 pub mod call;
 pub mod controller;
+pub mod escrow;
 mod flow;
 pub mod keys;
 mod msg;

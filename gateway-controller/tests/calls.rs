@@ -1,13 +1,13 @@
 //! Whole calls between real CTA firmware cores through the controller core,
 //! on a virtual clock.
 
-mod common;
+mod net;
 
 use std::time::Duration;
 
-use cablekey_cta_firmware::{Signal, TerminalEvent};
+use cablekey_cta_firmware::{Role, Signal, TerminalEvent};
 use cablekey_gateway_controller::{Config, Event, KeyMode};
-use common::*;
+use net::*;
 
 fn booted(n: usize) -> Net {
     let mut net = Net::new(n, Config::default(), 7);
@@ -48,6 +48,10 @@ fn a_calls_b_both_get_the_escrowed_key_and_hang_up_wipes_it() {
     assert_eq!(net.keys_on(1), [fp]);
     assert_eq!(net.sides[&line_name(0, 0)], ["caller"]);
     assert_eq!(net.sides[&line_name(1, 0)], ["callee"]);
+    // Each media controller knows its side, so it derives the right
+    // per-direction keys from K.
+    assert_eq!(net.roles_on(0), [(Role::Caller, call.clone())]);
+    assert_eq!(net.roles_on(1), [(Role::Callee, call.clone())]);
     assert_eq!(
         net.ctrl.call_state(&call),
         Some(cablekey_gateway_controller::call::State::Connected)
@@ -392,4 +396,21 @@ fn a_line_whose_cta_never_registered_is_unreachable() {
     assert_eq!(net.refused(), ["CalleeUnreachable"]);
     assert!(net.keys.is_empty(), "no key made");
     assert!(net.playing(0, 0, Signal::Reorder));
+}
+
+#[test]
+fn record_meta_becomes_the_escrow_stores_call_meta() {
+    let mut net = booted(2);
+    net.escrow = EscrowMode::Manual;
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    let (call, meta) = net.escrow_queue.pop_front().unwrap();
+    let m = meta.to_call_meta(1_700_000_000_000);
+    assert_eq!(m.call_id, call);
+    assert_eq!(m.caller.number, number(0, 0));
+    assert_eq!(m.caller.endpoint, line_name(0, 0));
+    assert_eq!(m.callee.number, number(1, 0));
+    assert_eq!(m.callee.endpoint, line_name(1, 0));
+    assert_eq!(m.suite, "AEAD_AES_128_GCM");
+    assert_eq!(m.start_unix_ms, 1_700_000_000_000);
 }

@@ -2,15 +2,15 @@
 //! any order, lost or duplicated, escrow answers (success or failure) at
 //! any moment, hooks and digits at any time, clock jumps. No datagram may
 //! carry a key whose escrow was not confirmed (checked on every transmit
-//! by the network in `common`).
+//! by the network in `net`).
 
-mod common;
+mod net;
 
 use std::time::Duration;
 
 use cablekey_cta_firmware::TerminalEvent;
 use cablekey_gateway_controller::Config;
-use common::*;
+use net::*;
 use proptest::prelude::*;
 
 const CTAS: usize = 3;

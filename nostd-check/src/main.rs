@@ -148,7 +148,7 @@ mod cta_check {
         let ntfy = gw
             .poll_transmit()
             .is_some_and(|t| t.payload.starts_with(b"NTFY"));
-        gw.handle_datagram(now, ca, b"CRCX 6 aaln/1@cta.example MGCP 1.0\r\nC: 1a\r\nL: k:base64:AAECAwQFBgcICQoLDA0ODw==\r\nM: sendrecv\r\n\r\nv=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n");
+        gw.handle_datagram(now, ca, b"CRCX 6 aaln/1@cta.example MGCP 1.0\r\nC: 1a\r\nL: k:base64:AAECAwQFBgcICQoLDA0ODw==, x-dir:caller\r\nM: sendrecv\r\n\r\nv=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n");
         let created = gw
             .poll_transmit()
             .is_some_and(|t| t.payload.starts_with(b"200 6"));

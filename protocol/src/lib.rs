@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod escrow;
 pub mod mgcp;
 pub mod sdp;
 pub mod secret;

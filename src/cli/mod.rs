@@ -1,1 +1,2 @@
+pub mod cta;
 pub mod mgcp;

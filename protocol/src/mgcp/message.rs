@@ -56,10 +56,30 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
-        let key = word_key(token.as_bytes());
-        Verb::ALL
-            .into_iter()
-            .find(|v| word_key(v.as_str().as_bytes()) == key && token.len() == 4)
+        const fn k(s: &str) -> u64 {
+            word_key(s.as_bytes())
+        }
+        const EPCF: u64 = k("EPCF");
+        const CRCX: u64 = k("CRCX");
+        const MDCX: u64 = k("MDCX");
+        const DLCX: u64 = k("DLCX");
+        const RQNT: u64 = k("RQNT");
+        const NTFY: u64 = k("NTFY");
+        const AUEP: u64 = k("AUEP");
+        const AUCX: u64 = k("AUCX");
+        const RSIP: u64 = k("RSIP");
+        Some(match word_key(token.as_bytes()) {
+            EPCF => Verb::Epcf,
+            CRCX => Verb::Crcx,
+            MDCX => Verb::Mdcx,
+            DLCX => Verb::Dlcx,
+            RQNT => Verb::Rqnt,
+            NTFY => Verb::Ntfy,
+            AUEP => Verb::Auep,
+            AUCX => Verb::Aucx,
+            RSIP => Verb::Rsip,
+            _ => return None,
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::secret::{Base64Error, SecretBytes, MAX_SECRET};
+use crate::srtp::{self, SrtpError};
 
 /// Longest crypto-suite name we accept; registered names are under 30.
 pub const MAX_SUITE_LEN: usize = 64;
@@ -65,11 +66,11 @@ pub enum Suite<'a> {
     /// RFC 7714.
     AeadAes128Gcm,
     AeadAes256Gcm,
-    /// `CABLEKEY_CHACHA20_POLY1305`: a private suite name, not registered
-    /// with IANA. ChaCha20-Poly1305 in the RFC 7714 AEAD framing with a
-    /// 32-byte key and 12-byte salt, for CTAs without AES instructions.
-    /// Only cablekey peers offer or accept it.
-    CablekeyChacha20Poly1305,
+    /// `AEAD_CHACHA20_POLY1305`: cablekey's own suite, not registered with
+    /// IANA (`docs/srtp.md`). ChaCha20-Poly1305 in the RFC 7714 AEAD framing
+    /// with a 32-byte key and 12-byte salt, for CTAs without AES
+    /// instructions. Only cablekey peers offer or accept it.
+    AeadChaCha20Poly1305,
     /// Any other well-formed name, as sent; its key length is not checked.
     Other(&'a str),
 }
@@ -116,8 +117,8 @@ const KNOWN: [(Suite<'static>, &str, u8, u8); 10] = [
     (Suite::AeadAes128Gcm, "AEAD_AES_128_GCM", 16, 12),
     (Suite::AeadAes256Gcm, "AEAD_AES_256_GCM", 32, 12),
     (
-        Suite::CablekeyChacha20Poly1305,
-        "CABLEKEY_CHACHA20_POLY1305",
+        Suite::AeadChaCha20Poly1305,
+        srtp::Suite::AeadChaCha20Poly1305.name(),
         32,
         12,
     ),
@@ -162,6 +163,37 @@ impl<'a> Suite<'a> {
     /// Length of the `inline:` key||salt, if the suite is known.
     pub fn key_salt_len(&self) -> Option<usize> {
         self.known().map(|k| usize::from(k.2) + usize::from(k.3))
+    }
+}
+
+/// The suites SRTP implements; a name we know but do not implement is
+/// [`SrtpError::UnsupportedSuite`], any other [`SrtpError::UnknownSuite`].
+impl TryFrom<Suite<'_>> for srtp::Suite {
+    type Error = SrtpError;
+
+    fn try_from(s: Suite<'_>) -> Result<srtp::Suite, SrtpError> {
+        match s {
+            Suite::AesCm128HmacSha1_80 => Ok(srtp::Suite::AesCm128HmacSha1_80),
+            Suite::AeadAes128Gcm => Ok(srtp::Suite::AeadAes128Gcm),
+            Suite::AeadAes256Gcm => Ok(srtp::Suite::AeadAes256Gcm),
+            Suite::AeadChaCha20Poly1305 => Ok(srtp::Suite::AeadChaCha20Poly1305),
+            // Registered names we do not implement are `UnsupportedSuite`.
+            Suite::Other(n) => Err(srtp::Suite::from_name(n)
+                .err()
+                .unwrap_or(SrtpError::UnknownSuite)),
+            _ => Err(SrtpError::UnsupportedSuite),
+        }
+    }
+}
+
+impl From<srtp::Suite> for Suite<'static> {
+    fn from(s: srtp::Suite) -> Suite<'static> {
+        match s {
+            srtp::Suite::AesCm128HmacSha1_80 => Suite::AesCm128HmacSha1_80,
+            srtp::Suite::AeadAes128Gcm => Suite::AeadAes128Gcm,
+            srtp::Suite::AeadAes256Gcm => Suite::AeadAes256Gcm,
+            srtp::Suite::AeadChaCha20Poly1305 => Suite::AeadChaCha20Poly1305,
+        }
     }
 }
 

@@ -244,7 +244,7 @@ fn builds_the_controller_answer() {
                 .with_rtpmap(Rtpmap::PCMU)
                 .with_rtpmap(Rtpmap::PCMA)
                 .with_ptime(20)
-                .with_crypto(CryptoAttr::new(7, Suite::CablekeyChacha20Poly1305, key).unwrap()),
+                .with_crypto(CryptoAttr::new(7, Suite::AeadChaCha20Poly1305, key).unwrap()),
         );
     let wire = answer.to_string();
     let expected_key = b64(&[0x5a; 44]);
@@ -253,7 +253,7 @@ fn builds_the_controller_answer() {
         format!(
             "v=0\r\no=cablekey 99 2 IN IP4 10.1.2.3\r\ns=-\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\n\
              m=audio 50000 RTP/SAVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-             a=ptime:20\r\na=crypto:7 CABLEKEY_CHACHA20_POLY1305 inline:{expected_key}\r\n"
+             a=ptime:20\r\na=crypto:7 AEAD_CHACHA20_POLY1305 inline:{expected_key}\r\n"
         )
     );
     let back = Sdp::parse(&wire).unwrap();
@@ -269,6 +269,30 @@ fn builds_the_controller_answer() {
 }
 
 #[test]
+fn sdp_suites_convert_to_the_srtp_suites() {
+    use crate::srtp::{self, SrtpError};
+    for s in srtp::Suite::ALL {
+        let sdp = Suite::from(s);
+        assert_eq!(sdp.name(), s.name());
+        assert_eq!(Suite::parse(s.name()).unwrap(), sdp);
+        assert_eq!(srtp::Suite::try_from(sdp), Ok(s));
+        assert_eq!(sdp.key_len(), Some(s.master_key_len()));
+        assert_eq!(sdp.salt_len(), Some(s.master_salt_len()));
+    }
+    let refused = [
+        ("AES_CM_128_HMAC_SHA1_32", SrtpError::UnsupportedSuite),
+        ("F8_128_HMAC_SHA1_80", SrtpError::UnsupportedSuite),
+        ("NULL_HMAC_SHA1_80", SrtpError::UnsupportedSuite),
+        ("CABLEKEY_CHACHA20_POLY1305", SrtpError::UnknownSuite),
+        ("X", SrtpError::UnknownSuite),
+    ];
+    for (name, err) in refused {
+        let sdp = Suite::parse(name).unwrap();
+        assert_eq!(srtp::Suite::try_from(sdp), Err(err), "{name}");
+    }
+}
+
+#[test]
 fn suites_and_their_key_lengths() {
     let table = [
         ("AES_CM_128_HMAC_SHA1_80", 30),
@@ -280,7 +304,7 @@ fn suites_and_their_key_lengths() {
         ("F8_128_HMAC_SHA1_80", 30),
         ("AEAD_AES_128_GCM", 28),
         ("AEAD_AES_256_GCM", 44),
-        ("CABLEKEY_CHACHA20_POLY1305", 44),
+        ("AEAD_CHACHA20_POLY1305", 44),
     ];
     for (name, len) in table {
         let suite = Suite::parse(name).unwrap();

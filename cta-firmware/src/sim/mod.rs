@@ -1,0 +1,178 @@
+//! The host simulator behind `cablekey cta`: CTAs as real UDP MGCP
+//! endpoints with real SRTP media, audio from tones or WAV files, recording
+//! to WAV, and a serial console per CTA on a pseudo-terminal.
+//!
+//! Only this module uses `std` (feature `sim`); the core stays `no_std`.
+//! Nothing here prints key material: a call key shows as its fingerprint.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod audio;
+mod console;
+mod cta;
+pub mod g711;
+pub mod jitter;
+mod media;
+mod platform;
+pub mod wav;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::string::String;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use console::Request;
+pub use console::HELP;
+use media::SimMedia;
+use platform::{Log, SimApp, SimTerminal};
+
+use crate::gateway::Gateway;
+use crate::ports::Suite;
+
+/// How to run one simulated CTA.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Its domain: endpoints are `aaln/N@<domain>`.
+    pub domain: String,
+    /// Where it listens for MGCP; its IP is also its media address.
+    pub mgcp: SocketAddr,
+    pub call_agent: SocketAddr,
+    pub lines: usize,
+    pub rtp_base_port: u16,
+    pub default_suite: Suite,
+    /// Open a serial console on a pseudo-terminal.
+    pub console: bool,
+}
+
+impl Config {
+    pub fn new(domain: &str, mgcp: SocketAddr, call_agent: SocketAddr) -> Config {
+        Config {
+            domain: domain.into(),
+            mgcp,
+            call_agent,
+            lines: 1,
+            rtp_base_port: 16384,
+            default_suite: Suite::AeadAes128Gcm,
+            console: true,
+        }
+    }
+}
+
+/// A running simulated CTA.
+pub struct Cta {
+    pub domain: String,
+    pub mgcp: SocketAddr,
+    /// The console's pty (`/dev/pts/N`), if one was opened.
+    pub console: Option<PathBuf>,
+    requests: mpsc::Sender<Request>,
+    live: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Cta {
+    /// Binds the MGCP socket, opens the console and starts the CTA, which
+    /// announces itself with RSIP. Call from within a tokio runtime.
+    pub async fn start(config: Config) -> io::Result<Cta> {
+        let sock = UdpSocket::bind(config.mgcp).await?;
+        let mgcp = sock.local_addr()?;
+        let lines: media::Lines = (0..config.lines.clamp(1, crate::gateway::MAX_LINES))
+            .map(|_| Mutex::new(audio::LineAudio::default()))
+            .collect();
+        let media = SimMedia::new(mgcp.ip(), lines.clone());
+        let live = media.live();
+        let log = Log::new(&config.domain);
+        let mut core = crate::Config::new(&config.domain, config.call_agent, mgcp.ip());
+        core.lines = lines.len();
+        core.rtp_base_port = config.rtp_base_port;
+        core.default_suite = config.default_suite;
+        core.first_connection_id = first_connection_id();
+        let gw = Gateway::new(core, media, SimTerminal::new(log.clone()), SimApp);
+        let (tx, rx) = mpsc::channel(16);
+        let console = if config.console {
+            Some(console::open(tx.clone())?)
+        } else {
+            None
+        };
+        if let Some(p) = &console {
+            tracing::info!(cta = %config.domain, %mgcp, "console on {}", p.display());
+        }
+        let runner = cta::Runner {
+            name: config.domain.clone(),
+            gw,
+            sock,
+            lines,
+            log,
+            console: console.clone(),
+        };
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(runner.run(rx, stopped));
+        Ok(Cta {
+            domain: config.domain,
+            mgcp,
+            console,
+            requests: tx,
+            live,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Runs a console command and returns its answer.
+    pub async fn command(&self, text: &str) -> String {
+        let (reply, answer) = oneshot::channel();
+        let req = Request {
+            text: text.into(),
+            reply,
+        };
+        if self.requests.send(req).await.is_err() {
+            return "error: the CTA has stopped".into();
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| "error: the CTA has stopped".into())
+    }
+
+    /// SRTP sessions alive in the media controller (send and receive
+    /// context each); zero when no call holds a key.
+    pub fn srtp_sessions(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Stops the CTA: recordings are finished, keys wiped, sockets closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Seeds connection ids from the clock, so a restarted simulator does not
+/// reuse ids the call agent still remembers.
+fn first_connection_id() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs() as u32).wrapping_mul(1000) | 1
+}
+
+/// Lists the addresses `count` CTAs use: consecutive IPv4 addresses from
+/// `base`, or one address with consecutive ports if it is IPv6.
+pub fn addresses(base: IpAddr, port: u16, count: usize) -> Vec<SocketAddr> {
+    (0..count)
+        .map(|i| match base {
+            IpAddr::V4(v4) => {
+                let ip = u32::from(v4).wrapping_add(i as u32);
+                SocketAddr::new(IpAddr::V4(ip.into()), port)
+            }
+            IpAddr::V6(_) => SocketAddr::new(base, port.wrapping_add(i as u16)),
+        })
+        .collect()
+}
