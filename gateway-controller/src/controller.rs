@@ -244,6 +244,22 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
+    /// At start-up: puts every endpoint whose address is configured in the
+    /// idle state (waiting for off-hook) without waiting for its RSIP, as
+    /// after a controller restart. Endpoints in a call are left alone.
+    pub fn start(&mut self, now: Instant) {
+        let idle: Vec<String> = self
+            .registry
+            .iter()
+            .filter(|e| e.addr.is_some() && self.line_use(&e.name).is_none())
+            .map(|e| e.name.clone())
+            .collect();
+        for name in idle {
+            self.idle_request(now, &name);
+        }
+        self.drain(now);
+    }
+
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.tx.handle_datagram(now, from, datagram);
         self.drain(now);

@@ -134,7 +134,7 @@ impl<K: KeySource> Controller<K> {
         self.send(now, &text, pending(name, None, Step::Park));
     }
 
-    pub(super) fn idle_request(&mut self, now: Instant, name: &str) {
+    pub(crate) fn idle_request(&mut self, now: Instant, name: &str) {
         let rid = self.request_id();
         let req = Request {
             id: &rid,
