@@ -166,3 +166,36 @@ fn random_runs_reach_keys_sent_and_calls_connected() {
         "{escrowed} {sent} {connected}"
     );
 }
+
+#[test]
+fn a_callee_off_hook_as_its_crcx_arrives_keeps_no_key() {
+    // The called line went off hook as its CRCX arrived (401); the caller
+    // gets busy tone and every retransmitted copy is answered from history.
+    let ops = [
+        (114, 90, 0),
+        (56, 210, 79),
+        (0, 0, 49),
+        (69, 0, 0),
+        (73, 0, 0),
+        (214, 8, 0),
+        (0, 0, 1),
+        (226, 35, 108),
+        (249, 0, 0),
+        (143, 0, 1),
+        (118, 0, 5),
+        (134, 192, 0),
+        (130, 0, 123),
+        (158, 0, 156),
+        (10, 0, 115),
+        (130, 0, 77),
+        (158, 0, 147),
+        (10, 0, 122),
+        (48, 0, 166),
+        (105, 162, 0),
+        (108, 0, 165),
+        (138, 0, 116),
+        (0, 0, 0),
+    ];
+    let net = run(0, &ops);
+    assert!(net.no_key_anywhere());
+}

@@ -20,9 +20,10 @@ use cablekey_gateway_controller::{
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::time::Instant;
 
-/// A datagram older than this is gone (a network's maximum lifetime; the
-/// controller keeps deleting doubtful connections for longer).
-pub const MAX_AGE: Duration = Duration::from_secs(20);
+/// A datagram older than this is gone: the network's maximum lifetime as
+/// RFC 3435 assumes it (the 30 s history covers T-MAX 20 s plus this), so a
+/// late retransmission never meets a gateway that forgot the transaction.
+pub const MAX_AGE: Duration = Duration::from_secs(10);
 
 pub const CA: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 2727);
 
@@ -352,6 +353,10 @@ impl Net {
             return;
         };
         let copies = if self.now - sent > MAX_AGE { 0 } else { copies };
+        if std::env::var_os("NET_TRACE").is_some() {
+            let text = String::from_utf8_lossy(&payload);
+            eprintln!("[x{copies}] {from} -> {to}\n{text}");
+        }
         for _ in 0..copies {
             if to == CA {
                 self.ctrl.handle_datagram(self.now, from, &payload);
