@@ -1,3 +1,22 @@
-//! The head-end gateway controller. So far: the escrow store.
+//! The head-end gateway controller: an MGCP call agent that creates a key
+//! for every call, has it escrowed, and only then hands it to both ends.
+//!
+//! - [`Controller`]: the sans-IO call core. It takes datagrams, escrow
+//!   confirmations and the time, and hands back datagrams, events and its
+//!   next deadline. Sockets and the clock live in a driver around it.
+//! - [`escrow`]: the durable escrow store the driver feeds
+//!   [`Event::Escrow`] into.
+#![forbid(unsafe_code)]
 
+pub mod call;
+pub mod controller;
 pub mod escrow;
+mod flow;
+pub mod keys;
+mod msg;
+pub mod registry;
+
+pub use call::{EndReason, RefuseReason};
+pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};
+pub use keys::{KeyMode, KeySource};
+pub use registry::{Kind, Registry, RegistryError};

@@ -1,0 +1,421 @@
+//! The call agent core: MGCP in and out through the transaction layer,
+//! calls in [`crate::flow`], escrow through events.
+//!
+//! How to drive it (times from one monotonic clock, never going back):
+//! 1. Input: [`Controller::handle_datagram`] for each MGCP datagram,
+//!    [`Controller::handle_timeout`] once [`Controller::poll_timeout`] has
+//!    passed (early or repeated calls do nothing), and
+//!    [`Controller::handle_escrowed`] when the escrow layer has made a key
+//!    durable (or failed to).
+//! 2. Output: send every [`Controller::poll_transmit`]; act on every
+//!    [`Controller::poll_event`] — [`Event::Escrow`] must reach the escrow
+//!    layer, the rest are for logs and metrics.
+//!
+//! The invariant: no datagram carrying a call key is queued before
+//! `handle_escrowed(.., Ok(()))` for that call.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cablekey_protocol::escrow::{CallMeta, Party as EscrowParty};
+use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
+use cablekey_protocol::mgcp::{Message, ParseError, ReturnCode, TransactionId};
+use cablekey_protocol::secret::SecretBytes;
+use cablekey_protocol::srtp::Suite;
+use cablekey_protocol::time::Instant;
+
+use crate::call::{Call, EndReason, RefuseReason, Side, State};
+use crate::escrow::EscrowError;
+use crate::keys::{KeyMode, KeySource};
+use crate::registry::Registry;
+
+pub struct Config {
+    pub transaction: transaction::Config,
+    /// Sent with dial tone (`D:`).
+    pub digit_map: String,
+    pub key_mode: KeyMode,
+    pub suite: Suite,
+    /// Ringing this long without an answer ends the call.
+    pub no_answer: Duration,
+    /// The escrow layer answering later than this refuses the call.
+    pub escrow_wait: Duration,
+    pub max_calls: usize,
+    /// A connection whose CRCX or DLCX went unanswered is deleted again
+    /// this often, for [`Config::doubt_lifetime`].
+    pub doubt_retry: Duration,
+    /// Longer than a datagram can live in the network.
+    pub doubt_lifetime: Duration,
+    /// First call number (call ids are its hex); seed it so a restarted
+    /// controller does not reuse ids.
+    pub first_call_number: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            transaction: transaction::Config::default(),
+            digit_map: "(0T|00T|[1-7]xxx|8xxxxxxx|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)".into(),
+            key_mode: KeyMode::Random,
+            suite: Suite::AeadAes128Gcm,
+            no_answer: Duration::from_secs(60),
+            escrow_wait: Duration::from_secs(5),
+            max_calls: 10_000,
+            doubt_retry: Duration::from_secs(5),
+            doubt_lifetime: Duration::from_secs(60),
+            first_call_number: 1,
+        }
+    }
+}
+
+/// A party of a call as the escrow record names it. Numbers are personal
+/// data: `Debug` leaves them out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Party {
+    pub number: Option<String>,
+    pub endpoint: String,
+}
+
+impl fmt::Debug for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Party({})", self.endpoint)
+    }
+}
+
+/// What the escrow record holds besides the sealed key. The driver adds
+/// the wall-clock time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordMeta {
+    pub call_id: String,
+    pub caller: Party,
+    pub callee: Party,
+    pub suite: &'static str,
+    pub started: Instant,
+}
+
+impl RecordMeta {
+    /// The escrow store's metadata, with the wall-clock start the driver
+    /// read. A party without a number is recorded as `unknown`, never guessed.
+    pub fn to_call_meta(&self, start_unix_ms: u64) -> CallMeta {
+        let party = |p: &Party| EscrowParty {
+            number: p.number.clone().unwrap_or_else(|| "unknown".into()),
+            endpoint: p.endpoint.clone(),
+        };
+        CallMeta {
+            call_id: self.call_id.clone(),
+            caller: party(&self.caller),
+            callee: party(&self.callee),
+            start_unix_ms,
+            suite: self.suite.into(),
+        }
+    }
+}
+
+/// The escrow layer could not make a key durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EscrowFailure(pub String);
+
+impl From<&EscrowError> for EscrowFailure {
+    fn from(e: &EscrowError) -> EscrowFailure {
+        EscrowFailure(e.to_string())
+    }
+}
+
+/// What the controller reports. Keys appear only inside
+/// [`Event::Escrow`], whose `Debug` shows a fingerprint.
+#[derive(Debug)]
+pub enum Event {
+    /// Escrow this key durably, then call
+    /// [`Controller::handle_escrowed`].
+    Escrow {
+        call_id: String,
+        record_meta: RecordMeta,
+        key: SecretBytes,
+    },
+    /// A gateway restarted; these endpoints are now reachable.
+    Registered {
+        endpoints: Vec<String>,
+    },
+    /// Off hook on an idle line: dial tone.
+    Dialing {
+        call_id: String,
+        caller: String,
+    },
+    Routed {
+        call_id: String,
+        callee: String,
+    },
+    Ringing {
+        call_id: String,
+    },
+    Connected {
+        call_id: String,
+    },
+    Refused {
+        call_id: String,
+        reason: RefuseReason,
+    },
+    Ended {
+        call_id: String,
+        reason: EndReason,
+    },
+    /// A command failed outside of any call (logs).
+    CommandFailed {
+        endpoint: String,
+        code: ReturnCode,
+    },
+    BadMessage {
+        from: SocketAddr,
+        error: ParseError,
+    },
+}
+
+/// What a line is doing beyond idle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LineUse {
+    InCall(String),
+    /// Off hook after a call or a refusal; waiting for on-hook.
+    Parked,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Dial tone and digits, for a call.
+    Rqnt,
+    /// Wait for off-hook.
+    Idle,
+    /// Wait for on-hook.
+    Park,
+    Crcx(Side),
+    Mdcx(Side),
+    Dlcx,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Doubt {
+    pub next: Instant,
+    pub until: Instant,
+}
+
+/// A command of ours awaiting its response.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub endpoint: String,
+    pub call: Option<String>,
+    pub step: Step,
+}
+
+pub struct Controller<K> {
+    pub(crate) config: Config,
+    pub(crate) tx: Endpoint,
+    pub(crate) registry: Registry,
+    pub(crate) keys: K,
+    pub(crate) calls: BTreeMap<String, Call>,
+    /// By lower-case endpoint name; idle lines are absent.
+    pub(crate) lines: BTreeMap<String, LineUse>,
+    pub(crate) pending: BTreeMap<TransactionId, Pending>,
+    /// Commands that could not be sent: handled as if timed out.
+    pub(crate) unsent: VecDeque<Pending>,
+    /// Connections that may exist though their call is gone (a CRCX or
+    /// DLCX whose outcome we never learned), by (endpoint, call id): DLCX
+    /// again until one deletes something or the deadline passes.
+    pub(crate) doubtful: BTreeMap<(String, String), Doubt>,
+    pub(crate) next_call: u64,
+    pub(crate) next_request: u64,
+    pub(crate) events: VecDeque<Event>,
+}
+
+impl<K: KeySource> Controller<K> {
+    pub fn new(config: Config, registry: Registry, keys: K) -> Controller<K> {
+        Controller {
+            tx: Endpoint::new(config.transaction.clone()),
+            next_call: config.first_call_number,
+            config,
+            registry,
+            keys,
+            calls: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            unsent: VecDeque::new(),
+            doubtful: BTreeMap::new(),
+            next_request: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// At start-up: puts every endpoint whose address is configured in the
+    /// idle state (waiting for off-hook) without waiting for its RSIP, as
+    /// after a controller restart. Endpoints in a call are left alone.
+    pub fn start(&mut self, now: Instant) {
+        let idle: Vec<String> = self
+            .registry
+            .iter()
+            .filter(|e| e.addr.is_some() && self.line_use(&e.name).is_none())
+            .map(|e| e.name.clone())
+            .collect();
+        for name in idle {
+            self.idle_request(now, &name);
+        }
+        self.drain(now);
+    }
+
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.tx.handle_datagram(now, from, datagram);
+        self.drain(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.drain(now);
+        let due: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.deadline.is_some_and(|d| d <= now))
+            .map(|c| c.id.clone())
+            .collect();
+        for id in due {
+            self.on_deadline(now, &id);
+        }
+        self.retry_doubtful(now);
+        self.drain(now);
+    }
+
+    /// The escrow layer's answer for `call_id`. Late answers (the call is
+    /// gone) are ignored.
+    pub fn handle_escrowed(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        result: Result<(), EscrowFailure>,
+    ) {
+        self.on_escrowed(now, call_id, result);
+        self.drain(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.poll_transmit()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.values().filter_map(|c| c.deadline);
+        let doubts = self.doubtful.values().map(|d| d.next);
+        calls.chain(doubts).chain(self.tx.poll_timeout()).min()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn call_state(&self, call_id: &str) -> Option<State> {
+        self.calls.get(call_id).map(|c| c.state)
+    }
+
+    pub fn transactions(&self) -> &Endpoint {
+        &self.tx
+    }
+
+    /// Handles transaction events and unsent commands until none are left.
+    /// Each round either answers a command or retires a pending one, so it ends.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            if let Some(ev) = self.tx.poll_event() {
+                self.on_tx_event(now, ev);
+            } else if let Some(p) = self.unsent.pop_front() {
+                self.on_failed(now, p, None);
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
+        match ev {
+            TxEvent::Command { from, tid, text } => {
+                if let Ok(Message::Command(cmd)) = text.message() {
+                    self.on_command(now, from, tid, &cmd);
+                }
+            }
+            TxEvent::Response { tid, code, text } => {
+                let Some(p) = self.pending.remove(&tid) else {
+                    return;
+                };
+                if code.is_success() {
+                    if let Ok(Message::Response(r)) = text.message() {
+                        self.on_success(now, p, &r);
+                    }
+                } else {
+                    self.on_failed(now, p, Some(code));
+                }
+            }
+            TxEvent::TimedOut { tid, .. } => {
+                if let Some(p) = self.pending.remove(&tid) {
+                    self.on_failed(now, p, None);
+                }
+            }
+            TxEvent::BadMessage { from, error } => {
+                self.events.push_back(Event::BadMessage { from, error })
+            }
+            TxEvent::Provisional { .. } => {}
+        }
+    }
+
+    /// Sends a command we built; a failure to send is handled like a
+    /// time-out, from [`Self::drain`].
+    pub(crate) fn send(&mut self, now: Instant, text: &str, pending: Pending) {
+        let addr = self.registry.get(&pending.endpoint).and_then(|e| e.addr);
+        let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
+        debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
+        let sent = match (addr, parsed) {
+            (Some(addr), Ok(Message::Command(cmd))) => self.tx.send_command(now, addr, cmd).ok(),
+            _ => None,
+        };
+        match sent {
+            Some(tid) => {
+                self.pending.insert(tid, pending);
+            }
+            None => self.unsent.push_back(pending),
+        }
+    }
+
+    pub(crate) fn request_id(&mut self) -> String {
+        let id = format!("{:X}", self.next_request);
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        id
+    }
+
+    pub(crate) fn new_call_id(&mut self) -> String {
+        loop {
+            let id = format!("{:016X}", self.next_call);
+            self.next_call = self.next_call.wrapping_add(1);
+            if !self.calls.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub(crate) fn line_use(&self, endpoint: &str) -> Option<&LineUse> {
+        self.lines.get(&endpoint.to_ascii_lowercase())
+    }
+
+    pub(crate) fn set_line(&mut self, endpoint: &str, u: Option<LineUse>) {
+        let key = endpoint.to_ascii_lowercase();
+        match u {
+            Some(u) => self.lines.insert(key, u),
+            None => self.lines.remove(&key),
+        };
+    }
+}

@@ -1,0 +1,161 @@
+//! Failures, deadlines and the end of calls: connections deleted, lines
+//! put back to idle or parked, keys dropped.
+
+use cablekey_protocol::mgcp::ReturnCode;
+use cablekey_protocol::time::Instant;
+
+use super::{doubt_key, pending, Outcome};
+use crate::call::{EndReason, RefuseReason, Side, State};
+use crate::controller::{Controller, Doubt, Event, LineUse, Pending, Step};
+use crate::keys::KeySource;
+use crate::msg::{self, Request, HANG_UP_EVENTS, IDLE_EVENTS};
+
+impl<K: KeySource> Controller<K> {
+    pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
+        if let (Step::Crcx(_) | Step::Dlcx, None, Some(id)) = (p.step, code, p.call.as_deref()) {
+            // No answer: the connection may exist, or come to exist late.
+            let doubt = Doubt {
+                next: now + self.config.doubt_retry,
+                until: now + self.config.doubt_lifetime,
+            };
+            let key = doubt_key(&p.endpoint, id);
+            self.doubtful.entry(key).or_insert(doubt);
+        }
+        if p.step == Step::Dlcx {
+            return;
+        }
+        let live = p.call.as_deref().filter(|id| self.calls.contains_key(*id));
+        let Some(id) = live.map(str::to_string) else {
+            self.resync_hook(now, &p, code);
+            if let Some(code) = code {
+                self.events.push_back(Event::CommandFailed {
+                    endpoint: p.endpoint,
+                    code,
+                });
+            }
+            return;
+        };
+        if let (Step::Crcx(side), Some(call)) = (p.step, self.calls.get_mut(&id)) {
+            // Refused: nothing was created, nothing to delete.
+            if let (Some(leg), Some(_)) = (call.leg_mut(side), code) {
+                leg.created = false;
+            }
+        }
+        let outcome = match (p.step, code) {
+            (Step::Crcx(Side::Callee), Some(c)) => Outcome::Refused(RefuseReason::CalleeRefused(c)),
+            (Step::Crcx(Side::Callee), None) => Outcome::Refused(RefuseReason::CalleeUnreachable),
+            (_, Some(c)) => Outcome::Ended(EndReason::Error(c)),
+            (_, None) => Outcome::Ended(EndReason::TimedOut),
+        };
+        self.release(now, &id, outcome);
+    }
+
+    pub(crate) fn on_deadline(&mut self, now: Instant, id: &str) {
+        let Some(call) = self.calls.get(id) else {
+            return;
+        };
+        let outcome = match call.state {
+            State::Escrowing => Outcome::Refused(RefuseReason::EscrowTimedOut),
+            State::Ringing => Outcome::Ended(EndReason::NoAnswer),
+            _ => return,
+        };
+        self.release(now, id, outcome);
+    }
+
+    /// Ends a call: deletes its connections, puts each line back to idle
+    /// (on hook) or parked (off hook, with a tone for the caller), wipes the key.
+    pub(super) fn release(&mut self, now: Instant, id: &str, outcome: Outcome) {
+        let Some(call) = self.calls.remove(id) else {
+            return;
+        };
+        let tone = outcome.caller_tone();
+        let legs = [(Some(call.caller), tone), (call.callee, "")];
+        for (leg, tone) in legs {
+            let Some(leg) = leg else {
+                continue;
+            };
+            if !matches!(self.line_use(&leg.endpoint), Some(LineUse::InCall(c)) if c == id) {
+                continue;
+            }
+            if leg.created {
+                self.delete(now, &leg.endpoint, id);
+            }
+            if leg.off_hook {
+                self.park(now, &leg.endpoint, tone);
+            } else {
+                self.set_line(&leg.endpoint, None);
+                self.idle_request(now, &leg.endpoint);
+            }
+        }
+        let call_id = id.to_string();
+        self.events.push_back(match outcome {
+            Outcome::Refused(reason) => Event::Refused { call_id, reason },
+            Outcome::Ended(reason) => Event::Ended { call_id, reason },
+        });
+        // `call.key` is dropped here and wiped.
+    }
+
+    pub(super) fn delete(&mut self, now: Instant, endpoint: &str, call_id: &str) {
+        let text = msg::dlcx(endpoint, call_id);
+        self.send(now, &text, pending(endpoint, Some(call_id), Step::Dlcx));
+    }
+
+    pub(crate) fn retry_doubtful(&mut self, now: Instant) {
+        self.doubtful.retain(|_, d| d.until > now);
+        let due: Vec<(String, String)> = self
+            .doubtful
+            .iter()
+            .filter(|(_, d)| d.next <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let retry = self.config.doubt_retry;
+        for key in due {
+            if let Some(d) = self.doubtful.get_mut(&key) {
+                d.next = now + retry;
+            }
+            let endpoint = self
+                .registry
+                .get(&key.0)
+                .map_or(key.0.clone(), |e| e.name.clone());
+            self.delete(now, &endpoint, &key.1);
+        }
+    }
+
+    pub(super) fn park(&mut self, now: Instant, name: &str, tone: &str) {
+        self.set_line(name, Some(LineUse::Parked));
+        let rid = self.request_id();
+        let req = Request {
+            id: &rid,
+            events: HANG_UP_EVENTS,
+            signals: tone,
+            digit_map: None,
+        };
+        let text = msg::rqnt(name, &req);
+        self.send(now, &text, pending(name, None, Step::Park));
+    }
+
+    pub(crate) fn idle_request(&mut self, now: Instant, name: &str) {
+        let rid = self.request_id();
+        let req = Request {
+            id: &rid,
+            events: IDLE_EVENTS,
+            signals: "",
+            digit_map: None,
+        };
+        let text = msg::rqnt(name, &req);
+        self.send(now, &text, pending(name, None, Step::Idle));
+    }
+
+    /// Our idea of the hook was wrong (401 off hook, 402 on hook): follow the phone.
+    pub(super) fn resync_hook(&mut self, now: Instant, p: &Pending, code: Option<ReturnCode>) {
+        let line = self.line_use(&p.endpoint).cloned();
+        match (p.step, code, line) {
+            (Step::Idle, Some(ReturnCode::PHONE_OFF_HOOK), None) => self.park(now, &p.endpoint, ""),
+            (Step::Park, Some(ReturnCode::PHONE_ON_HOOK), Some(LineUse::Parked)) => {
+                self.set_line(&p.endpoint, None);
+                self.idle_request(now, &p.endpoint);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The text of the commands the controller sends. Built as text and parsed
+//! by the codec before sending, so what goes out is what the codec accepts.
+//! Texts that carry a key are `Zeroizing` and wiped when dropped.
+
+use std::fmt::Write;
+
+use zeroize::Zeroizing;
+
+/// A notification request riding on a command: `X:`, `R:`, `S:` and `D:`.
+pub struct Request<'a> {
+    pub id: &'a str,
+    pub events: &'a str,
+    /// Empty stops every signal.
+    pub signals: &'a str,
+    pub digit_map: Option<&'a str>,
+}
+
+/// Waiting for off-hook.
+pub const IDLE_EVENTS: &str = "L/hd(N)";
+/// Waiting for on-hook.
+pub const HANG_UP_EVENTS: &str = "L/hu(N)";
+pub const DIALING_EVENTS: &str = "L/hu(N), D/[0-9#*T](D)";
+
+fn head(text: &mut String, verb: &str, endpoint: &str) {
+    // The id is a placeholder: the transaction layer assigns a fresh one.
+    let _ = write!(text, "{verb} 1 {endpoint} MGCP 1.0 NCS 1.0\r\n");
+}
+
+fn request(text: &mut String, r: &Request<'_>) {
+    let _ = write!(
+        text,
+        "X: {}\r\nR: {}\r\nS: {}\r\n",
+        r.id, r.events, r.signals
+    );
+    if let Some(d) = r.digit_map {
+        let _ = write!(text, "D: {d}\r\n");
+    }
+}
+
+fn body(text: &mut String, sdp: Option<&str>) {
+    if let Some(sdp) = sdp {
+        text.push_str("\r\n");
+        text.push_str(sdp);
+    }
+}
+
+pub fn rqnt(endpoint: &str, r: &Request<'_>) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(128));
+    head(&mut text, "RQNT", endpoint);
+    request(&mut text, r);
+    text
+}
+
+/// What a CRCX carries besides the request.
+pub struct Connect<'a> {
+    pub call_id: &'a str,
+    pub key_base64: &'a str,
+    pub suite: &'a str,
+    /// `caller` or `callee`: which derived key this end sends with.
+    pub side: &'a str,
+    pub mode: &'a str,
+    pub remote_sdp: Option<&'a str>,
+}
+
+pub fn crcx(endpoint: &str, c: &Connect<'_>, r: &Request<'_>) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(384));
+    head(&mut text, "CRCX", endpoint);
+    let _ = write!(
+        text,
+        "C: {}\r\nL: p:20, a:PCMU, k:base64:{}, sc-rtp:{}, x-dir:{}\r\nM: {}\r\n",
+        c.call_id, c.key_base64, c.suite, c.side, c.mode
+    );
+    request(&mut text, r);
+    body(&mut text, c.remote_sdp);
+    text
+}
+
+pub fn mdcx(
+    endpoint: &str,
+    call_id: &str,
+    conn: &str,
+    mode: &str,
+    r: &Request<'_>,
+    remote_sdp: Option<&str>,
+) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(256));
+    head(&mut text, "MDCX", endpoint);
+    let _ = write!(text, "C: {call_id}\r\nI: {conn}\r\nM: {mode}\r\n");
+    request(&mut text, r);
+    body(&mut text, remote_sdp);
+    text
+}
+
+/// Deletes every connection of the call on the endpoint.
+pub fn dlcx(endpoint: &str, call_id: &str) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(96));
+    head(&mut text, "DLCX", endpoint);
+    let _ = write!(text, "C: {call_id}\r\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cablekey_protocol::mgcp::{
+        parse, ConnectionMode, LcoItem, Message, Param, ParamName, Verb,
+    };
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn request() -> Request<'static> {
+        Request {
+            id: "1F",
+            events: HANG_UP_EVENTS,
+            signals: "L/rt",
+            digit_map: None,
+        }
+    }
+
+    #[test]
+    fn crcx_parses_with_key_side_and_remote_sdp() {
+        let c = Connect {
+            call_id: "A3C4",
+            key_base64: KEY,
+            suite: "AEAD_AES_128_GCM",
+            side: "caller",
+            mode: "recvonly",
+            remote_sdp: Some("v=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n"),
+        };
+        let text = crcx("aaln/1@cta.example", &c, &request());
+        let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
+            panic!("{}", text.as_str());
+        };
+        assert_eq!(cmd.verb, Verb::Crcx);
+        assert_eq!(cmd.param(ParamName::CallId), Some(&Param::CallId("A3C4")));
+        assert_eq!(
+            cmd.param(ParamName::ConnectionMode),
+            Some(&Param::ConnectionMode(ConnectionMode::RecvOnly))
+        );
+        let Some(Param::LocalConnectionOptions(lco)) = cmd.param(ParamName::LocalConnectionOptions)
+        else {
+            panic!("no L:");
+        };
+        let key = lco.encryption_key().unwrap().decode().unwrap();
+        assert_eq!(key.expose(), (0u8..32).collect::<Vec<_>>());
+        assert!(
+            matches!(lco.find("x-dir"), Some(LcoItem::Other { value, .. }) if *value == "caller")
+        );
+        assert!(cmd.sdp.unwrap().contains("m=audio 4000"));
+    }
+
+    #[test]
+    fn rqnt_mdcx_dlcx_parse() {
+        let r = Request {
+            id: "2",
+            events: DIALING_EVENTS,
+            signals: "L/dl",
+            digit_map: Some("(xxxx)"),
+        };
+        let texts = [
+            rqnt("aaln/1@a", &r),
+            rqnt(
+                "aaln/1@a",
+                &Request {
+                    signals: "",
+                    ..request()
+                },
+            ),
+            mdcx("aaln/1@a", "C1", "0001", "sendrecv", &request(), None),
+            dlcx("aaln/1@a", "C1"),
+        ];
+        for text in &texts {
+            assert!(parse(text.as_bytes()).is_ok(), "{}", text.as_str());
+        }
+        assert!(texts[0].contains("D: (xxxx)"));
+    }
+}
