@@ -29,9 +29,9 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole system on loopback, place calls and check them.
-    Lab,
+    Lab(cli::lab::LabArgs),
     /// Run the gateway controller (MGCP call agent with key escrow).
-    Controller,
+    Controller(cli::controller::ControllerArgs),
     /// Run simulated CTAs: UDP MGCP endpoints with SRTP media and serial consoles.
     Cta(cli::cta::CtaArgs),
     /// Run the POTS gateway.
@@ -55,9 +55,10 @@ enum Command {
     Mgcp(cli::mgcp::MgcpCommand),
 }
 
-fn init_logs(format: LogFormat) {
+/// `RUST_LOG` wins over `default` (an `EnvFilter` directive).
+fn init_logs(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -94,10 +95,16 @@ fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    // The lab's output is its table; its logs only say what went wrong.
+    let default = if matches!(cli.command, Command::Lab(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_logs(cli.log_format, default);
     match cli.command {
-        Command::Lab => not_yet("lab", 5),
-        Command::Controller => not_yet("controller", 5),
+        Command::Lab(args) => cli::lab::run(args),
+        Command::Controller(args) => cli::controller::run(args),
         Command::Cta(args) => cli::cta::run(args),
         Command::Pots => not_yet("pots", 5),
         Command::Calea => not_yet("calea", 6),

@@ -5,6 +5,7 @@ mod sim_common;
 
 use std::time::Duration;
 
+use cablekey_cta_firmware::sim::tone::{dominance_db, power};
 use cablekey_cta_firmware::sim::{wav, Cta};
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::derive::{master_key, Direction};

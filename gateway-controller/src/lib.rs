@@ -6,6 +6,7 @@
 //!   next deadline. Sockets and the clock live in a driver around it.
 //! - [`escrow`]: the durable escrow store the driver feeds
 //!   [`Event::Escrow`] into.
+//! - [`service`]: the tokio driver, its configuration and metrics.
 #![forbid(unsafe_code)]
 
 pub mod call;
@@ -15,6 +16,7 @@ mod flow;
 pub mod keys;
 mod msg;
 pub mod registry;
+pub mod service;
 
 pub use call::{EndReason, RefuseReason};
 pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};

@@ -1,2 +1,4 @@
+pub mod controller;
 pub mod cta;
+pub mod lab;
 pub mod mgcp;

@@ -154,9 +154,15 @@ pub struct Request {
     pub reply: oneshot::Sender<String>,
 }
 
+/// What a CTA's task is asked: a console line, or a snapshot for programs.
+pub enum Ask {
+    Console(Request),
+    Snapshot(oneshot::Sender<super::Snapshot>),
+}
+
 /// Opens a pseudo-terminal and serves commands on it; returns the path a
 /// terminal program opens (`/dev/pts/N`).
-pub fn open(requests: mpsc::Sender<Request>) -> std::io::Result<PathBuf> {
+pub fn open(requests: mpsc::Sender<Ask>) -> std::io::Result<PathBuf> {
     use nix::sys::termios;
     let pty = nix::pty::openpty(None, None)?;
     let mut mode = termios::tcgetattr(&pty.slave)?;
@@ -188,7 +194,7 @@ pub fn open(requests: mpsc::Sender<Request>) -> std::io::Result<PathBuf> {
                     text: text.into(),
                     reply,
                 };
-                if requests.blocking_send(req).is_err() {
+                if requests.blocking_send(Ask::Console(req)).is_err() {
                     return;
                 }
                 let Ok(answer) = answer.blocking_recv() else {

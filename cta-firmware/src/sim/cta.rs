@@ -13,10 +13,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audio::Source;
-use super::console::{Cmd, Request, HELP};
+use super::console::{Ask, Cmd, HELP};
 use super::media::{lock, Lines, SimMedia};
 use super::platform::{Log, SimApp, SimTerminal};
 use super::wav;
+use super::{ConnSnapshot, Snapshot};
 use crate::gateway::{Event, Gateway};
 
 pub type SimGateway = Gateway<SimMedia, SimTerminal, SimApp>;
@@ -70,11 +71,7 @@ fn describe(ev: &Event) -> String {
 }
 
 impl Runner {
-    pub async fn run(
-        mut self,
-        mut requests: mpsc::Receiver<Request>,
-        mut stop: oneshot::Receiver<()>,
-    ) {
+    pub async fn run(mut self, mut requests: mpsc::Receiver<Ask>, mut stop: oneshot::Receiver<()>) {
         let clock = Clock(tokio::time::Instant::now());
         self.gw.restart(clock.now());
         self.flush().await;
@@ -95,14 +92,19 @@ impl Runner {
                     }
                 }
                 _ = timer => self.gw.handle_timeout(clock.now()),
-                req = requests.recv() => {
-                    let Some(req) = req else { break };
-                    let answer = match Cmd::parse(&req.text) {
-                        Ok(cmd) => self.execute(clock.now(), cmd),
-                        Err(e) => format!("error: {e}"),
-                    };
-                    let _ = req.reply.send(answer);
-                }
+                ask = requests.recv() => match ask {
+                    None => break,
+                    Some(Ask::Console(req)) => {
+                        let answer = match Cmd::parse(&req.text) {
+                            Ok(cmd) => self.execute(clock.now(), cmd),
+                            Err(e) => format!("error: {e}"),
+                        };
+                        let _ = req.reply.send(answer);
+                    }
+                    Some(Ask::Snapshot(reply)) => {
+                        let _ = reply.send(self.snapshot());
+                    }
+                },
                 _ = &mut stop => break,
             }
             self.flush().await;
@@ -209,6 +211,36 @@ impl Runner {
         lock(&self.lines[line]).source = source;
         self.log.push(text.clone());
         format!("ok: {text}")
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let media = self.gw.media().connections();
+        let connections = self
+            .gw
+            .connections()
+            .map(|c| {
+                let m = media.iter().find(|m| m.conn == c.id);
+                ConnSnapshot {
+                    line: c.line,
+                    call_id: c.call.as_str().into(),
+                    role: c.role,
+                    key: m.map(|m| m.fingerprint),
+                    packets_sent: m.map_or(0, |m| m.stats.packets_sent),
+                    packets_received: m.map_or(0, |m| m.stats.packets_received),
+                    rejected: m.map_or(0, |m| m.rejected),
+                }
+            })
+            .collect();
+        Snapshot {
+            registered: matches!(
+                self.gw.registration(),
+                crate::gateway::Registration::Registered
+            ),
+            phases: (0..self.lines.len())
+                .map(|i| self.gw.phase(i).unwrap_or(crate::line::Phase::Idle))
+                .collect(),
+            connections,
+        }
     }
 
     fn status(&self) -> String {

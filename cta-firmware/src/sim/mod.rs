@@ -13,6 +13,7 @@ pub mod g711;
 pub mod jitter;
 mod media;
 mod platform;
+pub mod tone;
 pub mod wav;
 
 use std::io;
@@ -27,13 +28,16 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use console::Request;
 pub use console::HELP;
+use console::{Ask, Request};
 use media::SimMedia;
 use platform::{Log, SimApp, SimTerminal};
 
 use crate::gateway::Gateway;
-use crate::ports::Suite;
+use cablekey_protocol::secret::Fingerprint;
+
+use crate::line::Phase;
+use crate::ports::{Role, Suite};
 
 /// How to run one simulated CTA.
 #[derive(Clone, Debug)]
@@ -64,13 +68,37 @@ impl Config {
     }
 }
 
+/// A CTA's state for programs (the lab, tests). Keys show as fingerprints.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub registered: bool,
+    /// Each line's phase, line 1 first.
+    pub phases: Vec<Phase>,
+    pub connections: Vec<ConnSnapshot>,
+}
+
+/// One connection of a [`Snapshot`].
+#[derive(Clone, Debug)]
+pub struct ConnSnapshot {
+    /// 0-based.
+    pub line: usize,
+    pub call_id: String,
+    pub role: Role,
+    /// The call key's fingerprint once SRTP is installed.
+    pub key: Option<Fingerprint>,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    /// Packets that failed SRTP authentication or replay checks.
+    pub rejected: u64,
+}
+
 /// A running simulated CTA.
 pub struct Cta {
     pub domain: String,
     pub mgcp: SocketAddr,
     /// The console's pty (`/dev/pts/N`), if one was opened.
     pub console: Option<PathBuf>,
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<Ask>,
     live: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -131,12 +159,19 @@ impl Cta {
             text: text.into(),
             reply,
         };
-        if self.requests.send(req).await.is_err() {
+        if self.requests.send(Ask::Console(req)).await.is_err() {
             return "error: the CTA has stopped".into();
         }
         answer
             .await
             .unwrap_or_else(|_| "error: the CTA has stopped".into())
+    }
+
+    /// What the CTA is doing now; `None` once it has stopped.
+    pub async fn snapshot(&self) -> Option<Snapshot> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(Ask::Snapshot(reply)).await.ok()?;
+        answer.await.ok()
     }
 
     /// SRTP sessions alive in the media controller (send and receive

@@ -1,0 +1,297 @@
+//! The controller's TOML configuration: read, checked, and turned into the
+//! call core's [`Config`] and [`Registry`]. Every error names the file and
+//! the setting at fault.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cablekey_protocol::srtp::Suite;
+use serde::Deserialize;
+
+use crate::keys::KeyMode;
+use crate::registry::{Kind, Registry, RegistryError};
+use crate::Config;
+
+/// The example in the README and `cablekey controller --help`.
+pub const EXAMPLE: &str = r#"# cablekey controller configuration
+[mgcp]
+listen = "127.0.0.1:2727"          # where gateways send MGCP
+
+[escrow]
+dir = "./data"                     # sled store (created if missing)
+le_public_key = "le-public.key"    # from `cablekey keygen`; required
+epoch_secs = 30                    # epoch key lifetime (docs/escrow.md)
+
+[calls]
+key_mode = "random"                # or "derived"
+suite = "AEAD_AES_128_GCM"         # AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80, AEAD_CHACHA20_POLY1305
+no_answer_secs = 60
+max_calls = 10000
+# digit_map = "(0T|00T|[1-7]xxx|8xxxxxxx|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)"
+
+# [metrics]
+# listen = "127.0.0.1:9427"        # Prometheus text at /metrics
+
+[[endpoint]]
+name = "aaln/1@cta1.lab"
+number = "2001"
+# addr = "127.0.0.20:2427"         # else learned from the gateway's RSIP
+# kind = "line"                    # or "trunk" (POTS gateway)
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {setting}: {message}")]
+    Invalid {
+        path: PathBuf,
+        setting: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    mgcp: MgcpSection,
+    escrow: EscrowSection,
+    #[serde(default)]
+    calls: CallsSection,
+    #[serde(default)]
+    metrics: Option<MetricsSection>,
+    #[serde(default)]
+    endpoint: Vec<EndpointEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MgcpSection {
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscrowSection {
+    #[serde(default = "default_dir")]
+    dir: PathBuf,
+    le_public_key: PathBuf,
+    #[serde(default = "default_epoch_secs")]
+    epoch_secs: u64,
+}
+
+fn default_dir() -> PathBuf {
+    crate::escrow::DEFAULT_DIR.into()
+}
+
+fn default_epoch_secs() -> u64 {
+    30
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallsSection {
+    key_mode: Option<String>,
+    suite: Option<String>,
+    digit_map: Option<String>,
+    no_answer_secs: Option<u64>,
+    max_calls: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointEntry {
+    pub name: String,
+    pub number: Option<String>,
+    pub addr: Option<SocketAddr>,
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// A checked configuration, ready to start a controller.
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub store_dir: PathBuf,
+    pub le_public_key: PathBuf,
+    pub epoch: Duration,
+    pub metrics: Option<SocketAddr>,
+    pub core: Config,
+    pub registry: Registry,
+}
+
+impl Settings {
+    /// Defaults for everything but what only the operator knows.
+    pub fn new(listen: SocketAddr, store_dir: PathBuf, le_public_key: PathBuf) -> Settings {
+        Settings {
+            listen,
+            store_dir,
+            le_public_key,
+            epoch: Duration::from_secs(default_epoch_secs()),
+            metrics: None,
+            core: Config::default(),
+            registry: Registry::new(),
+        }
+    }
+
+    /// Reads and checks a configuration file. Relative paths in it are
+    /// taken from the file's directory.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Settings::parse(path, &text)
+    }
+
+    /// Checks `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+        let file: File = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.into(),
+            message: e.to_string().trim_end().into(),
+        })?;
+        let invalid = |setting: &str, message: String| ConfigError::Invalid {
+            path: path.into(),
+            setting: setting.into(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut s = Settings::new(
+            file.mgcp.listen,
+            base.join(&file.escrow.dir),
+            base.join(&file.escrow.le_public_key),
+        );
+        if !(1..=86_400).contains(&file.escrow.epoch_secs) {
+            return Err(invalid(
+                "escrow.epoch_secs",
+                "must be 1 to 86400 seconds".into(),
+            ));
+        }
+        s.epoch = Duration::from_secs(file.escrow.epoch_secs);
+        s.metrics = file.metrics.map(|m| m.listen);
+        let calls = file.calls;
+        if let Some(mode) = calls.key_mode {
+            s.core.key_mode = match mode.as_str() {
+                "random" => KeyMode::Random,
+                "derived" => KeyMode::Derived,
+                other => {
+                    return Err(invalid(
+                        "calls.key_mode",
+                        format!("{other:?}: expected \"random\" or \"derived\""),
+                    ))
+                }
+            };
+        }
+        if let Some(suite) = calls.suite {
+            s.core.suite =
+                Suite::from_name(&suite).map_err(|e| invalid("calls.suite", format!("{e}")))?;
+        }
+        if let Some(map) = calls.digit_map {
+            if map.is_empty() || map.contains(['\r', '\n']) {
+                return Err(invalid(
+                    "calls.digit_map",
+                    "must be one non-empty line".into(),
+                ));
+            }
+            s.core.digit_map = map;
+        }
+        if let Some(secs) = calls.no_answer_secs {
+            if !(1..=3600).contains(&secs) {
+                return Err(invalid("calls.no_answer_secs", "must be 1 to 3600".into()));
+            }
+            s.core.no_answer = Duration::from_secs(secs);
+        }
+        if let Some(max) = calls.max_calls {
+            if max == 0 {
+                return Err(invalid("calls.max_calls", "must be at least 1".into()));
+            }
+            s.core.max_calls = max;
+        }
+        for (i, e) in file.endpoint.iter().enumerate() {
+            add_endpoint(&mut s.registry, e)
+                .map_err(|m| invalid(&format!("endpoint[{i}] ({})", e.name), m))?;
+        }
+        Ok(s)
+    }
+}
+
+/// Adds one configured endpoint.
+pub fn add_endpoint(registry: &mut Registry, e: &EndpointEntry) -> Result<(), String> {
+    let kind = match e.kind.as_deref() {
+        None | Some("line") => Kind::Line,
+        Some("trunk") => Kind::Trunk,
+        Some(other) => return Err(format!("kind {other:?}: expected \"line\" or \"trunk\"")),
+    };
+    registry
+        .add(&e.name, kind, e.number.as_deref(), e.addr)
+        .map_err(|e: RegistryError| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::parse(Path::new("/etc/cablekey/controller.toml"), text)
+    }
+
+    #[test]
+    fn the_example_is_valid() {
+        let s = parse(EXAMPLE).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:2727".parse().unwrap());
+        assert_eq!(s.store_dir, Path::new("/etc/cablekey/./data"));
+        assert_eq!(s.le_public_key, Path::new("/etc/cablekey/le-public.key"));
+        assert_eq!(s.registry.route("2001").unwrap().name, "aaln/1@cta1.lab");
+        assert_eq!(s.core.key_mode, KeyMode::Random);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let base = "[mgcp]\nlisten = \"127.0.0.1:2727\"\n[escrow]\nle_public_key = \"k\"\n";
+        let cases = [
+            ("[calls]\nkey_mode = \"clever\"\n", "calls.key_mode"),
+            ("[calls]\nsuite = \"ROT13\"\n", "calls.suite"),
+            ("[calls]\nmax_calls = 0\n", "calls.max_calls"),
+            (
+                "[[endpoint]]\nname = \"aaln/*@x\"\nnumber = \"1\"\n",
+                "endpoint[0] (aaln/*@x)",
+            ),
+            (
+                "[[endpoint]]\nname = \"aaln/1@x\"\nnumber = \"1\"\n[[endpoint]]\nname = \"aaln/2@x\"\nnumber = \"1\"\n",
+                "endpoint[1] (aaln/2@x)",
+            ),
+        ];
+        for (extra, setting) in cases {
+            let err = parse(&format!("{base}{extra}")).err().unwrap().to_string();
+            assert!(
+                err.starts_with(&format!("/etc/cablekey/controller.toml: {setting}: ")),
+                "{err}"
+            );
+        }
+        let err = parse("[mgcp]\nlisten = \"nowhere\"\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = parse(&format!("{base}[calls]\ncolour = 1\n"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        let missing = parse("[mgcp]\nlisten = \"127.0.0.1:1\"\n[escrow]\n")
+            .err()
+            .unwrap();
+        assert!(missing.to_string().contains("le_public_key"), "{missing}");
+    }
+}

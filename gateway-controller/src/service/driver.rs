@@ -1,0 +1,251 @@
+//! The driver task: one loop owns the call core and feeds it datagrams,
+//! escrow answers and timeouts; escrows run as tasks of their own.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cablekey_protocol::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::metrics::Metrics;
+use super::ServiceEscrow;
+use crate::escrow::{unix_ms, EscrowStore};
+use crate::{Controller, EscrowFailure, Event};
+
+/// Most datagrams read in one go before the core's output is sent.
+const READ_BURST: usize = 64;
+
+/// An escrow's answer, back to the loop.
+struct Escrowed {
+    call_id: String,
+    result: Result<(), EscrowFailure>,
+}
+
+pub(super) struct Driver {
+    ctrl: Controller<fn(&mut [u8])>,
+    sock: UdpSocket,
+    escrow: Arc<ServiceEscrow>,
+    metrics: Arc<Metrics>,
+    origin: std::time::Instant,
+    done_tx: mpsc::UnboundedSender<Escrowed>,
+    done_rx: mpsc::UnboundedReceiver<Escrowed>,
+    escrows_in_flight: usize,
+    /// When each call was routed, for the setup latency.
+    routed_at: HashMap<String, std::time::Instant>,
+}
+
+impl Driver {
+    pub fn new(
+        ctrl: Controller<fn(&mut [u8])>,
+        sock: UdpSocket,
+        escrow: Arc<ServiceEscrow>,
+        metrics: Arc<Metrics>,
+    ) -> Driver {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Driver {
+            ctrl,
+            sock,
+            escrow,
+            metrics,
+            origin: std::time::Instant::now(),
+            done_tx,
+            done_rx,
+            escrows_in_flight: 0,
+            routed_at: HashMap::new(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        let us = self.origin.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+    }
+
+    fn tokio_instant(&self, at: Instant) -> tokio::time::Instant {
+        let at = self.origin + Duration::from_micros(at.as_micros());
+        tokio::time::Instant::from_std(at)
+    }
+
+    /// Nothing of ours is waiting for an answer.
+    fn quiet(&self) -> bool {
+        self.escrows_in_flight == 0 && self.ctrl.transactions().outstanding() == 0
+    }
+
+    pub async fn run(mut self, mut stop: oneshot::Receiver<()>, grace: Duration) {
+        let epochs = {
+            let escrow = self.escrow.clone();
+            tokio::spawn(async move { escrow.run_epoch_timer().await })
+        };
+        let now = self.now();
+        self.ctrl.start(now);
+        let mut buf = vec![0u8; 65_536];
+        let mut stopping: Option<tokio::time::Instant> = None;
+        loop {
+            self.flush().await;
+            if let Some(until) = stopping {
+                if self.quiet() || tokio::time::Instant::now() >= until {
+                    break;
+                }
+            }
+            let wake = self.ctrl.poll_timeout().map(|t| self.tokio_instant(t));
+            let stop_at = stopping.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
+                r = self.sock.recv_from(&mut buf) => {
+                    match r {
+                        Ok((n, from)) => self.datagram(from, &buf[..n]),
+                        Err(e) => tracing::warn!("MGCP receive failed: {e}"),
+                    }
+                    // Take what else is already queued before answering.
+                    for _ in 1..READ_BURST {
+                        match self.sock.try_recv_from(&mut buf) {
+                            Ok((n, from)) => self.datagram(from, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(done) = self.done_rx.recv() => {
+                    self.escrows_in_flight -= 1;
+                    let now = self.now();
+                    self.ctrl.handle_escrowed(now, &done.call_id, done.result);
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or(stop_at)), if wake.is_some() => {
+                    let now = self.now();
+                    self.ctrl.handle_timeout(now);
+                }
+                _ = &mut stop, if stopping.is_none() => {
+                    tracing::info!(calls = self.ctrl.calls(), "shutting down: finishing transactions in flight");
+                    stopping = Some(tokio::time::Instant::now() + grace);
+                }
+                _ = tokio::time::sleep_until(stop_at), if stopping.is_some() => {}
+            }
+        }
+        epochs.abort();
+        let left = self.ctrl.transactions().outstanding();
+        tracing::info!(
+            unanswered = left,
+            escrows = self.escrows_in_flight,
+            "controller stopped"
+        );
+    }
+
+    fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
+        Metrics::inc(&self.metrics.datagrams_in);
+        let now = self.now();
+        self.ctrl.handle_datagram(now, from, bytes);
+    }
+
+    /// Sends what the core queued and acts on its events.
+    async fn flush(&mut self) {
+        while let Some(t) = self.ctrl.poll_transmit() {
+            match self.sock.send_to(&t.payload, t.to).await {
+                Ok(_) => Metrics::inc(&self.metrics.datagrams_out),
+                Err(e) => {
+                    Metrics::inc(&self.metrics.send_errors);
+                    tracing::warn!(to = %t.to, "MGCP send failed: {e}");
+                }
+            }
+        }
+        while let Some(ev) = self.ctrl.poll_event() {
+            self.event(ev);
+        }
+    }
+
+    fn event(&mut self, ev: Event) {
+        let m = &*self.metrics;
+        match ev {
+            Event::Escrow {
+                call_id,
+                record_meta,
+                key,
+            } => {
+                self.escrows_in_flight += 1;
+                let meta = record_meta.to_call_meta(unix_ms());
+                let (escrow, done, metrics) = (
+                    self.escrow.clone(),
+                    self.done_tx.clone(),
+                    self.metrics.clone(),
+                );
+                tokio::spawn(async move {
+                    let t0 = std::time::Instant::now();
+                    let result = escrow.escrow(meta, &key).await;
+                    drop(key);
+                    metrics.escrow_latency.record(t0.elapsed());
+                    let result = match result {
+                        Ok(_) => {
+                            Metrics::inc(&metrics.keys_escrowed);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            Metrics::inc(&metrics.escrow_failures);
+                            tracing::error!(call = %call_id, "escrow failed, call refused: {e}");
+                            Err(EscrowFailure::from(&e))
+                        }
+                    };
+                    let _ = done.send(Escrowed { call_id, result });
+                });
+            }
+            Event::Registered { endpoints } => {
+                Metrics::inc(&m.registrations);
+                tracing::info!(
+                    endpoints = endpoints.len(),
+                    "gateway registered: {}",
+                    endpoints.join(" ")
+                );
+            }
+            Event::Dialing { call_id, caller } => {
+                Metrics::inc(&m.calls_attempted);
+                tracing::debug!(call = %call_id, %caller, "dial tone");
+            }
+            Event::Routed { call_id, callee } => {
+                Metrics::inc(&m.calls_routed);
+                tracing::debug!(call = %call_id, %callee, "routed");
+                self.routed_at.insert(call_id, std::time::Instant::now());
+            }
+            Event::Ringing { call_id } => {
+                Metrics::inc(&m.calls_ringing);
+                if let Some(t0) = self.routed_at.remove(&call_id) {
+                    m.setup_latency.record(t0.elapsed());
+                }
+                tracing::debug!(call = %call_id, "ringing");
+            }
+            Event::Connected { call_id } => {
+                Metrics::inc(&m.calls_connected);
+                tracing::info!(call = %call_id, "connected");
+            }
+            Event::Refused { call_id, reason } => {
+                Metrics::inc(&m.calls_refused);
+                self.routed_at.remove(&call_id);
+                tracing::warn!(call = %call_id, ?reason, "call refused");
+            }
+            Event::Ended { call_id, reason } => {
+                Metrics::inc(&m.calls_ended);
+                self.routed_at.remove(&call_id);
+                tracing::info!(call = %call_id, ?reason, "call ended");
+                // The end time is advisory metadata; a failure only loses it.
+                let end = self.escrow.store().set_end(&call_id, unix_ms());
+                tokio::spawn(async move {
+                    match end.await {
+                        Ok(_) | Err(crate::escrow::StoreError::NotFound) => {}
+                        Err(e) => tracing::warn!(call = %call_id, "end time not stored: {e}"),
+                    }
+                });
+            }
+            Event::CommandFailed { endpoint, code } => {
+                Metrics::inc(&m.command_failures);
+                if matches!(code.0, 401 | 402) {
+                    // The phone's hook moved while our request was on its
+                    // way; the core has already followed it.
+                    tracing::debug!(%endpoint, code = code.0, "hook state resynchronised");
+                } else {
+                    tracing::warn!(%endpoint, code = code.0, "command failed");
+                }
+            }
+            Event::BadMessage { from, error } => {
+                Metrics::inc(&m.bad_messages);
+                tracing::warn!(%from, code = error.return_code().0, "bad MGCP message: {error}");
+            }
+        }
+    }
+}

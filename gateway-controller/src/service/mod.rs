@@ -1,0 +1,125 @@
+//! The controller as a tokio service: the sans-IO [`Controller`] driven by
+//! a UDP socket, the monotonic clock, the OS generator and the escrow
+//! store. [`start`] binds and opens everything, then runs the driver task;
+//! [`Running::shutdown`] ends it gracefully.
+
+pub mod config;
+mod driver;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cablekey_protocol::escrow::EpochPolicy;
+use getrandom::rand_core::{Rng, UnwrapErr};
+use getrandom::SysRng;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::escrow::keyfile::{self, KeyFileError};
+use crate::escrow::{self, Escrow, SledStore, StoreError};
+use crate::Controller;
+pub use config::{ConfigError, Settings};
+pub use metrics::{Histogram, Metrics};
+
+/// Why the controller did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("law-enforcement public key {path}: {source} (create one with `cablekey keygen`)")]
+    LeKey { path: PathBuf, source: KeyFileError },
+    #[error("escrow store {path}: {source}")]
+    Store { path: PathBuf, source: StoreError },
+    #[error("cannot listen for MGCP on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The escrow as the service runs it.
+pub type ServiceEscrow = Escrow<SledStore>;
+
+/// A running controller.
+pub struct Running {
+    /// Where it listens for MGCP.
+    pub addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    pub escrow: Arc<ServiceEscrow>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops taking work, finishes the transactions and escrows in flight
+    /// (at most `grace`), wipes the epoch key and closes the store.
+    pub async fn shutdown(mut self, grace: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(grace + Duration::from_secs(5), &mut self.task).await;
+        self.escrow.end_epoch();
+        self.escrow.store().close();
+    }
+}
+
+/// The OS generator as the call core's key source. The OS failing to give
+/// random bytes leaves nothing safe to do: the process stops.
+fn os_keys(out: &mut [u8]) {
+    UnwrapErr(SysRng).fill_bytes(out);
+}
+
+/// Checks the LE key, opens the store, binds the socket and starts the
+/// driver. Nothing is sent before all of them succeed.
+pub async fn start(settings: Settings, grace: Duration) -> Result<Running, StartError> {
+    let le =
+        keyfile::load_public_key(&settings.le_public_key).map_err(|source| StartError::LeKey {
+            path: settings.le_public_key.clone(),
+            source,
+        })?;
+    let store =
+        SledStore::open(&settings.store_dir, escrow::Options::default()).map_err(|source| {
+            StartError::Store {
+                path: settings.store_dir.clone(),
+                source,
+            }
+        })?;
+    let policy = EpochPolicy {
+        max_age: settings.epoch,
+        ..EpochPolicy::default()
+    };
+    let escrow = Arc::new(Escrow::new(store, le, policy));
+    let sock = match UdpSocket::bind(settings.listen).await {
+        Ok(s) => s,
+        Err(source) => {
+            escrow.store().close();
+            return Err(StartError::Bind {
+                addr: settings.listen,
+                source,
+            });
+        }
+    };
+    let addr = sock.local_addr().map_err(|source| StartError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
+    let mut core = settings.core;
+    // Call ids must not repeat across restarts: start from the clock, far
+    // ahead of the previous run's counter (4096 ids per millisecond).
+    core.first_call_number = escrow::unix_ms() << 12;
+    let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
+    let metrics = Arc::new(Metrics::default());
+    let (stop, stopped) = oneshot::channel();
+    let driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
+    let task = tokio::spawn(driver.run(stopped, grace));
+    tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
+    Ok(Running {
+        addr,
+        metrics,
+        escrow,
+        stop: Some(stop),
+        task,
+    })
+}

@@ -1,0 +1,475 @@
+//! `cablekey lab`: the whole system on loopback. A controller with its
+//! escrow store, simulated CTAs with SRTP media; calls with tones in both
+//! directions; then each call is checked: both ends used one key, the
+//! escrow holds exactly that key (opened with the LE private key), and each
+//! side heard the other's tone.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use cablekey_cta_firmware::line::Phase;
+use cablekey_cta_firmware::sim::{self, tone, wav, Cta, Snapshot};
+use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, TimeRange};
+use cablekey_gateway_controller::registry::Kind;
+use cablekey_gateway_controller::service::{self, Metrics, Running, Settings};
+use cablekey_gateway_controller::KeyMode;
+use cablekey_protocol::escrow::open;
+use cablekey_protocol::secret::Fingerprint;
+use clap::{Args, ValueEnum};
+
+use super::controller::wait_for_stop;
+
+/// The caller sends this tone, the called party the other one.
+const CALLER_HZ: f64 = 1000.0;
+const CALLEE_HZ: f64 = 440.0;
+/// Each side must hear the other's tone this far above its own.
+const MIN_DOMINANCE_DB: f64 = 20.0;
+/// Any one step of a call (dial tone, ringing, answer) takes at most this.
+const STEP_LIMIT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Keys {
+    Random,
+    Derived,
+}
+
+#[derive(Args)]
+#[command(after_help = "\
+Files: the escrow store in --data (default ./data), the lab's LE key pair
+and the recordings in --dir (default ./lab). With --keep-running the system
+stays up after the calls: each CTA's console is a pseudo-terminal (path
+printed) for manual calls; dial the numbers shown (2001, 2002, ...).")]
+pub struct LabArgs {
+    /// Simulated CTAs (one line each).
+    #[arg(long, default_value_t = 4)]
+    ctas: usize,
+    /// Calls to place, up to ctas/2 at a time.
+    #[arg(long, default_value_t = 6)]
+    calls: usize,
+    /// How long each call talks, in seconds.
+    #[arg(long, default_value_t = 1.5)]
+    talk: f64,
+    /// Escrow store directory.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// The lab's LE key pair and the recordings.
+    #[arg(long, default_value = "./lab")]
+    dir: PathBuf,
+    /// Where the controller listens.
+    #[arg(long, default_value = "127.0.0.1:2727")]
+    controller: SocketAddr,
+    /// The first CTA's address; the next ones follow.
+    #[arg(long, default_value = "127.0.0.20")]
+    cta_base: IpAddr,
+    /// How call keys are made.
+    #[arg(long, value_enum, default_value_t = Keys::Random)]
+    keys: Keys,
+    /// Leave everything running for manual calls (Ctrl-C ends it).
+    #[arg(long)]
+    keep_running: bool,
+}
+
+pub fn run(args: LabArgs) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cablekey lab: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(lab(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("cablekey lab: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn number(i: usize) -> String {
+    format!("{}", 2001 + i)
+}
+
+fn endpoint(i: usize) -> String {
+    format!("aaln/1@cta{}.lab", i + 1)
+}
+
+/// What one call showed.
+struct CallReport {
+    caller: usize,
+    callee: usize,
+    call_id: String,
+    /// Last digit to ringing, as the caller's CTA saw it.
+    setup: Duration,
+    /// The key fingerprints the two CTAs installed.
+    keys: (Fingerprint, Fingerprint),
+    /// The fingerprint of the key opened from escrow.
+    escrowed: Result<Fingerprint, String>,
+    /// Caller's tone heard by the callee, and the reverse, in dB.
+    heard: (f64, f64),
+}
+
+impl CallReport {
+    fn ok(&self) -> bool {
+        self.keys.0 == self.keys.1
+            && self.escrowed.as_ref().is_ok_and(|fp| *fp == self.keys.0)
+            && self.heard.0 >= MIN_DOMINANCE_DB
+            && self.heard.1 >= MIN_DOMINANCE_DB
+    }
+}
+
+async fn lab(args: LabArgs) -> anyhow::Result<bool> {
+    ensure!(args.ctas >= 2, "--ctas must be at least 2");
+    ensure!(args.ctas <= 200, "--ctas is at most 200");
+    ensure!(
+        (0.5..=60.0).contains(&args.talk),
+        "--talk is 0.5 to 60 seconds"
+    );
+    let (private, public) = lab_keys(&args.dir)?;
+    let wav_dir = args.dir.join("wav");
+    std::fs::create_dir_all(&wav_dir).with_context(|| format!("creating {}", wav_dir.display()))?;
+
+    let mut settings = Settings::new(args.controller, args.data.clone(), public);
+    settings.core.key_mode = match args.keys {
+        Keys::Random => KeyMode::Random,
+        Keys::Derived => KeyMode::Derived,
+    };
+    for i in 0..args.ctas {
+        settings
+            .registry
+            .add(&endpoint(i), Kind::Line, Some(&number(i)), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let started_ms = cablekey_gateway_controller::escrow::unix_ms();
+    let ctrl = service::start(settings, Duration::from_secs(5)).await?;
+    let ctas = match start_ctas(&args, ctrl.addr).await {
+        Ok(c) => c,
+        Err(e) => {
+            ctrl.shutdown(Duration::from_secs(1)).await;
+            return Err(e);
+        }
+    };
+    println!(
+        "controller {} ({} keys), {} CTAs registered, escrow store {}",
+        ctrl.addr,
+        settings_mode(args.keys),
+        ctas.len(),
+        args.data.display()
+    );
+
+    let result = place_all(&args, &ctas, &wav_dir).await;
+    let mut reports = match result {
+        Ok(r) => r,
+        Err(e) => {
+            stop_all(ctas, ctrl).await;
+            return Err(e);
+        }
+    };
+    let stored = check_escrow(&ctrl, &private, started_ms, &mut reports).await;
+    print_table(&reports, &ctrl.metrics, &stored);
+    let ok = reports.len() == args.calls
+        && reports.iter().all(CallReport::ok)
+        && stored == Ok(reports.len());
+    println!(
+        "{}",
+        if ok {
+            "lab: all calls passed"
+        } else {
+            "lab: FAILED"
+        }
+    );
+
+    if args.keep_running {
+        println!("\nthe system stays up; Ctrl-C ends it. Numbers and consoles:");
+        for (i, cta) in ctas.iter().enumerate() {
+            let console = cta
+                .console
+                .as_ref()
+                .map_or("none".into(), |p| p.display().to_string());
+            println!("  {}  {}  console {console}", number(i), endpoint(i));
+        }
+        wait_for_stop().await;
+    }
+    stop_all(ctas, ctrl).await;
+    Ok(ok)
+}
+
+fn settings_mode(k: Keys) -> &'static str {
+    match k {
+        Keys::Random => "random",
+        Keys::Derived => "derived",
+    }
+}
+
+/// The lab's LE key pair, made on first use. The private half stands in
+/// for the CALEA server's.
+fn lab_keys(dir: &Path) -> anyhow::Result<(cablekey_protocol::escrow::LePrivateKey, PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (private, public) = (dir.join("le-private.key"), dir.join("le-public.key"));
+    if !private.exists() && !public.exists() {
+        keyfile::generate_keypair(&private, &public)?;
+    }
+    let sk = keyfile::load_private_key(&private)?;
+    let pk = keyfile::load_public_key(&public)?;
+    ensure!(
+        sk.public().key_id() == pk.key_id(),
+        "{} and {} are not one key pair",
+        private.display(),
+        public.display()
+    );
+    Ok((sk, public))
+}
+
+async fn start_ctas(args: &LabArgs, call_agent: SocketAddr) -> anyhow::Result<Vec<Cta>> {
+    let mut ctas = Vec::new();
+    for (i, addr) in sim::addresses(args.cta_base, 2427, args.ctas)
+        .into_iter()
+        .enumerate()
+    {
+        let mut config = sim::Config::new(&format!("cta{}.lab", i + 1), addr, call_agent);
+        config.console = args.keep_running;
+        config.rtp_base_port = 16384;
+        let cta = Cta::start(config)
+            .await
+            .with_context(|| format!("starting CTA {} on {addr}", i + 1))?;
+        ctas.push(cta);
+    }
+    for (i, cta) in ctas.iter().enumerate() {
+        wait_for(cta, Duration::from_secs(10), |s| s.registered)
+            .await
+            .with_context(|| format!("CTA {} did not register", i + 1))?;
+    }
+    Ok(ctas)
+}
+
+async fn stop_all(ctas: Vec<Cta>, ctrl: Running) {
+    for cta in ctas {
+        cta.stop().await;
+    }
+    ctrl.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Polls `cta` until `done` holds.
+async fn wait_for(
+    cta: &Cta,
+    limit: Duration,
+    done: impl Fn(&Snapshot) -> bool,
+) -> anyhow::Result<Snapshot> {
+    let until = Instant::now() + limit;
+    loop {
+        let Some(s) = cta.snapshot().await else {
+            bail!("the CTA stopped");
+        };
+        if done(&s) {
+            return Ok(s);
+        }
+        if Instant::now() >= until {
+            bail!("gave up after {limit:?} (phases {:?})", s.phases);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn say(cta: &Cta, command: &str) -> anyhow::Result<()> {
+    let answer = cta.command(command).await;
+    ensure!(answer.starts_with("ok"), "{command}: {answer}");
+    Ok(())
+}
+
+/// Places the calls, up to ctas/2 at once on disjoint pairs.
+async fn place_all(
+    args: &LabArgs,
+    ctas: &[Cta],
+    wav_dir: &Path,
+) -> anyhow::Result<Vec<CallReport>> {
+    let pairs = ctas.len() / 2;
+    let mut reports = Vec::new();
+    let mut n = 0;
+    while n < args.calls {
+        let round: Vec<_> = (0..pairs.min(args.calls - n))
+            .map(|p| {
+                let (caller, callee) = if (n / pairs) % 2 == 0 {
+                    (2 * p, 2 * p + 1)
+                } else {
+                    (2 * p + 1, 2 * p)
+                };
+                call(ctas, caller, callee, n + p, args.talk, wav_dir)
+            })
+            .collect();
+        for r in futures_util::future::join_all(round).await {
+            reports.push(r?);
+        }
+        n += pairs.min(args.calls - n);
+    }
+    Ok(reports)
+}
+
+/// One call: tones both ways, recorded at both ends.
+async fn call(
+    ctas: &[Cta],
+    a: usize,
+    b: usize,
+    k: usize,
+    talk: f64,
+    wav_dir: &Path,
+) -> anyhow::Result<CallReport> {
+    let (ca, cb) = (&ctas[a], &ctas[b]);
+    let heard_by_a = wav_dir.join(format!("call{}-caller-hears.wav", k + 1));
+    let heard_by_b = wav_dir.join(format!("call{}-callee-hears.wav", k + 1));
+    say(ca, &format!("play tone {CALLER_HZ} 0.5")).await?;
+    say(cb, &format!("play tone {CALLEE_HZ} 0.5")).await?;
+    say(ca, &format!("record {}", heard_by_a.display())).await?;
+    say(cb, &format!("record {}", heard_by_b.display())).await?;
+    let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
+    let step = |what: &'static str| move || format!("call {}: {what}", k + 1);
+
+    say(ca, "offhook").await?;
+    wait_for(ca, STEP_LIMIT, phase(Phase::DialTone))
+        .await
+        .with_context(step("no dial tone"))?;
+    let dialed = Instant::now();
+    say(ca, &format!("dial {}", number(b))).await?;
+    wait_for(cb, STEP_LIMIT, phase(Phase::Ringing))
+        .await
+        .with_context(step("no ringing"))?;
+    let setup = dialed.elapsed();
+    say(cb, "offhook").await?;
+    let keyed = |s: &Snapshot| {
+        s.phases[0] == Phase::Connected && s.connections.iter().any(|c| c.key.is_some())
+    };
+    let sa = wait_for(ca, STEP_LIMIT, keyed)
+        .await
+        .with_context(step("caller not connected"))?;
+    let sb = wait_for(cb, STEP_LIMIT, keyed)
+        .await
+        .with_context(step("callee not connected"))?;
+    tokio::time::sleep(Duration::from_secs_f64(talk)).await;
+
+    say(ca, "onhook").await?;
+    say(cb, "onhook").await?;
+    say(ca, "record stop").await?;
+    say(cb, "record stop").await?;
+    say(ca, "play stop").await?;
+    say(cb, "play stop").await?;
+    let idle = |s: &Snapshot| s.phases[0] == Phase::Idle && s.connections.is_empty();
+    wait_for(ca, STEP_LIMIT, idle)
+        .await
+        .with_context(step("caller not released"))?;
+    wait_for(cb, STEP_LIMIT, idle)
+        .await
+        .with_context(step("callee not released"))?;
+
+    let conn = |s: &Snapshot| {
+        s.connections
+            .iter()
+            .find_map(|c| Some((c.call_id.clone(), c.key?)))
+    };
+    let (call_id, key_a) = conn(&sa).context("caller has no key")?;
+    let (_, key_b) = conn(&sb).context("callee has no key")?;
+    Ok(CallReport {
+        caller: a,
+        callee: b,
+        call_id,
+        setup,
+        keys: (key_a, key_b),
+        escrowed: Err("not checked".into()),
+        heard: (
+            heard(&heard_by_b, CALLER_HZ, CALLEE_HZ)?,
+            heard(&heard_by_a, CALLEE_HZ, CALLER_HZ)?,
+        ),
+    })
+}
+
+/// How far `want` stands above `own` in a recording, after its first
+/// 300 ms (the jitter buffer filling).
+fn heard(path: &Path, want: f64, own: f64) -> anyhow::Result<f64> {
+    let pcm = wav::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let skip = 2400.min(pcm.len());
+    Ok(tone::dominance_db(&pcm[skip..], want, own))
+}
+
+/// Opens each call's escrow record with the LE private key; returns how
+/// many records the store holds for calls since the lab started.
+async fn check_escrow(
+    ctrl: &Running,
+    sk: &cablekey_protocol::escrow::LePrivateKey,
+    since_ms: u64,
+    reports: &mut [CallReport],
+) -> Result<usize, String> {
+    let store = ctrl.escrow.store();
+    for r in reports.iter_mut() {
+        r.escrowed = async {
+            let record = store
+                .get(&r.call_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no record")?;
+            let epoch = store
+                .epoch(record.sealed.epoch)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no epoch record")?;
+            let key = open(sk, &epoch, &record).map_err(|e| e.to_string())?;
+            Ok(key.fingerprint())
+        }
+        .await;
+    }
+    let range = TimeRange {
+        from_ms: since_ms,
+        to_ms: u64::MAX,
+    };
+    store
+        .by_time(range)
+        .await
+        .map(|v| v.len())
+        .map_err(|e| e.to_string())
+}
+
+fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, String>) {
+    println!(
+        "\n{:>4}  {:<11}  {:<16}  {:>9}  {:<20}  {:<8}  {:>9}  {:>9}  result",
+        "call", "from -> to", "call id", "setup", "key (both ends)", "escrow", "A hears", "B hears"
+    );
+    for (i, r) in reports.iter().enumerate() {
+        let key = if r.keys.0 == r.keys.1 {
+            r.keys.0.to_string()
+        } else {
+            "DIFFERENT".into()
+        };
+        let escrow = match &r.escrowed {
+            Ok(fp) if *fp == r.keys.0 => "opened".to_string(),
+            Ok(_) => "WRONG KEY".into(),
+            Err(e) => format!("ERROR: {e}"),
+        };
+        println!(
+            "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:>6.1} dB  {:>6.1} dB  {}",
+            i + 1,
+            format!("{}->{}", number(r.caller), number(r.callee)),
+            r.call_id,
+            r.setup.as_secs_f64() * 1e3,
+            key,
+            escrow,
+            r.heard.1,
+            r.heard.0,
+            if r.ok() { "ok" } else { "FAILED" }
+        );
+    }
+    let ms =
+        |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
+    println!(
+        "\ncalls {} connected {} refused {} | keys escrowed {} (store holds {}) | escrow p50 {} p99 {} | setup p50 {} p99 {}",
+        reports.len(),
+        Metrics::get(&m.calls_connected),
+        Metrics::get(&m.calls_refused),
+        Metrics::get(&m.keys_escrowed),
+        stored.as_ref().map_or_else(|e| format!("error: {e}"), |n| n.to_string()),
+        ms(m.escrow_latency.quantile(0.5)),
+        ms(m.escrow_latency.quantile(0.99)),
+        ms(m.setup_latency.quantile(0.5)),
+        ms(m.setup_latency.quantile(0.99)),
+    );
+}
