@@ -138,6 +138,9 @@ pub(crate) struct LineCtl {
     pub requested: String,
     pub digit_map: String,
     pub ntfy: Option<TransactionId>,
+    /// Events to notify once the outstanding NTFY is answered: one NTFY
+    /// at a time per endpoint keeps them in order at the call agent.
+    pub ntfy_held: bool,
 }
 
 pub struct Gateway<M, T, A> {
@@ -167,6 +170,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
                 requested: String::new(),
                 digit_map: String::new(),
                 ntfy: None,
+                ntfy_held: false,
             })
             .collect();
         Gateway {
@@ -202,6 +206,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             ctl.requested = String::new();
             ctl.digit_map = String::new();
             ctl.ntfy = None;
+            ctl.ntfy_held = false;
         }
         self.report_status();
         self.send_rsip(now, RestartMethod::Restart);
@@ -333,10 +338,22 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
                 self.schedule_rsip(now);
             }
         }
-        for ctl in &mut self.lines {
+        self.ntfy_done(now, tid);
+    }
+
+    /// The NTFY `tid` is answered (or given up): send what was held.
+    fn ntfy_done(&mut self, now: Instant, tid: TransactionId) {
+        let mut release = Vec::new();
+        for (i, ctl) in self.lines.iter_mut().enumerate() {
             if ctl.ntfy == Some(tid) {
                 ctl.ntfy = None;
+                if core::mem::take(&mut ctl.ntfy_held) && !ctl.line.observed().is_empty() {
+                    release.push(i);
+                }
             }
+        }
+        for line in release {
+            self.send_ntfy(now, line);
         }
     }
 
@@ -345,7 +362,9 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let rsip_lost = self.registration == (Registration::Restarting { tid });
         for ctl in &mut self.lines {
             if ctl.ntfy == Some(tid) {
+                // Disconnected: the restart below starts the line afresh.
                 ctl.ntfy = None;
+                ctl.ntfy_held = false;
             }
         }
         if ntfy_lost || rsip_lost {
@@ -398,7 +417,10 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             self.push(Event::SwapAudio { line });
         }
         if out.notify {
-            self.send_ntfy(now, line);
+            match self.lines.get_mut(line) {
+                Some(ctl) if ctl.ntfy.is_some() => ctl.ntfy_held = true,
+                _ => self.send_ntfy(now, line),
+            }
         }
     }
 

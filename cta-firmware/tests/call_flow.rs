@@ -335,3 +335,41 @@ fn debug_output_never_shows_key_bytes() {
     );
     assert!(text.contains("fp:"), "{text}");
 }
+
+/// RFC 3435 lockstep: while a NTFY is unanswered (its response lost), the
+/// next one waits, so the call agent never sees an off-hook before the
+/// on-hook that preceded it.
+#[test]
+fn a_notify_waits_for_the_previous_one_to_be_answered() {
+    let mut r = Rig::registered();
+    let resp = r.command("RQNT {tid} aaln/1@cta1.example MGCP 1.0\nX: 20\nR: L/hd(N)\n");
+    assert!(resp.starts_with("200"), "{resp}");
+    let off = r.terminal(0, TerminalEvent::OffHook);
+    r.answer(&off[0].clone(), 200);
+    let resp = r.command("RQNT {tid} aaln/1@cta1.example MGCP 1.0\nX: 21\nR: L/hu(N)\n");
+    assert!(resp.starts_with("200"), "{resp}");
+    let on = r.terminal(0, TerminalEvent::OnHook);
+    assert!(on[0].contains("O: L/hu"), "{}", on[0]);
+    // Its response is lost. The call agent's next request still arrives.
+    let resp = r.command("RQNT {tid} aaln/1@cta1.example MGCP 1.0\nX: 22\nR: L/hd(N)\n");
+    assert!(resp.starts_with("200"), "{resp}");
+    let held = r.terminal(0, TerminalEvent::OffHook);
+    assert!(
+        held.is_empty(),
+        "sent before the on-hook was answered: {held:?}"
+    );
+    // Retransmissions of the on-hook only, until it is answered.
+    let again = r.advance(1000);
+    assert!(
+        !again.is_empty() && again.iter().all(|m| m.contains("O: L/hu")),
+        "{again:?}"
+    );
+    r.answer(&on[0].clone(), 200);
+    let next = r.drain();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(
+        next[0].contains("O: L/hd") && next[0].contains("X: 22"),
+        "{}",
+        next[0]
+    );
+}

@@ -222,6 +222,7 @@ async fn tones_survive_five_percent_loss_and_reordering() {
         loss: 0.05,
         reorder: 0.05,
         seed: 42,
+        ..Impairment::NONE
     };
     let c = call("impaired", ("127.0.0.23", "127.0.0.24"), imp).await;
     let (a_heard, b_heard) = talk(&c, 2.5).await;

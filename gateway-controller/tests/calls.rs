@@ -447,3 +447,37 @@ fn a_restarted_controller_with_configured_addresses_serves_calls_without_rsip() 
     net.terminal(1, 0, TerminalEvent::OffHook);
     assert_eq!(net.connected(), 1);
 }
+
+/// A retransmitted NTFY whose first copy was lost can arrive late (say, an
+/// on-hook from the last call, already learned from a 402, while the line
+/// rings for the next). It is answered, and an on-hook for a line known to
+/// be on hook changes nothing.
+#[test]
+fn a_late_on_hook_for_a_line_known_on_hook_changes_nothing() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    let call = net.key_fps.keys().next().unwrap().clone();
+    let ringing = Some(cablekey_gateway_controller::call::State::Ringing);
+    assert_eq!(net.ctrl.call_state(&call), ringing);
+    let stale = format!(
+        "NTFY 99001 {} MGCP 1.0\r\nX: 0\r\nO: L/hu\r\n",
+        line_name(1, 0)
+    );
+    let now = net.now;
+    net.ctrl.handle_datagram(now, cta_addr(1), stale.as_bytes());
+    let answer = net.ctrl.poll_transmit().expect("the NTFY is answered");
+    assert!(answer.payload.starts_with(b"200 99001"), "{answer:?}");
+    net.flush();
+    assert_eq!(
+        net.ctrl.call_state(&call),
+        ringing,
+        "the stale on-hook was ignored"
+    );
+
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(
+        net.connected(),
+        1,
+        "the current request's events still count"
+    );
+}

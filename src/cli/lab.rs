@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use cablekey_cta_firmware::line::Phase;
+use cablekey_cta_firmware::sim::impair::{Impairment, Proxy, Tally};
 use cablekey_cta_firmware::sim::{self, tone, wav, Cta, Snapshot};
 use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, TimeRange};
 use cablekey_gateway_controller::registry::Kind;
@@ -70,6 +71,13 @@ pub struct LabArgs {
     /// Leave everything running for manual calls (Ctrl-C ends it).
     #[arg(long)]
     keep_running: bool,
+    /// Share of MGCP datagrams lost between each CTA and the controller
+    /// (both ways), to watch retransmission at work.
+    #[arg(long, default_value_t = 0.0)]
+    signaling_loss: f64,
+    /// Share of MGCP datagrams delivered twice (at-most-once at work).
+    #[arg(long, default_value_t = 0.0)]
+    signaling_dup: f64,
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
@@ -146,7 +154,7 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
     }
     let started_ms = cablekey_gateway_controller::escrow::unix_ms();
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
-    let ctas = match start_ctas(&args, ctrl.addr).await {
+    let (ctas, proxies) = match start_ctas(&args, ctrl.addr).await {
         Ok(c) => c,
         Err(e) => {
             ctrl.shutdown(Duration::from_secs(1)).await;
@@ -171,6 +179,17 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
     };
     let stored = check_escrow(&ctrl, &private, started_ms, &mut reports).await;
     print_table(&reports, &ctrl.metrics, &stored);
+    if !proxies.is_empty() {
+        let sum = |f: fn(&Tally) -> &std::sync::atomic::AtomicU64| -> u64 {
+            proxies.iter().map(|p| Tally::get(f(&p.tally))).sum()
+        };
+        println!(
+            "signaling impaired: {} datagrams forwarded, {} dropped, {} duplicated",
+            sum(|t| &t.forwarded),
+            sum(|t| &t.dropped),
+            sum(|t| &t.duplicated)
+        );
+    }
     let ok = reports.len() == args.calls
         && reports.iter().all(CallReport::ok)
         && stored == Ok(reports.len());
@@ -224,12 +243,35 @@ fn lab_keys(dir: &Path) -> anyhow::Result<(cablekey_protocol::escrow::LePrivateK
     Ok((sk, public))
 }
 
-async fn start_ctas(args: &LabArgs, call_agent: SocketAddr) -> anyhow::Result<Vec<Cta>> {
+/// Starts the CTAs, each behind an impairing proxy if asked, and waits
+/// for their registration.
+async fn start_ctas(
+    args: &LabArgs,
+    controller: SocketAddr,
+) -> anyhow::Result<(Vec<Cta>, Vec<Proxy>)> {
     let mut ctas = Vec::new();
+    let mut proxies = Vec::new();
+    let impaired = args.signaling_loss > 0.0 || args.signaling_dup > 0.0;
     for (i, addr) in sim::addresses(args.cta_base, 2427, args.ctas)
         .into_iter()
         .enumerate()
     {
+        let call_agent = if impaired {
+            let imp = Impairment {
+                loss: args.signaling_loss,
+                duplicate: args.signaling_dup,
+                reorder: 0.0,
+                seed: 1 + i as u64,
+            };
+            let proxy = Proxy::start(SocketAddr::new(controller.ip(), 0), controller, imp)
+                .await
+                .context("starting a signaling proxy")?;
+            let at = proxy.addr;
+            proxies.push(proxy);
+            at
+        } else {
+            controller
+        };
         let mut config = sim::Config::new(&format!("cta{}.lab", i + 1), addr, call_agent);
         config.console = args.keep_running;
         config.rtp_base_port = 16384;
@@ -243,7 +285,7 @@ async fn start_ctas(args: &LabArgs, call_agent: SocketAddr) -> anyhow::Result<Ve
             .await
             .with_context(|| format!("CTA {} did not register", i + 1))?;
     }
-    Ok(ctas)
+    Ok((ctas, proxies))
 }
 
 async fn stop_all(ctas: Vec<Cta>, ctrl: Running) {

@@ -10,6 +10,7 @@ mod audio;
 mod console;
 mod cta;
 pub mod g711;
+pub mod impair;
 pub mod jitter;
 mod media;
 mod platform;

@@ -123,22 +123,7 @@ pub async fn start_cta(agent: &mut Agent, domain: &str, ip: &str, console: bool)
     cta
 }
 
-/// How the relay treats packets: seeded, so a run can be repeated.
-#[derive(Clone, Copy)]
-pub struct Impairment {
-    pub loss: f64,
-    /// Share of packets held back and sent after the next one or two.
-    pub reorder: f64,
-    pub seed: u64,
-}
-
-impl Impairment {
-    pub const NONE: Impairment = Impairment {
-        loss: 0.0,
-        reorder: 0.0,
-        seed: 1,
-    };
-}
+pub use cablekey_cta_firmware::sim::impair::Impairment;
 
 /// What one direction of the relay did.
 #[derive(Default)]
@@ -148,19 +133,6 @@ pub struct Tally {
     pub reordered: u64,
     /// The first packets seen, as sent.
     pub sample: Vec<Vec<u8>>,
-}
-
-/// splitmix64: a tiny seeded generator for the relay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// Receives on its own socket and forwards to `to`, impaired.
@@ -177,7 +149,7 @@ impl Relay {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let t = tally.clone();
         let task = tokio::spawn(async move {
-            let mut rng = Rng(imp.seed);
+            let mut rng = cablekey_cta_firmware::sim::impair::Rng(imp.seed);
             let mut buf = vec![0u8; 2048];
             let mut held: Option<(Vec<u8>, u32)> = None;
             while let Ok((n, _)) = sock.recv_from(&mut buf).await {

@@ -180,8 +180,11 @@ impl<K: KeySource> Controller<K> {
                 let Some(side) = call.side_of(name) else {
                     return;
                 };
-                if let Some(leg) = call.leg_mut(side) {
-                    leg.off_hook = false;
+                match call.leg_mut(side) {
+                    Some(leg) if leg.off_hook => leg.off_hook = false,
+                    // Already known on hook (a ringing line, or one whose
+                    // 402 told us first): a late NTFY changes nothing.
+                    _ => return,
                 }
                 let answered = matches!(call.state, State::Answering | State::Connected);
                 let reason = match side {
@@ -194,7 +197,7 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    fn originate(&mut self, now: Instant, name: &str) {
+    pub(super) fn originate(&mut self, now: Instant, name: &str) {
         let id = self.new_call_id();
         let mut call = Call::new(id.clone(), name, now);
         call.caller.off_hook = true;

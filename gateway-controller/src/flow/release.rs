@@ -150,7 +150,11 @@ impl<K: KeySource> Controller<K> {
     pub(super) fn resync_hook(&mut self, now: Instant, p: &Pending, code: Option<ReturnCode>) {
         let line = self.line_use(&p.endpoint).cloned();
         match (p.step, code, line) {
-            (Step::Idle, Some(ReturnCode::PHONE_OFF_HOOK), None) => self.park(now, &p.endpoint, ""),
+            // The handset is up while we thought it down: whoever lifted
+            // it wants to dial, as if its off-hook NTFY had come.
+            (Step::Idle, Some(ReturnCode::PHONE_OFF_HOOK), None) => {
+                self.originate(now, &p.endpoint)
+            }
             (Step::Park, Some(ReturnCode::PHONE_ON_HOOK), Some(LineUse::Parked)) => {
                 self.set_line(&p.endpoint, None);
                 self.idle_request(now, &p.endpoint);

@@ -1,0 +1,157 @@
+//! `cablekey lab` end to end: the controller, its escrow store and
+//! simulated CTAs with SRTP media, as the operator runs them. After each
+//! run the store is opened as the CALEA side would: exactly one record per
+//! call, each opening (LE private key) to the key both CTAs used.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, Options, SledStore, TimeRange};
+use cablekey_protocol::escrow::open;
+use cablekey_protocol::secret::SecretBytes;
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    /// stdout and stderr (the logs) together.
+    all: String,
+}
+
+fn lab(dir: &Path, ip: u8, extra: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args(["lab", "--ctas", "4", "--talk", "1"])
+        .arg("--controller")
+        .arg(format!("127.0.0.{ip}:2727"))
+        .arg("--cta-base")
+        .arg(format!("127.0.0.{}", ip + 1))
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--dir")
+        .arg(dir.join("lab"))
+        .args(extra)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Run {
+        ok: out.status.success(),
+        all: format!("{stdout}\n{stderr}"),
+        stdout,
+    }
+}
+
+/// The key fingerprints of the table's passing rows.
+fn table_keys(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.ends_with("  ok"))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("fp:")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every record in the store, opened with the lab's LE private key.
+fn escrowed_keys(dir: &Path) -> Vec<(String, SecretBytes)> {
+    let sk = keyfile::load_private_key(&dir.join("lab/le-private.key")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SledStore::open(dir.join("data"), Options::default()).unwrap();
+        let mut keys = Vec::new();
+        for record in store.by_time(TimeRange::ALL).await.unwrap() {
+            let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
+            let key = open(&sk, &epoch, &record).unwrap();
+            keys.push((record.meta.call_id.clone(), key));
+        }
+        store.close();
+        keys
+    })
+}
+
+/// The ways a key could be written into a log.
+fn encodings(key: &[u8]) -> Vec<String> {
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        base64::engine::general_purpose::STANDARD.encode(key),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(key),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key),
+        hex.to_uppercase(),
+        hex,
+        format!("{key:?}"),
+    ]
+}
+
+#[test]
+fn each_call_is_escrowed_once_with_the_key_both_ends_used_and_no_log_shows_it() {
+    let dir = common::scratch_dir("lab-random");
+    let run = lab(&dir, 100, &["--calls", "4"]);
+    assert!(run.ok, "{}", run.all);
+    assert!(
+        run.stdout.contains("lab: all calls passed"),
+        "{}",
+        run.stdout
+    );
+    let table = table_keys(&run.stdout);
+    assert_eq!(table.len(), 4, "{}", run.stdout);
+
+    let escrowed = escrowed_keys(&dir);
+    assert_eq!(escrowed.len(), 4, "exactly one record per call");
+    let ids: BTreeSet<_> = escrowed.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 4, "four distinct calls");
+    let fps: BTreeSet<_> = escrowed
+        .iter()
+        .map(|(_, k)| k.fingerprint().to_string())
+        .collect();
+    assert_eq!(
+        fps,
+        table.into_iter().collect(),
+        "the escrow opens to the keys the CTAs used"
+    );
+
+    // Trace-level logs of the controller and all CTAs.
+    assert!(run.all.lines().count() > 200, "trace logs were captured");
+    for (id, key) in &escrowed {
+        for enc in encodings(key.expose()) {
+            assert!(
+                !run.all.contains(&enc),
+                "call {id}: its key appears in the output"
+            );
+        }
+    }
+}
+
+#[test]
+fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
+    let dir = common::scratch_dir("lab-lossy");
+    let run = lab(
+        &dir,
+        110,
+        &[
+            "--calls",
+            "6",
+            "--signaling-loss",
+            "0.1",
+            "--signaling-dup",
+            "0.1",
+        ],
+    );
+    assert!(run.ok, "{}", run.all);
+    assert_eq!(table_keys(&run.stdout).len(), 6, "{}", run.stdout);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("signaling impaired:"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let count = |what: &str| -> u64 {
+        let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let i = words.iter().position(|w| *w == what).unwrap();
+        words[i - 1].parse().unwrap()
+    };
+    assert!(count("dropped") > 0 && count("duplicated") > 0, "{line}");
+    // At-most-once: duplicated commands made no second call or record.
+    assert_eq!(escrowed_keys(&dir).len(), 6);
+}
