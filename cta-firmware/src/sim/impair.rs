@@ -36,7 +36,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// Uniform in [0, 1).
-    pub fn next(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -93,7 +93,7 @@ impl Proxy {
                     gateway = Some(from);
                     upstream
                 };
-                let r = rng.next();
+                let r = rng.uniform();
                 if r < imp.loss {
                     t.dropped.fetch_add(1, Ordering::Relaxed);
                 } else if r < imp.loss + imp.reorder && held.is_none() {
@@ -101,7 +101,7 @@ impl Proxy {
                     t.reordered.fetch_add(1, Ordering::Relaxed);
                     continue;
                 } else {
-                    let copies = if rng.next() < imp.duplicate { 2 } else { 1 };
+                    let copies = if rng.uniform() < imp.duplicate { 2 } else { 1 };
                     for _ in 0..copies {
                         let _ = sock.send_to(&buf[..n], to).await;
                     }

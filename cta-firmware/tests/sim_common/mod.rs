@@ -160,11 +160,11 @@ impl Relay {
                         t.sample.push(packet.clone());
                     }
                 }
-                let r = rng.next();
+                let r = rng.uniform();
                 if r < imp.loss {
                     t.lock().unwrap().dropped += 1;
                 } else if r < imp.loss + imp.reorder && held.is_none() {
-                    let after = if rng.next() < 0.5 { 1 } else { 2 };
+                    let after = if rng.uniform() < 0.5 { 1 } else { 2 };
                     held = Some((packet, after));
                     t.lock().unwrap().reordered += 1;
                     continue;
