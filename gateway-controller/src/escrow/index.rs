@@ -1,0 +1,176 @@
+//! The indexer: copies acknowledged writes from the log into sled (records
+//! and their indexes, see `layout`), off the acknowledgement path, and
+//! deletes a log segment once everything in it is durable in sled.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
+
+use super::layout;
+use super::overlay::{Overlay, Tag};
+use super::segment::WalDir;
+use super::store::StoreError;
+use super::sync::StoreFiles;
+use super::wal::Kind;
+
+/// One write as sled will hold it.
+pub(crate) struct Staged {
+    /// Log sequence number (order of acceptance since open).
+    pub(crate) lsn: u64,
+    pub(crate) tag: Tag,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Vec<u8>,
+    /// Empty index entries to insert with it.
+    pub(crate) index: Vec<Vec<u8>>,
+}
+
+impl Staged {
+    pub(crate) fn epoch(lsn: u64, e: &EpochRecord, value: Vec<u8>) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Epoch(e.id),
+            key: layout::epoch_key(&e.id).to_vec(),
+            value,
+            index: Vec::new(),
+        }
+    }
+
+    /// A new record (`indexed`) or a rewrite of one (its entries exist).
+    pub(crate) fn record(lsn: u64, r: &EscrowRecord, value: Vec<u8>, indexed: bool) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Record(r.meta.call_id.clone()),
+            key: layout::record_key(&r.meta.call_id),
+            value,
+            index: if indexed {
+                layout::index_keys(&r.meta)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The sled writes of a log frame (replay).
+    pub(crate) fn from_frame(lsn: u64, kind: Kind, payload: &[u8]) -> Result<Staged, StoreError> {
+        let value = payload.to_vec();
+        match kind {
+            Kind::Epoch => {
+                let e = EpochRecord::decode(payload).map_err(StoreError::Corrupt)?;
+                Ok(Staged::epoch(lsn, &e, value))
+            }
+            Kind::Record | Kind::Update => {
+                let r = EscrowRecord::decode(payload).map_err(StoreError::Corrupt)?;
+                Ok(Staged::record(lsn, &r, value, kind == Kind::Record))
+            }
+        }
+    }
+
+    pub(crate) fn add_to(&self, batch: &mut sled::Batch) {
+        for k in &self.index {
+            batch.insert(&k[..], &[][..]);
+        }
+        batch.insert(&self.key[..], &self.value[..]);
+    }
+}
+
+pub(crate) fn db_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |e| match e {
+        sled::Error::Io(e) => StoreError::Io { op, kind: e.kind() },
+        other => StoreError::Db(other.to_string()),
+    }
+}
+
+/// Makes sled's state durable: sled's flush, then a real `fdatasync`.
+pub(crate) fn checkpoint(db: &sled::Db, files: &mut StoreFiles) -> Result<(), StoreError> {
+    db.flush().map_err(db_err("flushing the index"))?;
+    files.sync().map_err(|e| StoreError::Sync(e.kind()))
+}
+
+/// What the syncer hands on, in log order.
+pub(crate) enum ToIndex {
+    /// Durable, acknowledged writes.
+    Group(Vec<Staged>),
+    /// Nothing more will be written to this segment.
+    Sealed(PathBuf),
+}
+
+pub(crate) struct Indexer {
+    pub(crate) db: sled::Db,
+    pub(crate) files: StoreFiles,
+    pub(crate) wal: WalDir,
+    pub(crate) overlay: Arc<Overlay>,
+    /// Writes accepted and not yet in sled (the backpressure count).
+    pub(crate) unindexed: Arc<AtomicUsize>,
+    pub(crate) failed: Arc<AtomicBool>,
+}
+
+/// Most writes in one sled batch: bounds the batch's memory.
+const MAX_INDEX_BATCH: usize = 16_384;
+
+impl Indexer {
+    pub(crate) fn run(mut self, rx: Receiver<ToIndex>) {
+        let mut pending: Vec<Staged> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                let ok = match msg {
+                    ToIndex::Group(staged) => {
+                        pending.extend(staged);
+                        pending.len() < MAX_INDEX_BATCH || self.apply(&mut pending)
+                    }
+                    ToIndex::Sealed(path) => self.apply(&mut pending) && self.seal(path),
+                };
+                if !ok {
+                    // The log keeps everything; the next open replays it.
+                    return;
+                }
+                next = rx.try_recv().ok();
+            }
+            if !self.apply(&mut pending) {
+                return;
+            }
+        }
+    }
+
+    /// Inserts `pending` into sled as one batch, then drops it from the overlay.
+    fn apply(&mut self, pending: &mut Vec<Staged>) -> bool {
+        if pending.is_empty() {
+            return true;
+        }
+        let mut batch = sled::Batch::default();
+        for s in pending.iter() {
+            s.add_to(&mut batch);
+        }
+        if let Err(e) = self.db.apply_batch(batch) {
+            return self.fail(db_err("indexing")(e));
+        }
+        let n = pending.len();
+        self.overlay
+            .remove(pending.drain(..).map(|s| (s.lsn, s.tag)));
+        self.unindexed.fetch_sub(n, Ordering::AcqRel);
+        true
+    }
+
+    /// Everything in the segment is in sled: make sled durable, then delete it.
+    fn seal(&mut self, path: PathBuf) -> bool {
+        if let Err(e) = checkpoint(&self.db, &mut self.files) {
+            return self.fail(e);
+        }
+        if let Err(e) = self.wal.remove(&path) {
+            // Harmless: replayed at the next open. Not a reason to stop.
+            tracing::warn!(segment = %path.display(), error = %e, "cannot delete an indexed log segment");
+        } else {
+            tracing::debug!(segment = %path.display(), "log segment indexed and deleted");
+        }
+        true
+    }
+
+    fn fail(&self, e: StoreError) -> bool {
+        self.failed.store(true, Ordering::Release);
+        tracing::error!(error = %e, "escrow indexing failed; store stopped (the log keeps every record)");
+        false
+    }
+}
