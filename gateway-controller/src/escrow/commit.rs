@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::index::{db_err, Staged, ToIndex};
 use super::layout;
 use super::overlay::Overlay;
+use super::seen::Seen;
 use super::segment::{Segment, WalDir};
 use super::store::{Durable, StoreError};
 use super::wal::{self, Kind};
@@ -80,6 +81,8 @@ pub(crate) struct Stager {
     pub(crate) lsn: u64,
     /// Epochs known to be stored, so a record's check needs no lookup.
     pub(crate) epochs: HashSet<EpochId>,
+    /// Call ids the store may hold, so a new one needs no lookup.
+    pub(crate) seen: Seen,
 }
 
 impl Stager {
@@ -223,6 +226,7 @@ impl Stager {
                     None => true,
                 };
                 wal::push(buf, Kind::Record, &bytes);
+                self.seen.insert(r.meta.call_id.as_bytes());
                 let s = Staged::record(lsn, &r, bytes, indexed);
                 overlay.put_record(lsn, r);
                 s
@@ -264,6 +268,9 @@ impl Stager {
     fn stored_record(&self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
         if let Some(r) = self.shared.overlay.record(call_id) {
             return Ok(Some(r));
+        }
+        if !self.seen.may_contain(call_id.as_bytes()) {
+            return Ok(None);
         }
         match self
             .shared

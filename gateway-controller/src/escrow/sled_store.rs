@@ -17,6 +17,7 @@ use super::index::{db_err, Indexer};
 use super::layout;
 use super::overlay::Overlay;
 use super::recover::replay;
+use super::seen::Seen;
 use super::segment::WalDir;
 use super::store::{Durable, EscrowStore, StoreError, TimeRange};
 use super::sync::StoreFiles;
@@ -66,6 +67,16 @@ pub struct SledStore {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// Every call id in sled (after replay), for the duplicate check.
+fn seen_ids(db: &sled::Db) -> Result<Seen, StoreError> {
+    let mut seen = Seen::with_capacity(0);
+    for key in db.scan_prefix([layout::RECORD]).keys() {
+        let key = key.map_err(db_err("reading call ids"))?;
+        seen.insert(&key[1..]);
+    }
+    Ok(seen)
+}
+
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
     move |e| StoreError::Io { op, kind: e.kind() }
 }
@@ -102,6 +113,7 @@ impl SledStore {
             max_batch: options.max_batch.max(1),
             lsn: 0,
             epochs: Default::default(),
+            seen: seen_ids(&shared.db)?,
         };
         let syncer = Syncer {
             hook: options.sync_hook,
@@ -146,6 +158,13 @@ impl SledStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Writes acknowledged (durable in the log) but not yet in sled's
+    /// indexes: the indexer's backlog, a metric worth exporting. Queries
+    /// see these writes anyway.
+    pub fn unindexed(&self) -> usize {
+        self.shared.unindexed.load(Ordering::Acquire)
     }
 
     /// Finishes queued writes, indexes everything, empties the log and
