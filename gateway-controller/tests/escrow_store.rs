@@ -590,7 +590,7 @@ async fn the_log_is_replayed_at_open_and_a_torn_tail_cut() {
         .join(segment.file_name().unwrap());
     let whole = log.len();
     // The first 30 bytes of a frame: its write was cut short.
-    log.extend_from_slice(&log[8..38].to_vec());
+    log.extend_from_within(8..38);
     std::fs::write(&copy, &log).unwrap();
     drop(escrow);
 

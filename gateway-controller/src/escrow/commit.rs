@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
+use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord, FormatError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::index::{db_err, Staged, ToIndex};
@@ -252,17 +252,7 @@ impl Stager {
         if let Some(e) = self.shared.overlay.epoch(id) {
             return Ok(Some(e));
         }
-        match self
-            .shared
-            .db
-            .get(layout::epoch_key(id))
-            .map_err(db_err("reading"))?
-        {
-            None => Ok(None),
-            Some(v) => EpochRecord::decode(&v)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
+        self.sled_value(&layout::epoch_key(id), EpochRecord::decode)
     }
 
     fn stored_record(&self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
@@ -272,17 +262,18 @@ impl Stager {
         if !self.seen.may_contain(call_id.as_bytes()) {
             return Ok(None);
         }
-        match self
-            .shared
-            .db
-            .get(layout::record_key(call_id))
-            .map_err(db_err("reading"))?
-        {
-            None => Ok(None),
-            Some(v) => EscrowRecord::decode(&v)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
+        self.sled_value(&layout::record_key(call_id), EscrowRecord::decode)
+    }
+
+    fn sled_value<T>(
+        &self,
+        key: &[u8],
+        decode: fn(&[u8]) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, StoreError> {
+        let value = self.shared.db.get(key).map_err(db_err("reading"))?;
+        value
+            .map(|v| decode(&v).map_err(StoreError::Corrupt))
+            .transpose()
     }
 }
 
