@@ -157,31 +157,62 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
+/// CPU time used by this process so far (every thread), from
+/// `/proc/self/task/*/schedstat` (nanoseconds on the CPU). Threads that
+/// ended are not counted, so rows keep their store open while measuring.
+fn cpu_time() -> Duration {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten() {
+        let Ok(task) = task else { continue };
+        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += s
+                .split(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
 /// Percentiles need every sample, which criterion does not keep.
 fn latency_report() {
     println!(
         "\nescrow put latency (seal + group commit + fdatasync), {} puts per row",
         20_000
     );
+    println!("cpu/rec: CPU of the whole process per record, indexing into sled included;");
+    println!("index lag: time after the last ack until every record is in sled\n");
     println!(
-        "{:>11} {:>12} {:>10} {:>10} {:>10}",
-        "concurrent", "records/s", "p50 us", "p99 us", "max us"
+        "{:>11} {:>12} {:>10} {:>10} {:>10} {:>12} {:>13}",
+        "concurrent", "records/s", "p50 us", "p99 us", "max us", "cpu/rec us", "index lag ms"
     );
     for conc in [1u64, 16, 256] {
         let rig = rig();
         run(&rig, conc, 1_000); // warm-up
+        while rig.escrow.store().unindexed() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let total = if conc == 1 { 5_000 } else { 20_000 };
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_time());
         let mut lat = run(&rig, conc, total);
         let secs = t.elapsed().as_secs_f64();
+        let acked = Instant::now();
+        while rig.escrow.store().unindexed() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let lag = acked.elapsed();
+        let cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / total as f64;
         lat.sort();
         let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_micros();
         println!(
-            "{conc:>11} {:>12.0} {:>10} {:>10} {:>10}",
+            "{conc:>11} {:>12.0} {:>10} {:>10} {:>10} {:>12.1} {:>13}",
             lat.len() as f64 / secs,
             pct(0.50),
             pct(0.99),
-            lat.last().map_or(0, |d| d.as_micros())
+            lat.last().map_or(0, |d| d.as_micros()),
+            cpu,
+            lag.as_millis()
         );
     }
 }

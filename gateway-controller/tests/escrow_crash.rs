@@ -1,7 +1,7 @@
 //! Durability seen from outside the process: a child escrows calls and
 //! prints "ACK <call id>" after each acknowledgement. SIGKILLed mid-load it
 //! must lose nothing it acknowledged; traced with strace, each ACK must be
-//! written only after an fdatasync of the store's log that follows the
+//! written only after an fdatasync of the log segment that follows the
 //! write of that record.
 
 mod common;
@@ -266,22 +266,29 @@ fn fdatasync_completes_before_the_ack_is_written() {
     );
     let trace = std::fs::read_to_string(&trace_path).unwrap();
     let calls = parse_strace(&trace);
-    let log = format!("{}/db>", dir.path().join("store").display());
+    // The log's segments: `<store>/wal/<16 hex digits>.log`, shown by `-y`.
+    let wal = format!("{}/", dir.path().join("store").join("wal").display());
+    let file_of = |c: &Call| -> Option<String> {
+        let at = c.text.find(&wal)?;
+        let end = c.text[at..].find('>')?;
+        Some(c.text[at..at + end].to_owned())
+    };
     for n in 0..3 {
         let id = format!("strace-call-{n}");
         let data = calls
             .iter()
-            .find(|c| c.name == "pwrite64" && c.text.contains(&log) && c.text.contains(&id))
+            .find(|c| c.name == "pwrite64" && file_of(c).is_some() && c.text.contains(&id))
             .unwrap_or_else(|| panic!("no write of {id} to the log"));
+        let segment = file_of(data).unwrap();
         let sync = calls
             .iter()
             .find(|c| {
                 c.name == "fdatasync"
-                    && c.text.contains(&log)
+                    && file_of(c).as_deref() == Some(&segment)
                     && c.result == "0"
                     && c.start > data.end
             })
-            .unwrap_or_else(|| panic!("no fdatasync of the log after {id} was written"));
+            .unwrap_or_else(|| panic!("no fdatasync of {segment} after {id} was written"));
         let ack = calls
             .iter()
             .find(|c| c.name == "write" && c.text.contains(&format!("\"ACK {id}\\n\"")))

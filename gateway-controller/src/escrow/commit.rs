@@ -1,27 +1,34 @@
-//! Group commit in two threads, a pipeline of depth one:
+//! Group commit to the log in two threads, a pipeline of depth one:
 //!
-//! - the **applier** takes whatever writes are queued (up to a cap), checks
-//!   them, and applies them to sled as one atomic batch;
-//! - the **syncer** takes every group applied so far, calls sled's flush and
-//!   then `fdatasync`, and only then acknowledges them.
+//! - the **stager** takes whatever writes are queued (up to a cap), checks
+//!   them, and appends them to the log segment with one `pwrite64`;
+//! - the **syncer** takes every group written so far, calls `fdatasync` on
+//!   the segment, acknowledges them, and hands them to the indexer.
 //!
-//! So the next group is checked and applied (CPU) while the previous one is
+//! So the next group is checked and written (CPU) while the previous one is
 //! synced (disk). A group is acknowledged only after a sync that started
-//! after its batch was applied. While a sync runs, new writes queue up and
-//! form the next group: no timer, no added latency at low load.
+//! after its write. While a sync runs new writes queue up and form the next
+//! group: no timer, no added latency at low load. sled is not on this path
+//! except for one lookup per new record (is the call id already escrowed?).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::fs::File;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
+use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord, FormatError};
 use tokio::sync::{mpsc, oneshot};
 
+use super::index::{db_err, Staged, ToIndex};
 use super::layout;
+use super::overlay::Overlay;
+use super::seen::Seen;
+use super::segment::{Segment, WalDir};
 use super::store::{Durable, StoreError};
-use super::sync::StoreFiles;
+use super::wal::{self, Kind};
 
 pub(crate) enum Op {
     Epoch(EpochRecord),
@@ -39,76 +46,48 @@ pub(crate) struct Job {
 /// failed fsync would. For tests and instrumentation.
 pub type SyncHook = Arc<dyn Fn(usize) -> io::Result<()> + Send + Sync>;
 
-pub(crate) struct Committer {
+type Ack = oneshot::Sender<Result<Durable, StoreError>>;
+
+/// A group written to the log, on its way to the disk.
+pub(crate) struct Written {
+    file: Arc<File>,
+    acks: Vec<Ack>,
+    staged: Vec<Staged>,
+    /// The segment this group completed, if the stager rotated after it.
+    sealed: Option<PathBuf>,
+}
+
+/// State shared by the stager, the syncer, the indexer and the store.
+#[derive(Clone)]
+pub(crate) struct Shared {
     pub(crate) db: sled::Db,
-    pub(crate) files: StoreFiles,
-    pub(crate) max_batch: usize,
-    pub(crate) hook: Option<SyncHook>,
-    /// Writes submitted and not yet taken from the queue.
+    pub(crate) overlay: Arc<Overlay>,
+    /// Writes submitted and not yet taken by the stager.
     pub(crate) queued: Arc<AtomicUsize>,
+    /// Writes accepted and not yet in sled.
+    pub(crate) unindexed: Arc<AtomicUsize>,
+    /// Set on a failed write, sync or index: the store stops taking writes.
+    pub(crate) failed: Arc<AtomicBool>,
 }
 
-/// Writes of the group being built, so later jobs in it see earlier ones.
-#[derive(Default)]
-struct Pending {
-    epochs: HashSet<EpochId>,
-    records: HashMap<String, Vec<u8>>,
+pub(crate) struct Stager {
+    pub(crate) shared: Shared,
+    pub(crate) wal: WalDir,
+    pub(crate) segment: Segment,
+    pub(crate) next_segment: u64,
+    pub(crate) segment_bytes: u64,
+    pub(crate) max_batch: usize,
+    /// Log sequence number of the next write.
+    pub(crate) lsn: u64,
+    /// Epochs known to be stored, so a record's check needs no lookup.
+    pub(crate) epochs: HashSet<EpochId>,
+    /// Call ids the store may hold, so a new one needs no lookup.
+    pub(crate) seen: Seen,
 }
 
-fn db_err(e: sled::Error) -> StoreError {
-    match e {
-        sled::Error::Io(e) => StoreError::Io {
-            op: "writing",
-            kind: e.kind(),
-        },
-        other => StoreError::Db(other.to_string()),
-    }
-}
-
-type Acks = Vec<oneshot::Sender<Result<Durable, StoreError>>>;
-
-impl Committer {
-    /// Starts the syncer and the applier; they stop once `rx` is closed and
-    /// every queued write is answered.
-    pub(crate) fn start(
-        self,
-        rx: mpsc::UnboundedReceiver<Job>,
-    ) -> io::Result<Vec<std::thread::JoinHandle<()>>> {
-        let failed = Arc::new(AtomicBool::new(false));
-        // Depth one: the applier runs at most one group ahead of the disk.
-        let (applied_tx, applied_rx) = std::sync::mpsc::sync_channel::<Acks>(1);
-        let syncer = Syncer {
-            db: self.db.clone(),
-            files: self.files,
-            hook: self.hook,
-            failed: failed.clone(),
-        };
-        let applier = Applier {
-            db: self.db,
-            max_batch: self.max_batch,
-            queued: self.queued,
-            failed,
-        };
-        let s = std::thread::Builder::new()
-            .name("escrow-sync".into())
-            .spawn(move || syncer.run(applied_rx))?;
-        let a = std::thread::Builder::new()
-            .name("escrow-apply".into())
-            .spawn(move || applier.run(rx, applied_tx))?;
-        Ok(vec![a, s])
-    }
-}
-
-struct Applier {
-    db: sled::Db,
-    max_batch: usize,
-    queued: Arc<AtomicUsize>,
-    /// Set by either thread on a failed write or sync: the store stops.
-    failed: Arc<AtomicBool>,
-}
-
-impl Applier {
-    fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, applied: SyncSender<Acks>) {
+impl Stager {
+    pub(crate) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>, out: SyncSender<Written>) {
+        let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < self.max_batch {
@@ -117,132 +96,203 @@ impl Applier {
                     Err(_) => break,
                 }
             }
-            self.queued.fetch_sub(jobs.len(), Ordering::AcqRel);
-            if self.failed.load(Ordering::Acquire) {
+            self.shared.queued.fetch_sub(jobs.len(), Ordering::AcqRel);
+            if self.shared.failed.load(Ordering::Acquire) {
                 for job in jobs {
                     let _ = job.ack.send(Err(StoreError::Failed));
                 }
                 continue;
             }
-            let mut batch = sled::Batch::default();
-            let mut pending = Pending::default();
-            let mut accepted = Vec::with_capacity(jobs.len());
+            buf.clear();
+            let mut acks = Vec::with_capacity(jobs.len());
+            let mut staged = Vec::with_capacity(jobs.len());
             for job in jobs {
-                match self.stage(&job.op, &mut batch, &mut pending) {
-                    Ok(()) => accepted.push(job.ack),
+                match self.stage(job.op, &mut buf) {
+                    Ok(s) => {
+                        acks.push(job.ack);
+                        staged.push(s);
+                    }
                     Err(e) => {
                         let _ = job.ack.send(Err(e));
                     }
                 }
             }
-            if accepted.is_empty() {
+            if acks.is_empty() {
                 continue;
             }
-            if let Err(e) = self.db.apply_batch(batch) {
-                let e = db_err(e);
-                self.failed.store(true, Ordering::Release);
-                tracing::error!(error = %e, "escrow write failed; store stopped");
-                for ack in accepted {
+            self.shared
+                .unindexed
+                .fetch_add(staged.len(), Ordering::AcqRel);
+            if let Err(e) = self.segment.append(&buf) {
+                let e = StoreError::Io {
+                    op: "writing the log",
+                    kind: e.kind(),
+                };
+                self.stop(&e);
+                for ack in acks {
                     let _ = ack.send(Err(e.clone()));
                 }
                 continue;
             }
+            let file = self.segment.file();
+            let sealed = self.rotate_if_full();
             // Only fails if the syncer is gone; the dropped acks then read as Closed.
-            let _ = applied.send(accepted);
+            let _ = out.send(Written {
+                file,
+                acks,
+                staged,
+                sealed,
+            });
+        }
+        // Closing: hand the last segment over, so the indexer empties the log.
+        if !self.shared.failed.load(Ordering::Acquire) {
+            let _ = out.send(Written {
+                file: self.segment.file(),
+                acks: Vec::new(),
+                staged: Vec::new(),
+                sealed: Some(self.segment.path.clone()),
+            });
         }
     }
 
-    /// Checks one write against the store and the group so far, and adds
-    /// it to the batch. A refused write fails alone, not its group.
-    fn stage(&self, op: &Op, batch: &mut sled::Batch, p: &mut Pending) -> Result<(), StoreError> {
-        match op {
+    fn stop(&self, e: &StoreError) {
+        self.shared.failed.store(true, Ordering::Release);
+        tracing::error!(error = %e, "escrow log write failed; store stopped");
+    }
+
+    /// Starts a new segment once this one is full; returns the full one.
+    fn rotate_if_full(&mut self) -> Option<PathBuf> {
+        if self.segment.len() < self.segment_bytes {
+            return None;
+        }
+        match self.wal.create(self.next_segment) {
+            Ok(new) => {
+                self.next_segment += 1;
+                let old = std::mem::replace(&mut self.segment, new);
+                Some(old.path)
+            }
+            Err(e) => {
+                // The group just written is still synced and acknowledged.
+                self.stop(&StoreError::Io {
+                    op: "creating a log segment",
+                    kind: e.kind(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Checks one write against the store and the writes before it, and
+    /// appends its frame to `buf`. A refused write fails alone.
+    fn stage(&mut self, op: Op, buf: &mut Vec<u8>) -> Result<Staged, StoreError> {
+        let lsn = self.lsn;
+        let overlay = &self.shared.overlay;
+        let staged = match op {
             Op::Epoch(e) => {
-                let key = layout::epoch_key(&e.id);
                 let bytes = e.encode();
-                if p.epochs.contains(&e.id) {
-                    return Err(StoreError::Duplicate);
-                }
-                match self.db.get(key).map_err(db_err)? {
-                    Some(old) if old[..] == bytes[..] => {}
+                match self.stored_epoch(&e.id)? {
+                    Some(old) if old.encode() == bytes => {}
                     Some(_) => return Err(StoreError::Duplicate),
-                    None => batch.insert(&key[..], bytes),
+                    None => {}
                 }
-                p.epochs.insert(e.id);
+                wal::push(buf, Kind::Epoch, &bytes);
+                let s = Staged::epoch(lsn, &e, bytes);
+                self.epochs.insert(e.id);
+                overlay.put_epoch(lsn, e);
+                s
             }
             Op::Record(r) => {
                 let epoch = r.sealed.epoch;
-                if !p.epochs.contains(&epoch)
-                    && !self
-                        .db
-                        .contains_key(layout::epoch_key(&epoch))
-                        .map_err(db_err)?
-                {
-                    return Err(StoreError::MissingEpoch(epoch));
+                if !self.epochs.contains(&epoch) {
+                    if self.stored_epoch(&epoch)?.is_none() {
+                        return Err(StoreError::MissingEpoch(epoch));
+                    }
+                    self.epochs.insert(epoch);
                 }
-                let key = layout::record_key(&r.meta.call_id);
                 let bytes = r.encode();
-                let old = match p.records.get(&r.meta.call_id) {
-                    Some(v) => Some(v.clone()),
-                    None => self.db.get(&key).map_err(db_err)?.map(|v| v.to_vec()),
+                // A retry of the same record is accepted (its end time may
+                // have been set since) and writes nothing new; it is still
+                // logged so that its acknowledgement follows a sync.
+                let indexed = match self.stored_record(&r.meta.call_id)? {
+                    Some(old) if old.meta == r.meta && old.sealed == r.sealed => {
+                        let bytes = old.encode();
+                        wal::push(buf, Kind::Update, &bytes);
+                        let s = Staged::record(lsn, &old, bytes, false);
+                        overlay.put_record(lsn, old);
+                        self.lsn += 1;
+                        return Ok(s);
+                    }
+                    Some(_) => return Err(StoreError::Duplicate),
+                    None => true,
                 };
-                match old {
-                    // A retry of the same record (its end time may have been set since).
-                    Some(old) => {
-                        let old = EscrowRecord::decode(&old).map_err(StoreError::Corrupt)?;
-                        if old.meta != r.meta || old.sealed != r.sealed {
-                            return Err(StoreError::Duplicate);
-                        }
-                    }
-                    None => {
-                        for k in layout::index_keys(&r.meta) {
-                            batch.insert(k, &[][..]);
-                        }
-                        batch.insert(key, bytes.clone());
-                        p.records.insert(r.meta.call_id.clone(), bytes);
-                    }
-                }
+                wal::push(buf, Kind::Record, &bytes);
+                self.seen.insert(r.meta.call_id.as_bytes());
+                let s = Staged::record(lsn, &r, bytes, indexed);
+                overlay.put_record(lsn, r);
+                s
             }
             Op::End {
                 call_id,
                 ended_unix_ms,
             } => {
-                let key = layout::record_key(call_id);
-                let old = match p.records.get(call_id) {
-                    Some(v) => v.clone(),
-                    None => match self.db.get(&key).map_err(db_err)? {
-                        Some(v) => v.to_vec(),
-                        None => return Err(StoreError::NotFound),
-                    },
-                };
-                let mut rec = EscrowRecord::decode(&old).map_err(StoreError::Corrupt)?;
-                rec.ended_unix_ms = Some(*ended_unix_ms);
+                let mut rec = self.stored_record(&call_id)?.ok_or(StoreError::NotFound)?;
+                rec.ended_unix_ms = Some(ended_unix_ms);
                 let bytes = rec.encode();
-                batch.insert(key, bytes.clone());
-                p.records.insert(call_id.clone(), bytes);
+                wal::push(buf, Kind::Update, &bytes);
+                let s = Staged::record(lsn, &rec, bytes, false);
+                overlay.put_record(lsn, rec);
+                s
             }
+        };
+        self.lsn += 1;
+        Ok(staged)
+    }
+
+    fn stored_epoch(&self, id: &EpochId) -> Result<Option<EpochRecord>, StoreError> {
+        if let Some(e) = self.shared.overlay.epoch(id) {
+            return Ok(Some(e));
         }
-        Ok(())
+        self.sled_value(&layout::epoch_key(id), EpochRecord::decode)
+    }
+
+    fn stored_record(&self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
+        if let Some(r) = self.shared.overlay.record(call_id) {
+            return Ok(Some(r));
+        }
+        if !self.seen.may_contain(call_id.as_bytes()) {
+            return Ok(None);
+        }
+        self.sled_value(&layout::record_key(call_id), EscrowRecord::decode)
+    }
+
+    fn sled_value<T>(
+        &self,
+        key: &[u8],
+        decode: fn(&[u8]) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, StoreError> {
+        let value = self.shared.db.get(key).map_err(db_err("reading"))?;
+        value
+            .map(|v| decode(&v).map_err(StoreError::Corrupt))
+            .transpose()
     }
 }
 
-struct Syncer {
-    db: sled::Db,
-    files: StoreFiles,
-    hook: Option<SyncHook>,
-    failed: Arc<AtomicBool>,
+pub(crate) struct Syncer {
+    pub(crate) hook: Option<SyncHook>,
+    pub(crate) failed: Arc<AtomicBool>,
 }
 
 impl Syncer {
-    fn run(mut self, applied: Receiver<Acks>) {
+    pub(crate) fn run(self, written: Receiver<Written>, index: Sender<ToIndex>) {
         let mut commits = 0u64;
-        while let Ok(first) = applied.recv() {
+        while let Ok(first) = written.recv() {
             let mut groups = vec![first];
-            groups.extend(applied.try_iter());
-            let n = groups.iter().map(Vec::len).sum();
+            groups.extend(written.try_iter());
+            let n = groups.iter().map(|g| g.acks.len()).sum();
             let result = if self.failed.load(Ordering::Acquire) {
                 Err(StoreError::Failed)
             } else {
-                self.sync(n)
+                self.sync(&groups, n)
             };
             if let Err(e) = &result {
                 if !matches!(e, StoreError::Failed) {
@@ -250,22 +300,44 @@ impl Syncer {
                     tracing::error!(error = %e, "escrow sync failed; store stopped");
                 }
             }
-            commits += 1;
+            if n > 0 {
+                commits += 1;
+            }
             let outcome = result.map(|()| Durable {
                 commit: commits,
                 batch: n,
             });
-            for ack in groups.into_iter().flatten() {
-                let _ = ack.send(outcome.clone());
+            let ok = outcome.is_ok();
+            for g in groups {
+                for ack in g.acks {
+                    let _ = ack.send(outcome.clone());
+                }
+                // Writes that are not durable never reach sled.
+                if ok {
+                    let _ = index.send(ToIndex::Group(g.staged));
+                    if let Some(path) = g.sealed {
+                        let _ = index.send(ToIndex::Sealed(path));
+                    }
+                }
             }
         }
     }
 
-    fn sync(&mut self, n: usize) -> Result<(), StoreError> {
-        self.db.flush().map_err(db_err)?;
-        self.files.sync().map_err(|e| StoreError::Sync(e.kind()))?;
-        if let Some(hook) = &self.hook {
-            hook(n).map_err(|e| StoreError::Sync(e.kind()))?;
+    /// `fdatasync` of every segment the groups were written to (one,
+    /// or two across a rotation), then the hook.
+    fn sync(&self, groups: &[Written], n: usize) -> Result<(), StoreError> {
+        let mut last: Option<&Arc<File>> = None;
+        for g in groups {
+            if last.is_some_and(|f| Arc::ptr_eq(f, &g.file)) {
+                continue;
+            }
+            g.file.sync_data().map_err(|e| StoreError::Sync(e.kind()))?;
+            last = Some(&g.file);
+        }
+        if n > 0 {
+            if let Some(hook) = &self.hook {
+                hook(n).map_err(|e| StoreError::Sync(e.kind()))?;
+            }
         }
         Ok(())
     }

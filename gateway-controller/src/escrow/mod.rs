@@ -3,15 +3,22 @@
 //! [`Escrow`] seals each call key (under the live epoch key, see
 //! [`cablekey_protocol::escrow`]) and resolves only once the record is
 //! durable in its [`EscrowStore`]; the call agent sends the key after that,
-//! and refuses the call if it fails. [`SledStore`] is the embedded backend.
+//! and refuses the call if it fails. [`SledStore`] is the embedded backend: a write-ahead log for
+//! durability, sled for search.
 //! Design and security argument: `docs/escrow.md`.
 
 mod commit;
+mod index;
 pub mod keyfile;
 mod layout;
+mod overlay;
+mod recover;
+mod seen;
+mod segment;
 mod sled_store;
 mod store;
 mod sync;
+mod wal;
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +34,7 @@ use getrandom::SysRng;
 pub use commit::SyncHook;
 pub use sled_store::{Options, SledStore, DEFAULT_DIR};
 pub use store::{Durable, EscrowStore, StoreError, TimeRange};
+pub use wal::LogError;
 
 /// Why a call key was not escrowed: the call must be refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,16 +1,24 @@
-//! The embedded escrow store: sled 0.34 plus a real sync and group commit.
+//! The embedded escrow store: a group-committed write-ahead log is the
+//! durable record (a put is acknowledged after the log's `fdatasync`), and
+//! sled holds the records and their indexes, filled from the log after the
+//! acknowledgement. See `docs/escrow.md`, "Store".
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use cablekey_protocol::escrow::{check_number, EpochId, EpochRecord, EscrowRecord, MAX_CALL_ID};
 use tokio::sync::{mpsc, oneshot};
 
-use super::commit::{Committer, Job, Op, SyncHook};
+use super::commit::{Job, Op, Shared, Stager, SyncHook, Syncer};
+use super::index::{db_err, Indexer};
 use super::layout;
+use super::overlay::Overlay;
+use super::recover::replay;
+use super::seen::Seen;
+use super::segment::WalDir;
 use super::store::{Durable, EscrowStore, StoreError, TimeRange};
 use super::sync::StoreFiles;
 
@@ -26,6 +34,13 @@ pub struct Options {
     /// once with [`StoreError::Overloaded`] (refuse the call) instead of
     /// queueing without bound.
     pub max_queued: usize,
+    /// Most writes durable in the log but not yet in sled (held in memory
+    /// too, for reads); beyond it writes fail with `Overloaded` until the
+    /// indexer catches up.
+    pub max_unindexed: usize,
+    /// A log segment this long is closed and a new one started; the closed
+    /// one is deleted once its writes are durable in sled.
+    pub segment_bytes: u64,
     /// Runs after each commit's sync, before its acks (see [`SyncHook`]).
     pub sync_hook: Option<SyncHook>,
 }
@@ -35,70 +50,108 @@ impl Default for Options {
         Options {
             max_batch: 4096,
             max_queued: 65_536,
+            max_unindexed: 262_144,
+            segment_bytes: 64 << 20,
             sync_hook: None,
         }
     }
 }
 
-/// Escrow records in a sled database, durable on acknowledgement.
+/// Escrow records durable on acknowledgement, searchable in sled.
 pub struct SledStore {
-    db: sled::Db,
+    shared: Shared,
     dir: PathBuf,
     tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    queued: Arc<AtomicUsize>,
     max_queued: usize,
+    max_unindexed: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn open_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
+/// Every call id in sled (after replay), for the duplicate check.
+fn seen_ids(db: &sled::Db) -> Result<Seen, StoreError> {
+    let mut seen = Seen::with_capacity(0);
+    for key in db.scan_prefix([layout::RECORD]).keys() {
+        let key = key.map_err(db_err("reading call ids"))?;
+        seen.insert(&key[1..]);
+    }
+    Ok(seen)
+}
+
+fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
     move |e| StoreError::Io { op, kind: e.kind() }
 }
 
-fn db_err(e: sled::Error) -> StoreError {
-    match e {
-        sled::Error::Io(e) => StoreError::Io {
-            op: "reading",
-            kind: e.kind(),
-        },
-        other => StoreError::Db(other.to_string()),
-    }
-}
-
 impl SledStore {
-    /// Opens (or creates) the store in `dir` and starts its commit threads.
+    /// Opens (or creates) the store in `dir`, replays any log left by a
+    /// crash into sled, and starts its commit threads.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<SledStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let db = sled::Config::new()
             .path(&dir)
-            // Our syncer flushes; sled's timer flusher would only add syncs.
+            // The indexer flushes when it deletes a segment; sled's timer
+            // flusher would only add work.
             .flush_every_ms(None)
             .open()
-            .map_err(|e| match e {
-                sled::Error::Io(e) => StoreError::Io {
-                    op: "opening the store",
-                    kind: e.kind(),
-                },
-                other => StoreError::Db(other.to_string()),
-            })?;
-        let files = StoreFiles::open(&dir).map_err(open_err("syncing the new store"))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let committer = Committer {
-            queued: queued.clone(),
+            .map_err(db_err("opening the store"))?;
+        let mut files = StoreFiles::open(&dir).map_err(io_err("syncing the new store"))?;
+        let wal = WalDir::open(&dir).map_err(io_err("opening the log"))?;
+        let next = replay(&db, &mut files, &wal)?;
+        let segment = wal.create(next).map_err(io_err("creating a log segment"))?;
+        let shared = Shared {
             db: db.clone(),
-            files,
-            max_batch: options.max_batch.max(1),
-            hook: options.sync_hook,
+            overlay: Arc::new(Overlay::default()),
+            queued: Arc::new(AtomicUsize::new(0)),
+            unindexed: Arc::new(AtomicUsize::new(0)),
+            failed: Arc::new(AtomicBool::new(false)),
         };
-        let threads = committer
-            .start(rx)
-            .map_err(open_err("starting the committer"))?;
-        Ok(SledStore {
+        let stager = Stager {
+            shared: shared.clone(),
+            wal: WalDir::open(&dir).map_err(io_err("opening the log"))?,
+            segment,
+            next_segment: next + 1,
+            segment_bytes: options.segment_bytes.max(1),
+            max_batch: options.max_batch.max(1),
+            lsn: 0,
+            epochs: Default::default(),
+            seen: seen_ids(&shared.db)?,
+        };
+        let syncer = Syncer {
+            hook: options.sync_hook,
+            failed: shared.failed.clone(),
+        };
+        let indexer = Indexer {
             db,
+            files,
+            wal,
+            overlay: shared.overlay.clone(),
+            unindexed: shared.unindexed.clone(),
+            failed: shared.failed.clone(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        // Depth one: the stager runs at most one group ahead of the disk.
+        let (written_tx, written_rx) = std::sync::mpsc::sync_channel(1);
+        let (index_tx, index_rx) = std::sync::mpsc::channel();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(io_err("starting the committer"))
+        };
+        // Started consumers first, so a failed spawn leaves no orphan.
+        let threads = vec![
+            spawn("escrow-index", Box::new(move || indexer.run(index_rx)))?,
+            spawn(
+                "escrow-sync",
+                Box::new(move || syncer.run(written_rx, index_tx)),
+            )?,
+            spawn("escrow-stage", Box::new(move || stager.run(rx, written_tx)))?,
+        ];
+        Ok(SledStore {
+            shared,
             dir,
             tx: Mutex::new(Some(tx)),
-            queued,
             max_queued: options.max_queued,
+            max_unindexed: options.max_unindexed,
             threads: Mutex::new(threads),
         })
     }
@@ -107,11 +160,20 @@ impl SledStore {
         &self.dir
     }
 
-    /// Finishes queued writes and stops the commit threads.
+    /// Writes acknowledged (durable in the log) but not yet in sled's
+    /// indexes: the indexer's backlog, a metric worth exporting. Queries
+    /// see these writes anyway.
+    pub fn unindexed(&self) -> usize {
+        self.shared.unindexed.load(Ordering::Acquire)
+    }
+
+    /// Finishes queued writes, indexes everything, empties the log and
+    /// stops the threads.
     pub fn close(&self) {
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for t in threads {
+        // Stager, then syncer, then indexer: each ends when its input does.
+        for t in threads.into_iter().rev() {
             let _ = t.join();
         }
     }
@@ -119,14 +181,17 @@ impl SledStore {
     /// Queues `op` now (the ordering contract) and returns its ack.
     fn submit(&self, op: Op) -> impl Future<Output = Result<Durable, StoreError>> + Send + 'static {
         let (ack, rx) = oneshot::channel();
-        let refused = if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
+        let queued = &self.shared.queued;
+        let refused = if self.shared.unindexed.load(Ordering::Acquire) >= self.max_unindexed
+            || queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued
+        {
+            queued.fetch_sub(1, Ordering::AcqRel);
             Some(StoreError::Overloaded)
         } else {
             match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
                 Some(tx) if tx.send(Job { op, ack }).is_ok() => None,
                 _ => {
-                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    queued.fetch_sub(1, Ordering::AcqRel);
                     Some(StoreError::Closed)
                 }
             }
@@ -139,11 +204,18 @@ impl SledStore {
         }
     }
 
+    /// The record of `call_id`: the overlay first (newest), then sled.
     fn record_at(&self, call_id: &[u8]) -> Result<Option<EscrowRecord>, StoreError> {
+        if let Some(r) = std::str::from_utf8(call_id)
+            .ok()
+            .and_then(|id| self.shared.overlay.record(id))
+        {
+            return Ok(Some(r));
+        }
         let mut key = Vec::with_capacity(1 + call_id.len());
         key.push(layout::RECORD);
         key.extend_from_slice(call_id);
-        let Some(v) = self.db.get(key).map_err(db_err)? else {
+        let Some(v) = self.shared.db.get(key).map_err(db_err("reading"))? else {
             return Ok(None);
         };
         let rec = EscrowRecord::decode(&v).map_err(StoreError::Corrupt)?;
@@ -155,29 +227,38 @@ impl SledStore {
         Ok(Some(rec))
     }
 
-    /// Records named by the index keys in `[from, to)`.
+    /// Records named by the sled index keys in `[from, to)`, plus the
+    /// overlay's records matching `keep`, in (start, call id) order.
     fn scan(
         &self,
         from: Vec<u8>,
         to: Vec<u8>,
         prefix_len: usize,
+        keep: impl Fn(&EscrowRecord) -> bool,
     ) -> Result<Vec<EscrowRecord>, StoreError> {
-        let mut out = Vec::new();
         if from >= to {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for item in self.db.range(from..to) {
-            let (k, _) = item.map_err(db_err)?;
+        // Read the overlay first: an entry leaves it only once it is in sled.
+        let mut found = std::collections::BTreeMap::new();
+        for r in self.shared.overlay.records_where(keep) {
+            found.insert((r.meta.start_unix_ms, r.meta.call_id.clone()), r);
+        }
+        for item in self.shared.db.range(from..to) {
+            let (k, _) = item.map_err(db_err("reading"))?;
             let Some(id) = layout::call_id_of(&k, prefix_len) else {
                 continue;
             };
             // An index entry is written in the same batch as its record.
             match self.record_at(id)? {
-                Some(r) => out.push(r),
+                Some(r) => {
+                    let key = (r.meta.start_unix_ms, r.meta.call_id.clone());
+                    found.entry(key).or_insert(r);
+                }
                 None => return Err(StoreError::Db("index entry without its record".into())),
             }
         }
-        Ok(out)
+        Ok(found.into_values().collect())
     }
 }
 
@@ -221,7 +302,15 @@ impl EscrowStore for SledStore {
     }
 
     async fn epoch(&self, id: EpochId) -> Result<Option<EpochRecord>, StoreError> {
-        match self.db.get(layout::epoch_key(&id)).map_err(db_err)? {
+        if let Some(e) = self.shared.overlay.epoch(&id) {
+            return Ok(Some(e));
+        }
+        match self
+            .shared
+            .db
+            .get(layout::epoch_key(&id))
+            .map_err(db_err("reading"))?
+        {
             None => Ok(None),
             Some(v) => EpochRecord::decode(&v)
                 .map(Some)
@@ -237,12 +326,18 @@ impl EscrowStore for SledStore {
         check_number(number).map_err(StoreError::Query)?;
         let from = layout::party_prefix(number, range.from_ms);
         let to = layout::party_prefix(number, range.to_ms);
-        self.scan(from, to, 2 + number.len() + 8)
+        let in_range = |t: u64| range.from_ms <= t && t < range.to_ms;
+        self.scan(from, to, 2 + number.len() + 8, |r| {
+            in_range(r.meta.start_unix_ms)
+                && (r.meta.caller.number == number || r.meta.callee.number == number)
+        })
     }
 
     async fn by_time(&self, range: TimeRange) -> Result<Vec<EscrowRecord>, StoreError> {
         let from = layout::time_prefix(range.from_ms);
         let to = layout::time_prefix(range.to_ms);
-        self.scan(from, to, 9)
+        self.scan(from, to, 9, |r| {
+            range.from_ms <= r.meta.start_unix_ms && r.meta.start_unix_ms < range.to_ms
+        })
     }
 }

@@ -65,6 +65,13 @@ pub enum StoreError {
     /// A stored record names another call than the key it is stored under.
     #[error("stored record is filed under another call id")]
     Misfiled,
+    /// A log segment is damaged other than by a torn final write: records
+    /// acknowledged after the damage could be lost, so the store does not open.
+    #[error("escrow log segment {segment:016x} is damaged: {error}")]
+    Log {
+        segment: u64,
+        error: super::wal::LogError,
+    },
     #[error("bad query: {0}")]
     Query(FormatError),
 }

@@ -1,0 +1,199 @@
+//! The indexer: copies acknowledged writes from the log into sled (records
+//! and their indexes, see `layout`), off the acknowledgement path, and
+//! deletes a log segment once everything in it is durable in sled.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
+
+use super::layout;
+use super::overlay::{Overlay, Tag};
+use super::segment::WalDir;
+use super::store::StoreError;
+use super::sync::StoreFiles;
+use super::wal::Kind;
+
+/// One write as sled will hold it.
+pub(crate) struct Staged {
+    /// Log sequence number (order of acceptance since open).
+    pub(crate) lsn: u64,
+    pub(crate) tag: Tag,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Vec<u8>,
+    /// Empty index entries to insert with it.
+    pub(crate) index: Vec<Vec<u8>>,
+}
+
+impl Staged {
+    pub(crate) fn epoch(lsn: u64, e: &EpochRecord, value: Vec<u8>) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Epoch(e.id),
+            key: layout::epoch_key(&e.id).to_vec(),
+            value,
+            index: Vec::new(),
+        }
+    }
+
+    /// A new record (`indexed`) or a rewrite of one (its entries exist).
+    pub(crate) fn record(lsn: u64, r: &EscrowRecord, value: Vec<u8>, indexed: bool) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Record(r.meta.call_id.clone()),
+            key: layout::record_key(&r.meta.call_id),
+            value,
+            index: if indexed {
+                layout::index_keys(&r.meta)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The sled writes of a log frame (replay).
+    pub(crate) fn from_frame(lsn: u64, kind: Kind, payload: &[u8]) -> Result<Staged, StoreError> {
+        let value = payload.to_vec();
+        match kind {
+            Kind::Epoch => {
+                let e = EpochRecord::decode(payload).map_err(StoreError::Corrupt)?;
+                Ok(Staged::epoch(lsn, &e, value))
+            }
+            Kind::Record | Kind::Update => {
+                let r = EscrowRecord::decode(payload).map_err(StoreError::Corrupt)?;
+                Ok(Staged::record(lsn, &r, value, kind == Kind::Record))
+            }
+        }
+    }
+
+    /// Record first, then its index entries (see `Indexer::apply`).
+    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
+        db.insert(&self.key[..], &self.value[..])
+            .map_err(db_err("indexing"))?;
+        for k in &self.index {
+            db.insert(&k[..], &[][..]).map_err(db_err("indexing"))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_to(&self, batch: &mut sled::Batch) {
+        for k in &self.index {
+            batch.insert(&k[..], &[][..]);
+        }
+        batch.insert(&self.key[..], &self.value[..]);
+    }
+}
+
+pub(crate) fn db_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |e| match e {
+        sled::Error::Io(e) => StoreError::Io { op, kind: e.kind() },
+        other => StoreError::Db(other.to_string()),
+    }
+}
+
+/// Makes sled's state durable: sled's flush, then a real `fdatasync`.
+pub(crate) fn checkpoint(db: &sled::Db, files: &mut StoreFiles) -> Result<(), StoreError> {
+    db.flush().map_err(db_err("flushing the index"))?;
+    files.sync().map_err(|e| StoreError::Sync(e.kind()))
+}
+
+/// What the syncer hands on, in log order.
+pub(crate) enum ToIndex {
+    /// Durable, acknowledged writes.
+    Group(Vec<Staged>),
+    /// Nothing more will be written to this segment.
+    Sealed(PathBuf),
+}
+
+pub(crate) struct Indexer {
+    pub(crate) db: sled::Db,
+    pub(crate) files: StoreFiles,
+    pub(crate) wal: WalDir,
+    pub(crate) overlay: Arc<Overlay>,
+    /// Writes accepted and not yet in sled (the backpressure count).
+    pub(crate) unindexed: Arc<AtomicUsize>,
+    pub(crate) failed: Arc<AtomicBool>,
+}
+
+/// Most writes applied before the overlay is trimmed.
+const MAX_INDEX_BATCH: usize = 4_096;
+/// Fewer writes than this wait up to `INDEX_WAIT` for more, so the
+/// indexer wakes up less often.
+const MIN_INDEX_BATCH: usize = 256;
+const INDEX_WAIT: Duration = Duration::from_millis(5);
+
+impl Indexer {
+    pub(crate) fn run(mut self, rx: Receiver<ToIndex>) {
+        let mut pending: Vec<Staged> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                let ok = match msg {
+                    ToIndex::Group(staged) => {
+                        pending.extend(staged);
+                        pending.len() < MAX_INDEX_BATCH || self.apply(&mut pending)
+                    }
+                    ToIndex::Sealed(path) => self.apply(&mut pending) && self.seal(path),
+                };
+                if !ok {
+                    // The log keeps everything; the next open replays it.
+                    return;
+                }
+                next = if pending.len() < MIN_INDEX_BATCH {
+                    rx.recv_timeout(INDEX_WAIT).ok()
+                } else {
+                    rx.try_recv().ok()
+                };
+            }
+            if !self.apply(&mut pending) {
+                return;
+            }
+        }
+    }
+
+    /// Inserts `pending` into sled, then drops it from the overlay.
+    ///
+    /// One insert at a time, not a sled batch: sled 0.34 applies a batch
+    /// under a global write lock, which stalled the stager's lookups for
+    /// up to 150 ms (measured). Atomicity is not needed here: the record
+    /// goes in before its index entries, and a crash part-way is repaired
+    /// by the replay (a segment is deleted only after a checkpoint).
+    fn apply(&mut self, pending: &mut Vec<Staged>) -> bool {
+        if pending.is_empty() {
+            return true;
+        }
+        for s in pending.iter() {
+            if let Err(e) = s.insert_into(&self.db) {
+                return self.fail(e);
+            }
+        }
+        let n = pending.len();
+        self.overlay
+            .remove(pending.drain(..).map(|s| (s.lsn, s.tag)));
+        self.unindexed.fetch_sub(n, Ordering::AcqRel);
+        true
+    }
+
+    /// Everything in the segment is in sled: make sled durable, then delete it.
+    fn seal(&mut self, path: PathBuf) -> bool {
+        if let Err(e) = checkpoint(&self.db, &mut self.files) {
+            return self.fail(e);
+        }
+        if let Err(e) = self.wal.remove(&path) {
+            // Harmless: replayed at the next open. Not a reason to stop.
+            tracing::warn!(segment = %path.display(), error = %e, "cannot delete an indexed log segment");
+        } else {
+            tracing::debug!(segment = %path.display(), "log segment indexed and deleted");
+        }
+        true
+    }
+
+    fn fail(&self, e: StoreError) -> bool {
+        self.failed.store(true, Ordering::Release);
+        tracing::error!(error = %e, "escrow indexing failed; store stopped (the log keeps every record)");
+        false
+    }
+}
