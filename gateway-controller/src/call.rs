@@ -1,9 +1,10 @@
 //! One call's state, from off-hook to release.
 //!
 //! ```text
-//! Dialing -> Escrowing -> CreatingCallee -> CreatingCaller -> Ringing
-//!         -> Answering -> Connected -> (released)
+//! Dialing -> Escrowing [-> Anchoring] -> CreatingCallee -> CreatingCaller
+//!         -> Ringing -> Answering -> Connected -> (released)
 //! ```
+//! `Anchoring` only when media is anchored at a media gateway.
 //! Any state may end in release: hang-up, abandon, busy, no answer, an
 //! error response, a transaction time-out or a failed escrow. The key lives
 //! in the call from creation to release; it is put in a command only once
@@ -13,12 +14,17 @@ use cablekey_protocol::mgcp::ReturnCode;
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::time::Instant;
 
+use crate::anchor::{Anchored, MgwLeg};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Dial tone or digits: waiting for a number.
     Dialing,
     /// Routed, key made: waiting for the escrow layer.
     Escrowing,
+    /// Escrowed; the media gateway's two connections are being created
+    /// (anchored calls only). No key has left yet.
+    Anchoring,
     /// CRCX with the key sent to the called side.
     CreatingCallee,
     /// The called side acknowledged; CRCX with the key sent to the caller.
@@ -49,6 +55,10 @@ pub enum RefuseReason {
     CalleeUnreachable,
     /// The controller is at its limit of calls.
     Overloaded,
+    /// The media gateway answered a CRCX with an error.
+    MediaGatewayRefused(ReturnCode),
+    /// The media gateway did not answer a CRCX.
+    MediaGatewayUnreachable,
 }
 
 /// Why a call that was set up (or being set up past escrow) ended.
@@ -104,6 +114,8 @@ pub struct Call {
     pub escrowed: bool,
     /// The callee answered before the caller's connection existed.
     pub answered_early: bool,
+    /// The media gateway's connections, when the call is anchored.
+    pub anchor: Option<Anchored>,
     pub started: Instant,
     /// No-answer or escrow wait, by state.
     pub deadline: Option<Instant>,
@@ -120,6 +132,7 @@ impl Call {
             key: None,
             escrowed: false,
             answered_early: false,
+            anchor: None,
             started: now,
             deadline: None,
         }
@@ -138,6 +151,15 @@ impl Call {
         } else {
             None
         }
+    }
+
+    /// The media gateway's connection facing `side`, if anchored.
+    pub fn mgw_leg(&self, side: Side) -> Option<&MgwLeg> {
+        let a = self.anchor.as_ref()?;
+        Some(match side {
+            Side::Caller => &a.caller,
+            Side::Callee => &a.callee,
+        })
     }
 
     pub fn leg_mut(&mut self, side: Side) -> Option<&mut Leg> {

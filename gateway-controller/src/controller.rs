@@ -26,6 +26,7 @@ use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::Suite;
 use cablekey_protocol::time::Instant;
 
+use crate::anchor::Anchor;
 use crate::call::{Call, EndReason, RefuseReason, Side, State};
 use crate::escrow::EscrowError;
 use crate::keys::{KeyMode, KeySource};
@@ -50,6 +51,8 @@ pub struct Config {
     /// First call number (call ids are its hex); seed it so a restarted
     /// controller does not reuse ids.
     pub first_call_number: u64,
+    /// Anchor every call's media at this media gateway.
+    pub anchor: Option<Anchor>,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             doubt_retry: Duration::from_secs(5),
             doubt_lifetime: Duration::from_secs(60),
             first_call_number: 1,
+            anchor: None,
         }
     }
 }
@@ -189,6 +193,9 @@ pub(crate) enum Step {
     Park,
     Crcx(Side),
     Mdcx(Side),
+    /// The media gateway's connection facing this side.
+    MgwCrcx(Side),
+    MgwMdcx(Side),
     Dlcx,
 }
 
@@ -228,8 +235,12 @@ pub struct Controller<K> {
 
 impl<K: KeySource> Controller<K> {
     pub fn new(config: Config, registry: Registry, keys: K) -> Controller<K> {
+        let mut tx = Endpoint::new(config.transaction.clone());
+        if let Some(a) = &config.anchor {
+            tx.never_acknowledge(a.mgw);
+        }
         Controller {
-            tx: Endpoint::new(config.transaction.clone()),
+            tx,
             next_call: config.first_call_number,
             config,
             registry,
@@ -376,7 +387,7 @@ impl<K: KeySource> Controller<K> {
     /// Sends a command we built; a failure to send is handled like a
     /// time-out, from [`Self::drain`].
     pub(crate) fn send(&mut self, now: Instant, text: &str, pending: Pending) {
-        let addr = self.registry.get(&pending.endpoint).and_then(|e| e.addr);
+        let addr = self.addr_of(&pending.endpoint);
         let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
         debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
         let sent = match (addr, parsed) {
@@ -389,6 +400,16 @@ impl<K: KeySource> Controller<K> {
             }
             None => self.unsent.push_back(pending),
         }
+    }
+
+    /// Where an endpoint's commands go: its gateway, or the media gateway
+    /// for endpoints in the anchor's domain.
+    pub(crate) fn addr_of(&self, endpoint: &str) -> Option<SocketAddr> {
+        if let Some(e) = self.registry.get(endpoint) {
+            return e.addr;
+        }
+        let anchor = self.config.anchor.as_ref();
+        anchor.filter(|a| a.serves(endpoint)).map(|a| a.mgw)
     }
 
     pub(crate) fn request_id(&mut self) -> String {

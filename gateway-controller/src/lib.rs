@@ -9,6 +9,7 @@
 //! - [`service`]: the tokio driver, its configuration and metrics.
 #![forbid(unsafe_code)]
 
+pub mod anchor;
 pub mod call;
 pub mod controller;
 pub mod escrow;
@@ -18,6 +19,7 @@ mod msg;
 pub mod registry;
 pub mod service;
 
+pub use anchor::{Anchor, AnchorError};
 pub use call::{EndReason, RefuseReason};
 pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};
 pub use keys::{KeyMode, KeySource};

@@ -99,6 +99,42 @@ pub fn dlcx(endpoint: &str, call_id: &str) -> Zeroizing<String> {
     text
 }
 
+// Commands to the media gateway. Plain `MGCP 1.0` (osmo-mgw refuses any
+// other version line), no notification requests (it answers 539 to
+// parameters it does not know), and no key: there is no field for one.
+
+fn mgw_head(text: &mut String, verb: &str, endpoint: &str, call_id: &str) {
+    let _ = write!(text, "{verb} 1 {endpoint} MGCP 1.0\r\nC: {call_id}\r\n");
+}
+
+/// A connection that receives until it learns where to send (MDCX).
+pub fn mgw_crcx(endpoint: &str, call_id: &str) -> String {
+    let mut text = String::with_capacity(128);
+    mgw_head(&mut text, "CRCX", endpoint, call_id);
+    text.push_str("L: p:20, a:PCMU\r\nM: recvonly\r\n");
+    text
+}
+
+/// Sends to the CTA described by `remote_sdp`, key lines stripped.
+pub fn mgw_mdcx(endpoint: &str, call_id: &str, conn: &str, remote_sdp: &str) -> String {
+    let mut text = String::with_capacity(384);
+    mgw_head(&mut text, "MDCX", endpoint, call_id);
+    let _ = write!(text, "I: {conn}\r\nM: sendrecv\r\n");
+    body(&mut text, Some(&crate::anchor::without_keys(remote_sdp)));
+    text
+}
+
+/// Deletes one connection, or all of the call's on the endpoint. Never
+/// for a wildcard name: osmo-mgw empties every endpoint for that.
+pub fn mgw_dlcx(endpoint: &str, call_id: &str, conn: Option<&str>) -> String {
+    let mut text = String::with_capacity(96);
+    mgw_head(&mut text, "DLCX", endpoint, call_id);
+    if let Some(conn) = conn {
+        let _ = write!(text, "I: {conn}\r\n");
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +209,26 @@ mod tests {
             assert!(parse(text.as_bytes()).is_ok(), "{}", text.as_str());
         }
         assert!(texts[0].contains("D: (xxxx)"));
+    }
+
+    #[test]
+    fn media_gateway_commands_are_plain_mgcp_without_keys() {
+        let sdp = "v=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\na=crypto:1 AEAD_AES_128_GCM inline:AAAA\r\n";
+        let texts = [
+            mgw_crcx("rtpbridge/*@mgw", "C1"),
+            mgw_mdcx("rtpbridge/1@mgw", "C1", "0A", sdp),
+            mgw_dlcx("rtpbridge/1@mgw", "C1", Some("0A")),
+            mgw_dlcx("rtpbridge/1@mgw", "C1", None),
+        ];
+        for text in &texts {
+            let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
+                panic!("{text}");
+            };
+            assert_eq!(cmd.version, "MGCP 1.0", "{text}");
+            assert_eq!(cmd.param(ParamName::CallId), Some(&Param::CallId("C1")));
+            assert!(!text.contains("crypto") && !text.contains("k:"), "{text}");
+            assert!(!text.contains("R:") && !text.contains("X:"), "{text}");
+        }
+        assert!(texts[1].contains("m=audio 4000"));
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! - here: what gateways tell us (restart, hook, digits) and routing;
 //! - [`setup`]: from escrow to connected (the only place K goes out);
+//! - [`anchor`]: the media gateway's connections of an anchored call;
 //! - [`release`]: failures, deadlines and tearing a call down.
 
+mod anchor;
 mod release;
 mod setup;
 

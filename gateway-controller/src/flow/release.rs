@@ -4,6 +4,9 @@
 use cablekey_protocol::mgcp::ReturnCode;
 use cablekey_protocol::time::Instant;
 
+use zeroize::Zeroizing;
+
+use super::anchor::is_wildcard;
 use super::{doubt_key, pending, Outcome};
 use crate::call::{EndReason, RefuseReason, Side, State};
 use crate::controller::{Controller, Doubt, Event, LineUse, Pending, Step};
@@ -12,7 +15,11 @@ use crate::msg::{self, Request, HANG_UP_EVENTS, IDLE_EVENTS};
 
 impl<K: KeySource> Controller<K> {
     pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
-        if let (Step::Crcx(_) | Step::Dlcx, None, Some(id)) = (p.step, code, p.call.as_deref()) {
+        let doubtful = matches!(p.step, Step::Crcx(_) | Step::MgwCrcx(_) | Step::Dlcx);
+        // A connection the media gateway made on an endpoint of its choice
+        // cannot be named: it stays until the gateway drops it.
+        let nameable = !is_wildcard(&p.endpoint);
+        if let (true, true, None, Some(id)) = (doubtful, nameable, code, p.call.as_deref()) {
             // No answer: the connection may exist, or come to exist late.
             let doubt = Doubt {
                 next: now + self.config.doubt_retry,
@@ -44,6 +51,8 @@ impl<K: KeySource> Controller<K> {
         let outcome = match (p.step, code) {
             (Step::Crcx(Side::Callee), Some(c)) => Outcome::Refused(RefuseReason::CalleeRefused(c)),
             (Step::Crcx(Side::Callee), None) => Outcome::Refused(RefuseReason::CalleeUnreachable),
+            (Step::MgwCrcx(_), Some(c)) => Outcome::Refused(RefuseReason::MediaGatewayRefused(c)),
+            (Step::MgwCrcx(_), None) => Outcome::Refused(RefuseReason::MediaGatewayUnreachable),
             (_, Some(c)) => Outcome::Ended(EndReason::Error(c)),
             (_, None) => Outcome::Ended(EndReason::TimedOut),
         };
@@ -69,6 +78,9 @@ impl<K: KeySource> Controller<K> {
             return;
         };
         let tone = outcome.caller_tone();
+        if let Some(anchored) = call.anchor {
+            self.release_anchor(now, id, anchored);
+        }
         let legs = [(Some(call.caller), tone), (call.callee, "")];
         for (leg, tone) in legs {
             let Some(leg) = leg else {
@@ -96,7 +108,13 @@ impl<K: KeySource> Controller<K> {
     }
 
     pub(super) fn delete(&mut self, now: Instant, endpoint: &str, call_id: &str) {
-        let text = msg::dlcx(endpoint, call_id);
+        let mgw = self.config.anchor.as_ref().is_some_and(|a| a.serves(endpoint))
+            && self.registry.get(endpoint).is_none();
+        let text = if mgw {
+            Zeroizing::new(msg::mgw_dlcx(endpoint, call_id, None))
+        } else {
+            msg::dlcx(endpoint, call_id)
+        };
         self.send(now, &text, pending(endpoint, Some(call_id), Step::Dlcx));
     }
 

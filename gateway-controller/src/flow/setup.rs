@@ -1,5 +1,6 @@
 //! From a confirmed escrow to a connected call: CRCX with K to the called
-//! side, then to the caller, then MDCX both ways at the answer.
+//! side, then to the caller, then MDCX both ways at the answer. An anchored
+//! call first gets its media gateway connections ([`super::anchor`]).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -32,6 +33,10 @@ impl<K: KeySource> Controller<K> {
         }
         call.escrowed = true;
         call.deadline = None;
+        if self.config.anchor.is_some() {
+            self.start_anchor(now, id);
+            return;
+        }
         call.state = State::CreatingCallee;
         self.create(now, id, Side::Callee);
     }
@@ -47,6 +52,8 @@ impl<K: KeySource> Controller<K> {
             return;
         };
         let key_text = Zeroizing::new(STANDARD.encode(key.expose()));
+        // Anchored: each CTA sends to the gateway's connection facing it.
+        let anchored = call.mgw_leg(side).map(|l| l.sdp.clone());
         let (endpoint, remote_sdp, r) = match side {
             Side::Callee => {
                 let Some(leg) = call.callee.as_mut() else {
@@ -62,6 +69,7 @@ impl<K: KeySource> Controller<K> {
                 (call.caller.endpoint.clone(), sdp, (HANG_UP_EVENTS, "L/rt"))
             }
         };
+        let remote_sdp = anchored.unwrap_or(remote_sdp);
         let c = msg::Connect {
             call_id: id,
             key_base64: &key_text,
@@ -88,7 +96,8 @@ impl<K: KeySource> Controller<K> {
         call.state = State::Answering;
         call.deadline = None;
         let caller = (call.caller.endpoint.clone(), call.caller.conn.clone());
-        let caller_sdp = call.caller.sdp.clone();
+        // Anchored, the callee already sends to the gateway.
+        let caller_sdp = call.caller.sdp.clone().filter(|_| call.anchor.is_none());
         let Some(callee) = call.callee.as_ref() else {
             return;
         };
@@ -108,6 +117,7 @@ impl<K: KeySource> Controller<K> {
             let text = msg::mdcx(&endpoint, id, &conn, "sendrecv", &req, sdp);
             self.send(now, &text, pending(&endpoint, Some(id), Step::Mdcx(side)));
         }
+        self.modify_anchor(now, id);
     }
 
     pub(crate) fn on_success(&mut self, now: Instant, p: Pending, resp: &Response<'_>) {
@@ -124,8 +134,10 @@ impl<K: KeySource> Controller<K> {
         }
         let Some(call) = self.calls.get_mut(id) else {
             // A connection made for a call already released: delete it.
-            if matches!(p.step, Step::Crcx(_)) {
-                self.delete(now, &p.endpoint, id);
+            match p.step {
+                Step::Crcx(_) => self.delete(now, &p.endpoint, id),
+                Step::MgwCrcx(_) => self.delete_late_mgw(now, &p, resp),
+                _ => {}
             }
             return;
         };
@@ -165,13 +177,15 @@ impl<K: KeySource> Controller<K> {
                     _ => {}
                 }
             }
-            Step::Mdcx(side) => {
+            Step::MgwCrcx(side) => self.on_mgw_created(now, &p, side, resp),
+            Step::Mdcx(_) | Step::MgwMdcx(_) => {
                 if call.state != State::Answering {
                     return;
                 }
-                // Connected once both MDCX are answered: none is pending.
+                // Connected once every MDCX is answered: none is pending.
                 let other = self.pending.values().any(|q| {
-                    q.call.as_deref() == Some(id) && matches!(q.step, Step::Mdcx(s) if s != side)
+                    q.call.as_deref() == Some(id)
+                        && matches!(q.step, Step::Mdcx(_) | Step::MgwMdcx(_))
                 });
                 if !other {
                     call.state = State::Connected;

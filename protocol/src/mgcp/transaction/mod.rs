@@ -281,6 +281,8 @@ pub struct Endpoint {
     transmits: VecDeque<Queued>,
     events: VecDeque<Event>,
     counters: Counters,
+    /// Peers whose responses are never acknowledged with `K:`.
+    no_acks: Vec<SocketAddr>,
 }
 
 impl Endpoint {
@@ -304,6 +306,17 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            no_acks: Vec::new(),
+        }
+    }
+
+    /// Never sends `K:` to `peer`: some gateways refuse a command carrying
+    /// one (osmo-mgw answers 539). Acknowledgements are optional (RFC 3435
+    /// section 3.5.3); without them the peer keeps its responses for its
+    /// whole history time.
+    pub fn never_acknowledge(&mut self, peer: SocketAddr) {
+        if !self.no_acks.contains(&peer) {
+            self.no_acks.push(peer);
         }
     }
 
@@ -656,6 +669,7 @@ impl Endpoint {
         };
         let asks_ack = code.is_final()
             && matches!(response.param(ParamName::ResponseAck), Some(Param::ResponseAck(r)) if r.is_empty());
+        let acked_later = !asks_ack && !self.no_acks.contains(&from);
         match &mut out.state {
             OutState::Pending { provisional, .. } if code.is_provisional() => {
                 if !*provisional {
@@ -669,7 +683,7 @@ impl Endpoint {
             OutState::Pending { .. } => {
                 // A 000 acknowledges this response, so `K:` need not list it.
                 out.state = OutState::Done {
-                    needs_ack: !asks_ack,
+                    needs_ack: acked_later,
                 };
                 out.timers.stop_all();
                 out.timers.set(Timer::Expire, now + self.config.history);

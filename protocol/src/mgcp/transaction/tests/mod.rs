@@ -348,6 +348,17 @@ fn k_line_acknowledges_responses_and_purges_the_cache() {
 }
 
 #[test]
+fn a_peer_that_refuses_k_never_gets_one() {
+    let mut ca = Endpoint::new(Config::default());
+    let mut gw = Endpoint::new(Config::default());
+    ca.never_acknowledge(GW);
+    exchange(at(0), &mut ca, &mut gw);
+    exchange(at(10), &mut ca, &mut gw);
+    ca.send_command(at(20), GW, crcx()).unwrap();
+    assert!(!text(&one(&mut ca)).contains("K:"));
+}
+
+#[test]
 fn ids_only_go_up_wrap_and_skip_remembered_ones() {
     let config = Config {
         first_tid: TransactionId(TransactionId::MAX - 1),
