@@ -88,7 +88,9 @@ pub fn without_keys(sdp: &str) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
         let t = line.trim_start();
-        let key = t.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("a=crypto:"))
+        let key = t
+            .get(..9)
+            .is_some_and(|p| p.eq_ignore_ascii_case("a=crypto:"))
             || t.starts_with("k=");
         if !key {
             out.push_str(line);

@@ -64,11 +64,28 @@ proptest! {
         prop_assert_eq!(net.ctrl.calls(), 0);
         prop_assert!(net.no_key_anywhere());
     }
+
+    /// The same with media anchored at a (fake) media gateway, which also
+    /// never gets any key (checked on every transmit to it).
+    #[test]
+    fn no_key_leaves_early_or_reaches_the_media_gateway(
+        seed in any::<u64>(),
+        ops in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..300),
+    ) {
+        let config = Config { anchor: Some(anchor()), ..Config::default() };
+        let net = run_with(config, seed, &ops);
+        prop_assert_eq!(net.ctrl.calls(), 0);
+        prop_assert!(net.no_key_anywhere());
+    }
 }
 
 /// Runs one sequence and the same clean-up as the property.
 fn run(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
-    let mut net = Net::new(CTAS, Config::default(), seed);
+    run_with(Config::default(), seed, ops)
+}
+
+fn run_with(config: Config, seed: u64, ops: &[(u8, u8, u8)]) -> Net {
+    let mut net = Net::new(CTAS, config, seed);
     net.escrow = EscrowMode::Manual;
     net.boot();
     for &(op, a, b) in ops {
@@ -164,6 +181,32 @@ fn random_runs_reach_keys_sent_and_calls_connected() {
     assert!(
         escrowed > 50 && sent > 50 && connected > 5,
         "{escrowed} {sent} {connected}"
+    );
+}
+
+/// Nor is the anchored one: calls get through the media gateway.
+#[test]
+fn anchored_random_runs_reach_the_gateway_and_connect() {
+    let (mut sent, mut connected, mut mgw) = (0, 0, 0);
+    for seed in 1..=50u64 {
+        let mut rng = Rng(seed);
+        let ops: Vec<(u8, u8, u8)> = (0..300)
+            .map(|_| (rng.next() as u8, rng.next() as u8, rng.next() as u8))
+            .collect();
+        let config = Config {
+            anchor: Some(anchor()),
+            ..Config::default()
+        };
+        let net = run_with(config, seed, &ops);
+        assert!(net.no_key_anywhere(), "seed {seed}");
+        sent += net.sides.values().map(Vec::len).sum::<usize>();
+        connected += net.connected();
+        mgw += net.mgw.log.len();
+    }
+    eprintln!("key sends {sent}, connected {connected}, gateway commands {mgw}");
+    assert!(
+        sent > 20 && connected > 2 && mgw > 50,
+        "{sent} {connected} {mgw}"
     );
 }
 

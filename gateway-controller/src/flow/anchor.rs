@@ -46,7 +46,11 @@ impl<K: KeySource> Controller<K> {
         call.state = State::Anchoring;
         call.anchor = Some(Anchored::default());
         let text = msg::mgw_crcx(&any, id);
-        self.send(now, &text, pending(&any, Some(id), Step::MgwCrcx(Side::Callee)));
+        self.send(
+            now,
+            &text,
+            pending(&any, Some(id), Step::MgwCrcx(Side::Callee)),
+        );
     }
 
     /// The gateway created a connection. The first one names the endpoint
@@ -145,7 +149,11 @@ impl<K: KeySource> Controller<K> {
             }
         }
         for (side, text) in commands {
-            self.send(now, &text, pending(&endpoint, Some(id), Step::MgwMdcx(side)));
+            self.send(
+                now,
+                &text,
+                pending(&endpoint, Some(id), Step::MgwMdcx(side)),
+            );
         }
     }
 

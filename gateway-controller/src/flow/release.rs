@@ -108,7 +108,11 @@ impl<K: KeySource> Controller<K> {
     }
 
     pub(super) fn delete(&mut self, now: Instant, endpoint: &str, call_id: &str) {
-        let mgw = self.config.anchor.as_ref().is_some_and(|a| a.serves(endpoint))
+        let mgw = self
+            .config
+            .anchor
+            .as_ref()
+            .is_some_and(|a| a.serves(endpoint))
             && self.registry.get(endpoint).is_none();
         let text = if mgw {
             Zeroizing::new(msg::mgw_dlcx(endpoint, call_id, None))

@@ -9,6 +9,7 @@ use std::time::Duration;
 use cablekey_protocol::srtp::Suite;
 use serde::Deserialize;
 
+use crate::anchor::Anchor;
 use crate::keys::KeyMode;
 use crate::registry::{Kind, Registry, RegistryError};
 use crate::Config;
@@ -32,6 +33,10 @@ max_calls = 10000
 
 # [metrics]
 # listen = "127.0.0.1:9427"        # Prometheus text at /metrics
+
+# [anchor]                         # relay media through a media gateway (osmo-mgw)
+# mgw = "127.0.0.1:2428"           # its MGCP address; it never gets a key
+# domain = "mgw"                   # its endpoints: rtpbridge/N@mgw
 
 [[endpoint]]
 name = "aaln/1@cta1.lab"
@@ -67,7 +72,21 @@ struct File {
     #[serde(default)]
     metrics: Option<MetricsSection>,
     #[serde(default)]
+    anchor: Option<AnchorSection>,
+    #[serde(default)]
     endpoint: Vec<EndpointEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorSection {
+    mgw: SocketAddr,
+    #[serde(default = "default_mgw_domain")]
+    domain: String,
+}
+
+fn default_mgw_domain() -> String {
+    "mgw".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,9 +237,21 @@ impl Settings {
             }
             s.core.max_calls = max;
         }
+        if let Some(a) = file.anchor {
+            if a.mgw.port() == 0 || a.mgw.ip().is_unspecified() {
+                return Err(invalid("anchor.mgw", "needs an address and a port".into()));
+            }
+            let anchor = Anchor::new(a.mgw, &a.domain)
+                .map_err(|e| invalid("anchor.domain", e.to_string()))?;
+            s.core.anchor = Some(anchor);
+        }
         for (i, e) in file.endpoint.iter().enumerate() {
-            add_endpoint(&mut s.registry, e)
-                .map_err(|m| invalid(&format!("endpoint[{i}] ({})", e.name), m))?;
+            let setting = format!("endpoint[{i}] ({})", e.name);
+            if s.core.anchor.as_ref().is_some_and(|a| a.serves(&e.name)) {
+                let why = "is in the media gateway's domain (anchor.domain)";
+                return Err(invalid(&setting, why.into()));
+            }
+            add_endpoint(&mut s.registry, e).map_err(|m| invalid(&setting, m))?;
         }
         Ok(s)
     }
@@ -254,6 +285,17 @@ mod tests {
         assert_eq!(s.le_public_key, Path::new("/etc/cablekey/le-public.key"));
         assert_eq!(s.registry.route("2001").unwrap().name, "aaln/1@cta1.lab");
         assert_eq!(s.core.key_mode, KeyMode::Random);
+        assert_eq!(s.core.anchor, None);
+        let anchored = EXAMPLE
+            .replace("# [anchor]", "[anchor]")
+            .replace("# mgw =", "mgw =")
+            .replace("# domain =", "domain =");
+        let s = parse(&anchored).unwrap();
+        let a = s.core.anchor.unwrap();
+        assert_eq!(
+            (a.mgw, a.domain()),
+            ("127.0.0.1:2428".parse().unwrap(), "mgw")
+        );
     }
 
     #[test]
@@ -289,6 +331,21 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("unknown field `colour`"), "{err}");
+        for (extra, setting) in [
+            ("[anchor]\nmgw = \"0.0.0.0:2428\"\n", "anchor.mgw"),
+            ("[anchor]\nmgw = \"127.0.0.1:0\"\n", "anchor.mgw"),
+            (
+                "[anchor]\nmgw = \"127.0.0.1:2428\"\ndomain = \"m g w\"\n",
+                "anchor.domain",
+            ),
+            (
+                "[anchor]\nmgw = \"127.0.0.1:2428\"\n[[endpoint]]\nname = \"aaln/1@MGW\"\n",
+                "endpoint[0] (aaln/1@MGW)",
+            ),
+        ] {
+            let err = parse(&format!("{base}{extra}")).err().unwrap().to_string();
+            assert!(err.contains(&format!(": {setting}: ")), "{err}");
+        }
         let missing = parse("[mgcp]\nlisten = \"127.0.0.1:1\"\n[escrow]\n")
             .err()
             .unwrap();

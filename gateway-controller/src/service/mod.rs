@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cablekey_protocol::escrow::EpochPolicy;
+use cablekey_protocol::mgcp::TransactionId;
 use getrandom::rand_core::{Rng, UnwrapErr};
 use getrandom::SysRng;
 use tokio::net::UdpSocket;
@@ -109,6 +110,14 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     // Call ids must not repeat across restarts: start from the clock, far
     // ahead of the previous run's counter (4096 ids per millisecond).
     core.first_call_number = escrow::unix_ms() << 12;
+    // Nor transaction ids: a gateway answers a repeated id from its cache
+    // without executing it (osmo-mgw keeps one per endpoint, for ever).
+    let mut seed = [0u8; 4];
+    os_keys(&mut seed);
+    core.transaction.first_tid = TransactionId(1 + u32::from_le_bytes(seed) % TransactionId::MAX);
+    if let Some(a) = &core.anchor {
+        tracing::info!(mgw = %a.mgw, domain = a.domain(), "media anchored at a media gateway");
+    }
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel();

@@ -1,8 +1,11 @@
 //! An in-test network: the controller core and real CTA firmware cores,
 //! datagrams passed by hand on a virtual clock, with optional loss and
-//! duplication. Every controller transmit is checked against the escrow
-//! invariant as it leaves.
+//! duplication, and a fake media gateway for anchored calls. Every
+//! controller transmit is checked against the escrow invariant as it leaves.
 #![allow(dead_code)]
+
+mod mgw;
+pub use mgw::*;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -148,6 +151,8 @@ pub struct Net {
     /// `x-dir:` values of the CRCX each endpoint received, in order.
     pub sides: BTreeMap<String, Vec<String>>,
     pub sent_by_ctrl: usize,
+    /// The media gateway of anchored calls (idle otherwise).
+    pub mgw: FakeMgw,
 }
 
 pub fn cta_addr(i: usize) -> SocketAddr {
@@ -206,6 +211,7 @@ impl Net {
             events: Vec::new(),
             sides: BTreeMap::new(),
             sent_by_ctrl: 0,
+            mgw: FakeMgw::default(),
         }
     }
 
@@ -220,6 +226,9 @@ impl Net {
     fn collect(&mut self) {
         while let Some(t) = self.ctrl.poll_transmit() {
             self.check_invariant(&t.payload);
+            if t.to == MGW {
+                self.check_no_key_to_mgw(&t.payload);
+            }
             self.note_sides(&t.payload);
             self.sent_by_ctrl += 1;
             self.wire.push_back((CA, t.to, t.payload, self.now));
@@ -257,6 +266,22 @@ impl Net {
                 );
             }
         }
+    }
+
+    /// The media gateway never gets a key, escrowed or not.
+    pub fn check_no_key_to_mgw(&self, payload: &[u8]) {
+        let text = String::from_utf8_lossy(payload);
+        for (call, b64) in &self.keys {
+            assert!(
+                !text.contains(b64.as_str()),
+                "key of {call} sent to the MGW"
+            );
+        }
+        let lower = text.to_ascii_lowercase();
+        assert!(
+            !lower.contains("k:") && !lower.contains("crypto"),
+            "key material sent to the MGW:\n{text}"
+        );
     }
 
     fn note_sides(&mut self, payload: &[u8]) {
@@ -322,11 +347,7 @@ impl Net {
             1
         };
         for _ in 0..times {
-            if to == CA {
-                self.ctrl.handle_datagram(self.now, from, &payload);
-            } else if let Some(c) = (0..self.ctas.len()).find(|&c| cta_addr(c) == to) {
-                self.ctas[c].handle_datagram(self.now, from, &payload);
-            }
+            self.dispatch(from, to, &payload);
         }
         true
     }
@@ -358,13 +379,21 @@ impl Net {
             eprintln!("[x{copies}] {from} -> {to}\n{text}");
         }
         for _ in 0..copies {
-            if to == CA {
-                self.ctrl.handle_datagram(self.now, from, &payload);
-            } else if let Some(c) = (0..self.ctas.len()).find(|&c| cta_addr(c) == to) {
-                self.ctas[c].handle_datagram(self.now, from, &payload);
-            }
+            self.dispatch(from, to, &payload);
         }
         self.collect();
+    }
+
+    fn dispatch(&mut self, from: SocketAddr, to: SocketAddr, payload: &[u8]) {
+        if to == CA {
+            self.ctrl.handle_datagram(self.now, from, payload);
+        } else if to == MGW {
+            if let Some(answer) = self.mgw.handle(payload) {
+                self.wire.push_back((MGW, from, answer, self.now));
+            }
+        } else if let Some(c) = (0..self.ctas.len()).find(|&c| cta_addr(c) == to) {
+            self.ctas[c].handle_datagram(self.now, from, payload);
+        }
     }
 
     /// Moves the clock and runs every timer once, delivering nothing.
