@@ -68,6 +68,10 @@ pub struct LabArgs {
     /// How call keys are made.
     #[arg(long, value_enum, default_value_t = Keys::Random)]
     keys: Keys,
+    /// Relay every call's SRTP through this media gateway (osmo-mgw's MGCP
+    /// address; endpoints rtpbridge/*@mgw). It never gets a key.
+    #[arg(long, value_name = "ADDR")]
+    anchor: Option<SocketAddr>,
     /// Leave everything running for manual calls (Ctrl-C ends it).
     #[arg(long)]
     keep_running: bool,
@@ -146,6 +150,9 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         Keys::Random => KeyMode::Random,
         Keys::Derived => KeyMode::Derived,
     };
+    if let Some(mgw) = args.anchor {
+        settings.core.anchor = Some(cablekey_gateway_controller::Anchor::new(mgw, "mgw")?);
+    }
     for i in 0..args.ctas {
         settings
             .registry
