@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Command as Proc, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command as Proc;
+use std::time::Duration;
 
 use cablekey_protocol::mgcp::{
     encode_datagram, Command, ConnectionMode, ConnectionParameter, EncryptionKey, EndpointName,
@@ -209,50 +207,10 @@ fn tshark_reads_every_message_we_send() {
     let pcap = dir.join("mgcp.pcapng");
     let datagrams = datagrams();
 
-    // -P prints a line per captured packet while -w writes the capture, so
-    // we can see when the capture is live and when it has everything.
-    let mut tshark = Proc::new("tshark")
-        .args([
-            "-i",
-            "lo",
-            "-n",
-            "-l",
-            "-P",
-            "-f",
-            &format!("udp and host {HOST}"),
-        ])
-        .args(["-a", "duration:120", "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tshark");
-    let (tx, rx) = mpsc::channel();
-    let stdout = tshark.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut capture = common::Capture::start(&format!("host {HOST}"), HOST, &pcap);
 
     let agent = UdpSocket::bind((HOST, 2727)).expect("bind call-agent port on 127.0.0.42");
     let gateway = UdpSocket::bind((HOST, 2427)).expect("bind gateway port on 127.0.0.42");
-    let probe = UdpSocket::bind((HOST, 0)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    // "Capturing on" comes before the filter is live: probe until one shows.
-    loop {
-        assert!(Instant::now() < deadline, "tshark never saw a probe packet");
-        probe
-            .send_to(b"probe", probe.local_addr().unwrap())
-            .unwrap();
-        if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
-            break;
-        }
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    while rx.try_recv().is_ok() {}
 
     for d in &datagrams {
         let bytes = encode_datagram(d);
@@ -263,16 +221,12 @@ fn tshark_reads_every_message_we_send() {
         from.send_to(&bytes, to.local_addr().unwrap()).unwrap();
     }
     for _ in &datagrams {
-        rx.recv_timeout(Duration::from_secs(30))
+        capture
+            .lines
+            .recv_timeout(Duration::from_secs(30))
             .expect("tshark missed a datagram");
     }
-    let stopped = Proc::new("kill")
-        .args(["-INT", &tshark.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let status = tshark.wait().unwrap();
-    assert!(status.success(), "tshark capture failed: {status}");
+    capture.stop();
 
     let out = Proc::new("tshark")
         .args(["-n", "-r"])

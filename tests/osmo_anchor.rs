@@ -9,11 +9,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cablekey_cta_firmware::line::Phase;
@@ -44,11 +42,10 @@ const STEP: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_through_osmo_mgw_keeps_srtp_end_to_end() {
-    common::require_tool("tshark");
     common::require_tool("osmo-mgw");
     let dir = common::scratch_dir("osmo_anchor");
     let pcap = dir.join("anchor.pcapng");
-    let mut capture = Capture::start(&pcap);
+    let mut capture = common::Capture::start(&format!("net {NET}"), MGW_IP, &pcap);
     let mgw = common::OsmoMgw::start(MGW_IP, MGW_PORT, RTP_BASE);
 
     let (private, public) = (dir.join("le-private.key"), dir.join("le-public.key"));
@@ -77,7 +74,8 @@ async fn call_through_osmo_mgw_keeps_srtp_end_to_end() {
     a.stop().await;
     b.stop().await;
     ctrl.shutdown(Duration::from_secs(2)).await;
-    let packets = capture.stop();
+    capture.stop();
+    let packets = read_packets(&pcap);
     drop(mgw);
 
     // Both ends received SRTP that authenticated; osmo-mgw's keep-alives
@@ -171,92 +169,31 @@ struct Packet {
     payload: Vec<u8>,
 }
 
-/// tshark writing the test's traffic on `lo` to a file.
-struct Capture {
-    child: Child,
-    pcap: PathBuf,
-}
-
-impl Capture {
-    /// Starts tshark and returns once it demonstrably captures.
-    fn start(pcap: &Path) -> Capture {
-        // -P prints a line per packet while -w writes them: we see when
-        // the capture is live. -a bounds it whatever happens to the test.
-        let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-n", "-l", "-P", "-f"])
-            .arg(format!("udp and net {NET}"))
-            .args(["-a", "duration:120", "-w"])
-            .arg(pcap)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(pcap.with_extension("log")).unwrap())
-            .spawn()
-            .expect("start tshark");
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            // Read to the end: a closed pipe would stop tshark early.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
+/// Every UDP datagram of a capture.
+fn read_packets(pcap: &Path) -> Vec<Packet> {
+    let fields = tshark(
+        pcap,
+        &["-Y", "udp", "-T", "fields", "-E", "separator=,"],
+        &[
+            "ip.src",
+            "udp.srcport",
+            "ip.dst",
+            "udp.dstport",
+            "udp.payload",
+        ],
+    );
+    fields
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let addr = |ip: &str, port: &str| format!("{ip}:{port}").parse().unwrap();
+            Packet {
+                from: addr(f[0], f[1]),
+                to: addr(f[2], f[3]),
+                payload: hex(f.get(4).copied().unwrap_or("")),
             }
-        });
-        let probe = UdpSocket::bind((MGW_IP, 0)).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            assert!(Instant::now() < deadline, "tshark never saw a probe packet");
-            probe
-                .send_to(b"probe", probe.local_addr().unwrap())
-                .unwrap();
-            if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
-                break;
-            }
-        }
-        Capture {
-            child,
-            pcap: pcap.into(),
-        }
-    }
-
-    /// Stops the capture and reads every UDP datagram of it.
-    fn stop(&mut self) -> Vec<Packet> {
-        let stopped = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(stopped.success());
-        let status = self.child.wait().unwrap();
-        let log = std::fs::read_to_string(self.pcap.with_extension("log")).unwrap_or_default();
-        assert!(status.success(), "tshark capture failed: {status}\n{log}");
-        let fields = tshark(
-            &self.pcap,
-            &["-Y", "udp", "-T", "fields", "-E", "separator=,"],
-            &[
-                "ip.src",
-                "udp.srcport",
-                "ip.dst",
-                "udp.dstport",
-                "udp.payload",
-            ],
-        );
-        fields
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                let addr = |ip: &str, port: &str| format!("{ip}:{port}").parse().unwrap();
-                Packet {
-                    from: addr(f[0], f[1]),
-                    to: addr(f[2], f[3]),
-                    payload: hex(f.get(4).copied().unwrap_or("")),
-                }
-            })
-            .collect()
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        })
+        .collect()
 }
 
 /// `tshark -r` over the capture, with osmo-mgw's port read as MGCP.

@@ -161,16 +161,21 @@ fn crcx_delivered_after_its_dlcx_is_deleted_again() {
     assert!(net.no_key_anywhere());
 }
 
+/// 300 random operations, as the property draws them.
+fn random_ops(seed: u64) -> Vec<(u8, u8, u8)> {
+    let mut rng = Rng(seed);
+    (0..300)
+        .map(|_| (rng.next() as u8, rng.next() as u8, rng.next() as u8))
+        .collect()
+}
+
 /// The property is not vacuous: the same kind of random runs do escrow
 /// keys, send them after confirmation, and connect calls.
 #[test]
 fn random_runs_reach_keys_sent_and_calls_connected() {
     let (mut escrowed, mut sent, mut connected) = (0, 0, 0);
     for seed in 1..=100u64 {
-        let mut rng = Rng(seed);
-        let ops: Vec<(u8, u8, u8)> = (0..300)
-            .map(|_| (rng.next() as u8, rng.next() as u8, rng.next() as u8))
-            .collect();
+        let ops = random_ops(seed);
         let net = run(seed, &ops);
         assert!(net.no_key_anywhere(), "seed {seed}");
         escrowed += net.keys.len();
@@ -189,10 +194,7 @@ fn random_runs_reach_keys_sent_and_calls_connected() {
 fn anchored_random_runs_reach_the_gateway_and_connect() {
     let (mut sent, mut connected, mut mgw) = (0, 0, 0);
     for seed in 1..=50u64 {
-        let mut rng = Rng(seed);
-        let ops: Vec<(u8, u8, u8)> = (0..300)
-            .map(|_| (rng.next() as u8, rng.next() as u8, rng.next() as u8))
-            .collect();
+        let ops = random_ops(seed);
         let config = Config {
             anchor: Some(anchor()),
             ..Config::default()

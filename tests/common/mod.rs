@@ -103,3 +103,77 @@ impl Drop for OsmoMgw {
         let _ = self.child.wait();
     }
 }
+
+/// tshark capturing UDP on `lo` into a file, stopped on demand (and killed
+/// on drop). Each captured packet also prints a line on `lines`.
+pub struct Capture {
+    child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    pub pcap: PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing `udp and <filter>`; returns once a probe datagram
+    /// sent on `probe_ip` (which the filter must cover) shows up.
+    pub fn start(filter: &str, probe_ip: &str, pcap: &Path) -> Capture {
+        use std::io::{BufRead, BufReader};
+        use std::time::{Duration, Instant};
+        require_tool("tshark");
+        // -P prints a line per packet while -w writes them: we see when
+        // the capture is live. -a bounds it whatever happens to the test.
+        let mut child = Command::new("tshark")
+            .args(["-i", "lo", "-n", "-l", "-P", "-f"])
+            .arg(format!("udp and {filter}"))
+            .args(["-a", "duration:120", "-w"])
+            .arg(pcap)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(pcap.with_extension("log")).expect("tshark log"))
+            .spawn()
+            .expect("start tshark");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("tshark stdout");
+        std::thread::spawn(move || {
+            // Read to the end: a closed pipe would stop tshark early.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let probe = std::net::UdpSocket::bind((probe_ip, 0)).expect("bind probe");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // "Capturing on" comes before the filter is live: probe until one shows.
+        loop {
+            assert!(Instant::now() < deadline, "tshark never saw a probe packet");
+            let me = probe.local_addr().expect("probe address");
+            probe.send_to(b"probe", me).expect("send probe");
+            if lines.recv_timeout(Duration::from_millis(200)).is_ok() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        while lines.try_recv().is_ok() {}
+        Capture {
+            child,
+            lines,
+            pcap: pcap.into(),
+        }
+    }
+
+    /// Ends the capture cleanly (SIGINT); the file is then complete.
+    pub fn stop(&mut self) {
+        let stopped = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(stopped.success());
+        let status = self.child.wait().expect("wait for tshark");
+        let log = std::fs::read_to_string(self.pcap.with_extension("log")).unwrap_or_default();
+        assert!(status.success(), "tshark capture failed: {status}\n{log}");
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
