@@ -245,3 +245,14 @@ fn anchored_calls_complete_with_loss_and_duplication() {
         tids_unique(&net);
     }
 }
+
+#[test]
+fn callee_picking_up_while_the_gateway_works_makes_the_caller_busy() {
+    let mut net = anchored(2, 9);
+    net.blackhole = Some(MGW);
+    dial(&mut net);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.refused(), ["Busy"]);
+    assert!(net.playing(0, 0, Signal::Busy));
+    assert!(net.sides.is_empty() && net.no_key_anywhere());
+}

@@ -158,7 +158,7 @@ impl<K: KeySource> Controller<K> {
                     State::Ringing => self.answer(now, &id),
                     State::CreatingCallee | State::CreatingCaller => call.answered_early = true,
                     // Picked up before we rang it: the line is no longer free.
-                    State::Escrowing => {
+                    State::Escrowing | State::Anchoring => {
                         self.release(now, &id, Outcome::Refused(RefuseReason::Busy))
                     }
                     _ => {}
