@@ -74,7 +74,7 @@ fn not_yet(what: &str, issue: u32) -> ExitCode {
 }
 
 fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
-    use cablekey_gateway_controller::escrow::keyfile;
+    use cablekey_keyfile as keyfile;
     match keyfile::generate_keypair(private, public) {
         Ok(id) => {
             println!("{id}");

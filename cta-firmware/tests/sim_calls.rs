@@ -119,7 +119,7 @@ fn assert_hears(rec: &[i16], want: f64, own: f64, who: &str) {
     let rec = &rec[1600..];
     let db = dominance_db(rec, want, own);
     assert!(db >= 20.0, "{who}: {want} Hz only {db:.1} dB over {own} Hz");
-    let rms = (rec.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / rec.len() as f64).sqrt();
+    let rms = rms(rec);
     assert!(rms > 3000.0, "{who}: the tone is too weak (rms {rms:.0})");
     eprintln!("{who}: {want} Hz is {db:.1} dB over {own} Hz, rms {rms:.0}");
 }

@@ -9,11 +9,12 @@
 mod audio;
 mod console;
 mod cta;
-pub mod g711;
 pub mod jitter;
 mod media;
 mod platform;
-pub mod wav;
+
+// G.711 and WAV are shared with the CALEA server.
+pub use cablekey_audio::{g711, wav};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

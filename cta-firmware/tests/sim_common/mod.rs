@@ -220,19 +220,6 @@ impl Drop for Relay {
     }
 }
 
-/// Goertzel power of `hz` in 8 kHz samples.
-pub fn power(samples: &[i16], hz: f64) -> f64 {
-    let coeff = 2.0 * (std::f64::consts::TAU * hz / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - coeff * s1 * s2
-}
-
-/// How far `want` stands above `other`, in dB.
-pub fn dominance_db(samples: &[i16], want: f64, other: f64) -> f64 {
-    10.0 * (power(samples, want) / power(samples, other).max(1e-9)).log10()
-}
+// Shared with the CALEA server's tests; not every test measures tones.
+#[allow(unused_imports)]
+pub use cablekey_audio::tone::{dominance_db, power, rms};

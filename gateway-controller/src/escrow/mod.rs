@@ -7,7 +7,6 @@
 //! Design and security argument: `docs/escrow.md`.
 
 mod commit;
-pub mod keyfile;
 mod layout;
 mod sled_store;
 mod store;
@@ -24,6 +23,9 @@ use cablekey_protocol::time::Instant;
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 
+/// The LE key files live in their own crate (the CALEA server loads the
+/// private half); re-exported where the controller's users look for them.
+pub use cablekey_keyfile as keyfile;
 pub use commit::SyncHook;
 pub use sled_store::{Options, SledStore, DEFAULT_DIR};
 pub use store::{Durable, EscrowStore, StoreError, TimeRange};
