@@ -35,7 +35,9 @@ mod tests {
     #[test]
     fn a_sine_dominates_another_frequency() {
         let sine: Vec<i16> = (0..8000)
-            .map(|i| ((std::f64::consts::TAU * 1000.0 * f64::from(i) / 8000.0).sin() * 8000.0) as i16)
+            .map(|i| {
+                ((std::f64::consts::TAU * 1000.0 * f64::from(i) / 8000.0).sin() * 8000.0) as i16
+            })
             .collect();
         assert!(dominance_db(&sine, 1000.0, 440.0) > 40.0);
         assert!(dominance_db(&sine, 440.0, 1000.0) < -40.0);
