@@ -36,8 +36,8 @@ enum Command {
     Cta(cli::cta::CtaArgs),
     /// Run the POTS gateway.
     Pots,
-    /// Run the CALEA server and its tools.
-    Calea,
+    /// The CALEA server's tools: warrants, escrow records, decryption.
+    Calea(cli::calea::CaleaArgs),
     /// Drive a hardware-in-the-loop rig.
     Hil,
     /// Create a law-enforcement key pair: the public half configures the
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
         Command::Controller => not_yet("controller", 5),
         Command::Cta(args) => cli::cta::run(args),
         Command::Pots => not_yet("pots", 5),
-        Command::Calea => not_yet("calea", 6),
+        Command::Calea(args) => cli::calea::run(args),
         Command::Hil => not_yet("hil", 5),
         Command::Keygen { private, public } => keygen(&private, &public),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod net;
 pub mod offline;
 pub mod records;
+pub mod synth;
 pub mod track;
 pub mod warrant;
 

@@ -35,7 +35,7 @@ pub enum KeyFileError {
         kind: &'static str,
         why: &'static str,
     },
-    #[error("{path}: mode {mode:o} lets others read the LE private key; chmod 600 it")]
+    #[error("{path}: mode {mode:04o} lets others read the LE private key; chmod 600 it")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path}: the LE public key is a weak point and would expose every key")]
     WeakKey { path: PathBuf },

@@ -1,2 +1,3 @@
+pub mod calea;
 pub mod cta;
 pub mod mgcp;
