@@ -117,6 +117,18 @@ impl StereoWriter {
         Ok(())
     }
 
+    /// Appends frames from two equally long channels (the shorter decides).
+    pub fn push_block(&mut self, left: &[i16], right: &[i16]) -> Result<(), String> {
+        for (&l, &r) in left.iter().zip(right) {
+            self.pending.push(l);
+            self.pending.push(r);
+        }
+        if self.pending.len() >= BLOCK {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
     fn drain(&mut self) -> Result<(), String> {
         let n = u32::try_from(self.pending.len()).map_err(|e| e.to_string())?;
         let mut block = self.writer.get_i16_writer(n);

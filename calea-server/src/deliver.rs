@@ -152,8 +152,9 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
-/// Hashes the delivered files (as written, read back) and the source, and
-/// writes `manifest.json` last.
+/// Makes every delivered file durable, hashes them (as written, read back)
+/// and the source, and writes `manifest.json` last: a delivery with a
+/// manifest is complete on disk.
 pub fn write_manifest(
     dir: &Path,
     case_id: &str,
@@ -161,6 +162,9 @@ pub fn write_manifest(
     names: &[String],
 ) -> Result<(), DeliverError> {
     let entry = |path: &Path, name: String| -> Result<ManifestFile, FsError> {
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(fsutil::err(path))?;
         let bytes = fs::metadata(path).map_err(fsutil::err(path))?.len();
         Ok(ManifestFile {
             name,
@@ -228,10 +232,8 @@ impl PcapOut {
     pub fn finish(self) -> Result<(), DeliverError> {
         let path = self.path;
         let mut inner = self.writer.into_writer();
-        inner
-            .flush()
-            .and_then(|_| inner.get_ref().sync_all())
-            .map_err(fsutil::err(&path))?;
+        // Made durable with the other files before the manifest.
+        inner.flush().map_err(fsutil::err(&path))?;
         Ok(())
     }
 }

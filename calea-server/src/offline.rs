@@ -87,16 +87,28 @@ pub struct Report {
     pub capture_stopped_early: Option<String>,
 }
 
+/// Where the time went: reading, matching and decrypting the capture and
+/// writing the decrypted pcap; rendering the WAV files; syncing, hashing
+/// and writing the records, report and manifest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub decrypt: Duration,
+    pub audio: Duration,
+    pub seal: Duration,
+}
+
 /// What a decryption delivered.
 #[derive(Debug)]
 pub struct Summary {
     pub out: PathBuf,
+    pub timings: Timings,
     pub files: Vec<String>,
     pub calls_with_audio: usize,
     pub report: Report,
 }
 
 pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
+    let started = std::time::Instant::now();
     let book = WarrantBook::load(req.data_dir)?;
     let warrant = book.active(req.case_id)?.clone();
     let store = RecordStore::open(req.data_dir)?;
@@ -172,6 +184,7 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
         return Err(e.into());
     }
     pcap.finish()?;
+    let decrypted = started.elapsed();
 
     let mut files = vec![deliver::PCAP.to_string()];
     let mut call_lines = Vec::new();
@@ -190,6 +203,7 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
         };
         call_lines.push(CallJson::new(&keys.record, a.packets, wav));
     }
+    let rendered = started.elapsed();
     deliver::write_json_lines(&req.out.join(deliver::CALLS), &call_lines)?;
     files.push(deliver::CALLS.to_string());
 
@@ -205,8 +219,14 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     files.push(deliver::REPORT.to_string());
     deliver::write_manifest(&req.out, req.case_id, req.capture, &files)?;
     files.push(deliver::MANIFEST.to_string());
+    let timings = Timings {
+        decrypt: decrypted,
+        audio: rendered - decrypted,
+        seal: started.elapsed() - rendered,
+    };
     Ok(Summary {
         out: req.out.clone(),
+        timings,
         files,
         calls_with_audio,
         report,

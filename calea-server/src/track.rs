@@ -72,37 +72,37 @@ impl Track {
             .min(MAX_SAMPLES)
     }
 
-    /// The samples in position order; overlaps keep the earlier frame.
-    fn samples(&mut self) -> impl Iterator<Item = i16> + '_ {
-        self.frames.sort_by_key(|f| f.0);
-        let mut frames = self.frames.iter().peekable();
-        let bytes = &self.bytes;
-        let mut current: Option<(i64, &[u8])> = None;
-        (0i64..).map(move |t| {
-            loop {
-                if let Some((start, data)) = current {
-                    if t < start {
-                        return 0;
-                    }
-                    if let Some(b) = usize::try_from(t - start).ok().and_then(|i| data.get(i)) {
-                        return g711::decode(*b);
-                    }
-                }
-                match frames.next() {
-                    Some(&(pos, off, len)) => {
-                        let data = bytes.get(off as usize..(off + len) as usize).unwrap_or(&[]);
-                        // Skip the part a frame already played covers.
-                        if pos + i64::from(len) > t {
-                            current = Some((pos, data));
-                        }
-                    }
-                    None => {
-                        current = None;
-                        return 0;
-                    }
+    /// Fills `out` with the samples from position `from` on; frames must
+    /// be sorted by position. `cursor` (start at 0) skips frames already
+    /// past, so rendering a call chunk by chunk is linear. Where frames
+    /// overlap, the later one wins; gaps are silence.
+    fn render(&self, from: i64, out: &mut [i16], cursor: &mut usize) {
+        out.fill(0);
+        let to = from + out.len() as i64;
+        while let Some(&(pos, _, len)) = self.frames.get(*cursor) {
+            if pos + i64::from(len) > from {
+                break;
+            }
+            *cursor += 1;
+        }
+        for &(pos, off, len) in self.frames.get(*cursor..).unwrap_or(&[]) {
+            if pos >= to {
+                break;
+            }
+            let (start, end) = (pos.max(from), (pos + i64::from(len)).min(to));
+            let data = self
+                .bytes
+                .get(off as usize..(off + len) as usize)
+                .unwrap_or(&[]);
+            for t in start..end {
+                if let (Some(o), Some(b)) = (
+                    out.get_mut((t - from) as usize),
+                    data.get((t - pos) as usize),
+                ) {
+                    *o = g711::decode(*b);
                 }
             }
-        })
+        }
     }
 }
 
@@ -143,11 +143,21 @@ impl CallAudio {
 
     /// Writes the stereo WAV.
     pub fn write(&mut self, path: &Path) -> Result<(), String> {
+        const CHUNK: usize = 8000;
+        for t in &mut self.tracks {
+            t.frames.sort_by_key(|f| f.0);
+        }
         let len = self.tracks[0].end().max(self.tracks[1].end());
-        let [left, right] = &mut self.tracks;
         let mut w = wav::StereoWriter::create(path)?;
-        for (l, r) in left.samples().zip(right.samples()).take(len as usize) {
-            w.push(l, r)?;
+        let (mut l, mut r) = (vec![0i16; CHUNK], vec![0i16; CHUNK]);
+        let mut cursors = [0usize; 2];
+        let mut at = 0i64;
+        while at < len {
+            let n = usize::try_from(len - at).map_or(CHUNK, |left| left.min(CHUNK));
+            self.tracks[0].render(at, &mut l[..n], &mut cursors[0]);
+            self.tracks[1].render(at, &mut r[..n], &mut cursors[1]);
+            w.push_block(&l[..n], &r[..n])?;
+            at += n as i64;
         }
         w.finish()
     }
@@ -187,11 +197,10 @@ mod tests {
         a.push(1, 40 * ms, &rtp(7, g711::encode(-1000)));
         // One lost packet in the first direction, then one 40 ms later.
         a.push(0, 41 * ms, &rtp(1320, g711::encode(1000)));
-        let (l, r): (Vec<i16>, Vec<i16>) = {
-            let len = a.tracks[0].end().max(a.tracks[1].end());
-            let [x, y] = &mut a.tracks;
-            x.samples().zip(y.samples()).take(len as usize).unzip()
-        };
+        let path = std::env::temp_dir().join(format!("cablekey-track-{}.wav", std::process::id()));
+        a.write(&path).unwrap();
+        let (l, r) = wav::read_stereo(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
         assert_eq!(l.len(), 480);
         assert!(l[..160].iter().all(|&s| s > 900));
         assert!(l[160..320].iter().all(|&s| s == 0));

@@ -251,6 +251,13 @@ fn decrypt(
         "  {} frames, {} UDP, {} not RTP, {} without a key, {} duplicates, {} rejected, {} outside the warrant",
         c.frames, c.udp, c.not_rtp, c.no_key, c.duplicates, c.rejected, c.outside_warrant
     );
+    let t = summary.timings;
+    println!(
+        "  took {:.3} s to read and decrypt the capture and write the pcap, {:.3} s for audio, {:.3} s to sync and hash",
+        t.decrypt.as_secs_f64(),
+        t.audio.as_secs_f64(),
+        t.seal.as_secs_f64()
+    );
     for s in &summary.report.streams_without_key {
         println!(
             "  stream {} ({} packets): no key of this case opens it",
