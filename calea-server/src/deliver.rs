@@ -98,13 +98,17 @@ pub fn prepare(dir: &Path) -> Result<(), DeliverError> {
     Ok(())
 }
 
+fn json_err(path: &Path) -> impl FnOnce(serde_json::Error) -> DeliverError + '_ {
+    move |e| DeliverError::Write {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    }
+}
+
 pub fn write_json_lines<T: Serialize>(path: &Path, items: &[T]) -> Result<(), DeliverError> {
     let mut out = Vec::new();
     for item in items {
-        serde_json::to_writer(&mut out, item).map_err(|e| DeliverError::Write {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })?;
+        serde_json::to_writer(&mut out, item).map_err(json_err(path))?;
         out.push(b'\n');
     }
     fsutil::write_atomic(path, &out)?;
@@ -112,10 +116,7 @@ pub fn write_json_lines<T: Serialize>(path: &Path, items: &[T]) -> Result<(), De
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DeliverError> {
-    let mut out = serde_json::to_vec_pretty(value).map_err(|e| DeliverError::Write {
-        path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
+    let mut out = serde_json::to_vec_pretty(value).map_err(json_err(path))?;
     out.push(b'\n');
     fsutil::write_atomic(path, &out)?;
     Ok(())
