@@ -36,8 +36,8 @@ enum Command {
     Cta(cli::cta::CtaArgs),
     /// Run the POTS gateway.
     Pots,
-    /// Run the CALEA server and its tools.
-    Calea,
+    /// The CALEA server's tools: warrants, escrow records, decryption.
+    Calea(cli::calea::CaleaArgs),
     /// Drive a hardware-in-the-loop rig.
     Hil,
     /// Create a law-enforcement key pair: the public half configures the
@@ -75,7 +75,7 @@ fn not_yet(what: &str, issue: u32) -> ExitCode {
 }
 
 fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
-    use cablekey_gateway_controller::escrow::keyfile;
+    use cablekey_keyfile as keyfile;
     match keyfile::generate_keypair(private, public) {
         Ok(id) => {
             println!("{id}");
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         Command::Controller(args) => cli::controller::run(args),
         Command::Cta(args) => cli::cta::run(args),
         Command::Pots => not_yet("pots", 5),
-        Command::Calea => not_yet("calea", 6),
+        Command::Calea(args) => cli::calea::run(args),
         Command::Hil => not_yet("hil", 5),
         Command::Keygen { private, public } => keygen(&private, &public),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),

@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use cablekey_gateway_controller::escrow::keyfile;
+use cablekey_keyfile as keyfile;
 
 #[test]
 fn keygen_writes_a_pair_that_loads_and_refuses_to_overwrite() {

@@ -5,7 +5,7 @@ mod sim_common;
 
 use std::time::Duration;
 
-use cablekey_cta_firmware::sim::tone::{dominance_db, power};
+use cablekey_cta_firmware::sim::tone::{dominance_db, power, rms};
 use cablekey_cta_firmware::sim::{wav, Cta};
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::derive::{master_key, Direction};
@@ -120,7 +120,7 @@ fn assert_hears(rec: &[i16], want: f64, own: f64, who: &str) {
     let rec = &rec[1600..];
     let db = dominance_db(rec, want, own);
     assert!(db >= 20.0, "{who}: {want} Hz only {db:.1} dB over {own} Hz");
-    let rms = (rec.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / rec.len() as f64).sqrt();
+    let rms = rms(rec);
     assert!(rms > 3000.0, "{who}: the tone is too weak (rms {rms:.0})");
     eprintln!("{who}: {want} Hz is {db:.1} dB over {own} Hz, rms {rms:.0}");
 }

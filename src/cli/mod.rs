@@ -1,3 +1,4 @@
+pub mod calea;
 pub mod controller;
 pub mod cta;
 pub mod lab;

@@ -9,13 +9,13 @@
 mod audio;
 mod console;
 mod cta;
-pub mod g711;
 pub mod impair;
 pub mod jitter;
 mod media;
 mod platform;
-pub mod tone;
-pub mod wav;
+
+// G.711, WAV and tone checks are shared with the CALEA server.
+pub use cablekey_audio::{g711, tone, wav};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -9,7 +9,6 @@
 
 mod commit;
 mod index;
-pub mod keyfile;
 mod layout;
 mod overlay;
 mod recover;
@@ -31,6 +30,9 @@ use cablekey_protocol::time::Instant;
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 
+/// The LE key files live in their own crate (the CALEA server loads the
+/// private half); re-exported where the controller's users look for them.
+pub use cablekey_keyfile as keyfile;
 pub use commit::SyncHook;
 pub use sled_store::{Options, SledStore, DEFAULT_DIR};
 pub use store::{Durable, EscrowStore, StoreError, TimeRange};

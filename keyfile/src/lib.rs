@@ -1,8 +1,12 @@
-//! LE key files for `cablekey keygen` and for loading at start-up.
+//! LE key files for `cablekey keygen` and for loading at start-up: the
+//! controller loads the public half, the CALEA server the private half, so
+//! the format lives here, apart from both.
 //!
 //! Both files are two lines: a header naming the kind, then the 32-byte key
 //! in base64. The private file is created with mode 0600 (never wider, not
 //! even for an instant) and refused on load if group or others can read it.
+
+#![forbid(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -31,7 +35,7 @@ pub enum KeyFileError {
         kind: &'static str,
         why: &'static str,
     },
-    #[error("{path}: mode {mode:o} lets others read the LE private key; chmod 600 it")]
+    #[error("{path}: mode {mode:04o} lets others read the LE private key; chmod 600 it")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path}: the LE public key is a weak point and would expose every key")]
     WeakKey { path: PathBuf },

@@ -1,0 +1,240 @@
+//! What a case receives, under `cases/<case id>/`: a stereo WAV per call,
+//! the decrypted pcap, call records as JSON lines, a report of what could
+//! not be decrypted, and a manifest with the SHA-256 of every file.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use cablekey_protocol::escrow::EscrowRecord;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::fsutil::{self, hex, FsError};
+
+pub const CALLS: &str = "calls.jsonl";
+pub const PCAP: &str = "decrypted.pcap";
+pub const REPORT: &str = "report.json";
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("{0}: a delivery is already there; choose another --out directory")]
+    AlreadyDelivered(PathBuf),
+    #[error("{path}: {why}")]
+    Write { path: PathBuf, why: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+/// One party as delivered.
+#[derive(Debug, Serialize)]
+pub struct PartyJson {
+    pub number: String,
+    pub endpoint: String,
+}
+
+/// One line of `calls.jsonl`. Fields the escrow record does not carry
+/// (dialed digits, answer time) are null until the controller sends them.
+#[derive(Debug, Serialize)]
+pub struct CallJson {
+    pub call_id: String,
+    pub caller: PartyJson,
+    pub callee: PartyJson,
+    pub start: String,
+    pub answer: Option<String>,
+    pub end: Option<String>,
+    pub dialed_digits: Option<String>,
+    pub suite: String,
+    pub packets_caller_to_callee: u64,
+    pub packets_callee_to_caller: u64,
+    /// The call's WAV file in this directory, if its media was captured.
+    pub audio: Option<String>,
+}
+
+impl CallJson {
+    pub fn new(record: &EscrowRecord, packets: [u64; 2], audio: Option<String>) -> CallJson {
+        let m = &record.meta;
+        let party = |p: &cablekey_protocol::escrow::Party| PartyJson {
+            number: p.number.clone(),
+            endpoint: p.endpoint.clone(),
+        };
+        CallJson {
+            call_id: m.call_id.clone(),
+            caller: party(&m.caller),
+            callee: party(&m.callee),
+            start: clock::rfc3339(m.start_unix_ms),
+            answer: None,
+            end: record.ended_unix_ms.map(clock::rfc3339),
+            dialed_digits: None,
+            suite: m.suite.clone(),
+            packets_caller_to_callee: packets[0],
+            packets_callee_to_caller: packets[1],
+            audio,
+        }
+    }
+}
+
+/// A file name for a call's WAV: the call id where it is safe in a file
+/// name, its hex otherwise.
+pub fn wav_name(call_id: &str) -> String {
+    let safe = call_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if safe {
+        format!("call-{call_id}.wav")
+    } else {
+        format!("call-x{}.wav", hex(call_id.as_bytes()))
+    }
+}
+
+/// Makes the case directory; refuses one that already holds a delivery.
+pub fn prepare(dir: &Path) -> Result<(), DeliverError> {
+    if dir.join(MANIFEST).exists() || dir.join(PCAP).exists() {
+        return Err(DeliverError::AlreadyDelivered(dir.to_path_buf()));
+    }
+    fs::create_dir_all(dir).map_err(fsutil::err(dir))?;
+    Ok(())
+}
+
+fn json_err(path: &Path) -> impl FnOnce(serde_json::Error) -> DeliverError + '_ {
+    move |e| DeliverError::Write {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    }
+}
+
+pub fn write_json_lines<T: Serialize>(path: &Path, items: &[T]) -> Result<(), DeliverError> {
+    let mut out = Vec::new();
+    for item in items {
+        serde_json::to_writer(&mut out, item).map_err(json_err(path))?;
+        out.push(b'\n');
+    }
+    fsutil::write_atomic(path, &out)?;
+    Ok(())
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DeliverError> {
+    let mut out = serde_json::to_vec_pretty(value).map_err(json_err(path))?;
+    out.push(b'\n');
+    fsutil::write_atomic(path, &out)?;
+    Ok(())
+}
+
+/// SHA-256 of a file, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String, FsError> {
+    let mut f = File::open(path).map_err(fsutil::err(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(fsutil::err(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub case_id: String,
+    pub created: String,
+    /// The capture the delivery was decrypted from.
+    pub source: ManifestFile,
+    pub files: Vec<ManifestFile>,
+}
+
+/// Makes every delivered file durable, hashes them (as written, read back)
+/// and the source, and writes `manifest.json` last: a delivery with a
+/// manifest is complete on disk.
+pub fn write_manifest(
+    dir: &Path,
+    case_id: &str,
+    source: &Path,
+    names: &[String],
+) -> Result<(), DeliverError> {
+    let entry = |path: &Path, name: String| -> Result<ManifestFile, FsError> {
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(fsutil::err(path))?;
+        let bytes = fs::metadata(path).map_err(fsutil::err(path))?.len();
+        Ok(ManifestFile {
+            name,
+            bytes,
+            sha256: sha256_file(path)?,
+        })
+    };
+    let source_name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = Manifest {
+        case_id: case_id.to_string(),
+        created: clock::rfc3339(clock::now()),
+        source: entry(source, source_name)?,
+        files: names
+            .iter()
+            .map(|n| entry(&dir.join(n), n.clone()))
+            .collect::<Result<_, _>>()?,
+    };
+    write_json(&dir.join(MANIFEST), &manifest)
+}
+
+/// The decrypted pcap: raw IP (one link type for whatever the capture
+/// mixed), nanosecond timestamps as captured.
+pub struct PcapOut {
+    path: PathBuf,
+    writer: pcap_file::pcap::PcapWriter<BufWriter<File>>,
+}
+
+impl PcapOut {
+    pub fn create(path: &Path) -> Result<PcapOut, DeliverError> {
+        let file = File::create(path).map_err(fsutil::err(path))?;
+        let header = pcap_file::pcap::PcapHeader {
+            datalink: pcap_file::DataLink::RAW,
+            ts_resolution: pcap_file::TsResolution::NanoSecond,
+            ..Default::default()
+        };
+        let writer = pcap_file::pcap::PcapWriter::with_header(
+            BufWriter::with_capacity(1 << 20, file),
+            header,
+        )
+        .map_err(|e| DeliverError::Write {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        Ok(PcapOut {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    pub fn write(&mut self, time: std::time::Duration, ip: &[u8]) -> Result<(), DeliverError> {
+        let len = u32::try_from(ip.len()).unwrap_or(u32::MAX);
+        let packet = pcap_file::pcap::PcapPacket::new(time, len, ip);
+        self.writer
+            .write_packet(&packet)
+            .map_err(|e| DeliverError::Write {
+                path: self.path.clone(),
+                why: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<(), DeliverError> {
+        let path = self.path;
+        let mut inner = self.writer.into_writer();
+        // Made durable with the other files before the manifest.
+        inner.flush().map_err(fsutil::err(&path))?;
+        Ok(())
+    }
+}

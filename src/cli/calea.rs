@@ -1,0 +1,275 @@
+//! `cablekey calea`: the CALEA server's tools — warrants, received escrow
+//! records, and decryption of a capture into a delivery per case.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cablekey_calea_server::warrant::{Mode, Warrant, WarrantBook};
+use cablekey_calea_server::{bundle, clock, keys, offline, records::RecordStore};
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Args)]
+#[command(after_help = "\
+The data directory holds warrants.json and the escrow records received
+(records/, epochs/). The LE private key (from `cablekey keygen`) must be
+readable by its owner only (chmod 600). See docs/calea.md.")]
+pub struct CaleaArgs {
+    /// The CALEA server's data directory.
+    #[arg(long, global = true, default_value = cablekey_calea_server::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: CaleaCommand,
+}
+
+#[derive(Subcommand)]
+enum CaleaCommand {
+    /// Warrants: add, list, revoke.
+    #[command(subcommand)]
+    Warrant(WarrantCommand),
+    /// Escrow records received from the controller.
+    #[command(subcommand)]
+    Records(RecordsCommand),
+    /// Decrypt a pcap or pcapng capture for a case and deliver it under
+    /// cases/<case id>/: a stereo WAV per call, the decrypted pcap, call
+    /// records (JSON lines), a report and a manifest of SHA-256 hashes.
+    Decrypt {
+        #[arg(long)]
+        capture: PathBuf,
+        #[arg(long)]
+        case: String,
+        /// LE private key file.
+        #[arg(long, default_value = "le-private.key")]
+        key: PathBuf,
+        /// Delivery directory (default cases/<case id>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WarrantCommand {
+    /// Add a warrant.
+    Add {
+        #[arg(long)]
+        case: String,
+        /// Target subscriber number (digits, optional leading '+').
+        #[arg(long)]
+        target: String,
+        /// Start of validity, RFC 3339 (e.g. 2026-01-31T00:00:00Z).
+        #[arg(long)]
+        start: String,
+        /// End of validity, RFC 3339.
+        #[arg(long)]
+        end: String,
+        /// Modes allowed, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', required = true)]
+        modes: Vec<ModeArg>,
+        /// Where the controller sends copies of the target's media (host:port).
+        #[arg(long)]
+        collector: SocketAddr,
+    },
+    /// List warrants.
+    List,
+    /// Revoke a warrant: nothing more is delivered under it.
+    Revoke {
+        #[arg(long)]
+        case: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordsCommand {
+    /// Import a record bundle (JSON lines of base64 epoch and escrow records).
+    Import { files: Vec<PathBuf> },
+    /// Open every stored record with the LE key and report those that fail.
+    Check {
+        #[arg(long, default_value = "le-private.key")]
+        key: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Future,
+    Current,
+    Historical,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Future => Mode::Future,
+            ModeArg::Current => Mode::Current,
+            ModeArg::Historical => Mode::Historical,
+        }
+    }
+}
+
+pub fn run(args: CaleaArgs) -> ExitCode {
+    let result = match args.command {
+        CaleaCommand::Warrant(cmd) => warrant(&args.data_dir, cmd),
+        CaleaCommand::Records(cmd) => records(&args.data_dir, cmd),
+        CaleaCommand::Decrypt {
+            capture,
+            case,
+            key,
+            out,
+        } => decrypt(&args.data_dir, &capture, &case, &key, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cablekey calea: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
+    let mut book = WarrantBook::load(data_dir)?;
+    match cmd {
+        WarrantCommand::Add {
+            case,
+            target,
+            start,
+            end,
+            modes,
+            collector,
+        } => {
+            let w = Warrant {
+                case_id: case.clone(),
+                target,
+                start_unix_ms: clock::parse_rfc3339(&start).context("--start")?,
+                end_unix_ms: clock::parse_rfc3339(&end).context("--end")?,
+                modes: modes.into_iter().map(Mode::from).collect(),
+                collector,
+                revoked_unix_ms: None,
+            };
+            book.add(w)?;
+            println!("added warrant for case {case}");
+        }
+        WarrantCommand::List => {
+            for w in book.list() {
+                let modes: Vec<&str> = w.modes.iter().map(|m| m.name()).collect();
+                let state = match w.revoked_unix_ms {
+                    Some(t) => format!("revoked {}", clock::rfc3339(t)),
+                    None => "active".to_string(),
+                };
+                println!(
+                    "{}\ttarget {}\t{} .. {}\t{}\tcollector {}\t{state}",
+                    w.case_id,
+                    w.target,
+                    clock::rfc3339(w.start_unix_ms),
+                    clock::rfc3339(w.end_unix_ms),
+                    modes.join(","),
+                    w.collector
+                );
+            }
+        }
+        WarrantCommand::Revoke { case } => {
+            book.revoke(&case, clock::now())?;
+            println!("revoked warrant for case {case}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn records(data_dir: &Path, cmd: RecordsCommand) -> anyhow::Result<ExitCode> {
+    let store = RecordStore::open(data_dir)?;
+    let mut clean = true;
+    match cmd {
+        RecordsCommand::Import { files } => {
+            for file in files {
+                let r = bundle::import(&store, &file)?;
+                println!(
+                    "{}: {} new, {} already here, {} end times added, {} problems",
+                    file.display(),
+                    r.new,
+                    r.unchanged,
+                    r.end_times_added,
+                    r.problems.len()
+                );
+                for (line, why) in &r.problems {
+                    eprintln!("{}:{line}: {why}", file.display());
+                    clean = false;
+                }
+            }
+        }
+        RecordsCommand::Check { key } => {
+            let sk = cablekey_keyfile::load_private_key(&key)?;
+            let (all, bad) = store.all()?;
+            let n = all.len();
+            let (calls, failures) = keys::open_calls(&sk, &store, all);
+            println!("{} of {n} records open", calls.len());
+            for f in &failures {
+                eprintln!("call {}: {}", f.call_id, f.error);
+            }
+            for b in &bad {
+                eprintln!("{}: {}", b.path.display(), b.why);
+            }
+            clean = failures.is_empty() && bad.is_empty();
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn decrypt(
+    data_dir: &Path,
+    capture: &Path,
+    case: &str,
+    key: &Path,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // Checked before anything else: a key file others can read stops here.
+    let sk = cablekey_keyfile::load_private_key(key)?;
+    let out = out.unwrap_or_else(|| Path::new(cablekey_calea_server::DEFAULT_CASES_DIR).join(case));
+    let summary = offline::decrypt_capture(&offline::Request {
+        data_dir,
+        case_id: case,
+        capture,
+        le_key: &sk,
+        out,
+    })?;
+    let c = &summary.report.counts;
+    println!(
+        "case {case}: {} calls with audio, {} RTP and {} RTCP packets decrypted, delivered to {}",
+        summary.calls_with_audio,
+        c.rtp_decrypted,
+        c.rtcp_decrypted,
+        summary.out.display()
+    );
+    for f in &summary.files {
+        println!("  {f}");
+    }
+    println!(
+        "  {} frames, {} UDP, {} not RTP, {} without a key, {} duplicates, {} rejected, {} outside the warrant",
+        c.frames, c.udp, c.not_rtp, c.no_key, c.duplicates, c.rejected, c.outside_warrant
+    );
+    let t = summary.timings;
+    println!(
+        "  took {:.3} s to read and decrypt the capture and write the pcap, {:.3} s for audio, {:.3} s to sync and hash",
+        t.decrypt.as_secs_f64(),
+        t.audio.as_secs_f64(),
+        t.seal.as_secs_f64()
+    );
+    for s in &summary.report.streams_without_key {
+        println!(
+            "  stream {} ({} packets): no key of this case opens it",
+            s.ssrc, s.packets
+        );
+    }
+    for p in &summary.report.record_problems {
+        let who = p.call_id.as_deref().or(p.file.as_deref()).unwrap_or("?");
+        eprintln!("  record {who}: {}", p.why);
+    }
+    if let Some(why) = &summary.report.capture_stopped_early {
+        eprintln!("  the capture could not be read to its end: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
