@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
-use super::parse::word_key;
+use super::text::word_key;
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
