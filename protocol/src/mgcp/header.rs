@@ -55,6 +55,14 @@ pub(crate) fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
     let (ep, rest) = token(rest).ok_or(bad(ErrorKind::BadHeader, Some(tid), true))?;
     let endpoint = EndpointName::parse(ep).ok_or(bad(ErrorKind::BadEndpoint, Some(tid), true))?;
     let version = trim_ws(rest);
+    if is_plain_version(version.as_bytes()) {
+        return Ok(Header::Command {
+            verb,
+            tid,
+            endpoint,
+            version,
+        });
+    }
     let missing = bad(ErrorKind::MissingVersion, Some(tid), true);
     let (proto, after) = token(version).ok_or(missing)?;
     if !proto.eq_ignore_ascii_case("MGCP") {
@@ -71,6 +79,18 @@ pub(crate) fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
         endpoint,
         version,
     })
+}
+
+/// `MGCP 1.0` or `MGCP 0.1` with one space, then nothing or a profile after
+/// white space: the usual case, checked without splitting tokens.
+fn is_plain_version(v: &[u8]) -> bool {
+    let (Some(proto), Some(number)) = (v.get(..4), v.get(5..8)) else {
+        return false;
+    };
+    proto.eq_ignore_ascii_case(b"MGCP")
+        && v.get(4) == Some(&b' ')
+        && (number == b"1.0" || number == b"0.1")
+        && matches!(v.get(8), None | Some(b' ' | b'\t'))
 }
 
 /// The rest of a response line after its three-digit code.

@@ -159,12 +159,14 @@ impl ConnectionMode {
     }
 
     pub fn from_token(s: &str) -> Option<ConnectionMode> {
-        // Every mode name is 8 letters: one packed-integer compare each.
+        // Every mode name is 8 letters: one packed-integer match.
+        const fn k(i: usize) -> u64 {
+            word_key(ConnectionMode::NAMES[i].0.as_bytes())
+        }
+        const KEYS: [u64; 9] = [k(0), k(1), k(2), k(3), k(4), k(5), k(6), k(7), k(8)];
         let key = word_key(s.as_bytes());
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| key != 0 && word_key(n.as_bytes()) == key)
-            .map(|(_, m)| *m)
+        let i = KEYS.iter().position(|&k| k == key)?;
+        Some(Self::NAMES[i].1)
     }
 }
 

@@ -16,12 +16,8 @@ use super::text::{is_graphic, small_number, split_byte, token, trim_ws};
 const MAX_LIST_ITEMS: usize = 64;
 
 pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
-    let (name, value) = split_byte(line, b':').ok_or(ErrorKind::BadParamLine)?;
-    let name = trim_ws(name);
+    let (name, value) = param_name(line).ok_or(ErrorKind::BadParamLine)?;
     let value = trim_ws(value);
-    if name.is_empty() || !is_graphic(name) {
-        return Err(ErrorKind::BadParamLine);
-    }
     let kind = ParamName::from_code(name).ok_or(ErrorKind::UnknownParam)?;
     let bad = ErrorKind::BadValue(kind);
     let id = |v: &str| {
@@ -85,6 +81,22 @@ pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
     })
 }
 
+/// The trimmed name before the first colon (visible ASCII, not empty) and
+/// the untrimmed rest.
+fn param_name(line: &str) -> Option<(&str, &str)> {
+    // Nearly every line starts `C:` or `ES:`: no trimming or scanning needed.
+    let colon = match line.as_bytes() {
+        [a, b':', ..] if a.is_ascii_alphabetic() => 1,
+        [a, b, b':', ..] if a.is_ascii_alphabetic() && b.is_ascii_alphanumeric() => 2,
+        _ => {
+            let (name, value) = split_byte(line, b':')?;
+            let name = trim_ws(name);
+            return (!name.is_empty() && is_graphic(name)).then_some((name, value));
+        }
+    };
+    Some((line.get(..colon)?, line.get(colon + 1..)?))
+}
+
 /// Splits at commas outside parentheses, brackets and quotes, mapping each
 /// trimmed item straight into the result (no intermediate list).
 fn split_top_level<'a, T>(
@@ -143,6 +155,25 @@ static SPECIAL: [bool; 256] = {
 /// `name` or `name(args)` items; an empty value is an empty list.
 fn event_list(s: &str) -> Option<Vec<EventItem<'_>>> {
     split_top_level(s, |item| {
+        // Usually one pass: visible bytes up to `(` or the end.
+        let b = item.as_bytes();
+        let open = b.iter().position(|&c| c == b'(' || !c.is_ascii_graphic());
+        match open {
+            None if !b.is_empty() => {
+                return Some(EventItem {
+                    name: item,
+                    args: None,
+                })
+            }
+            Some(i) if i > 0 && b[i] == b'(' => {
+                let args = item.get(i + 1..)?.strip_suffix(')')?;
+                return Some(EventItem {
+                    name: item.get(..i)?,
+                    args: Some(args),
+                });
+            }
+            _ => {}
+        }
         let (name, args) = match item.bytes().position(|c| c == b'(') {
             Some(open) => {
                 let args = item[open + 1..].strip_suffix(')')?;
