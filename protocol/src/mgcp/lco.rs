@@ -271,30 +271,35 @@ impl<'a> LcoItem<'a> {
         const SC_RTCP: u64 = k("sc-rtcp");
         const ES_CCD: u64 = k("es-ccd");
         const ES_CCI: u64 = k("es-cci");
-        let (n, text): (u32, fn(&'a str) -> LcoItem<'a>) = match key {
-            P => (0, LcoItem::PacketizationPeriod),
-            A => (1, LcoItem::Compression),
-            B => (2, LcoItem::Bandwidth),
-            E => return Ok((1 << 3, LcoItem::EchoCancellation(on_off(value)?))),
-            GC => (4, LcoItem::GainControl),
-            S => return Ok((1 << 5, LcoItem::SilenceSuppression(on_off(value)?))),
-            T => (6, LcoItem::TypeOfService),
-            R => (7, LcoItem::ResourceReservation),
+        // Text options need a value; the constructor is chosen per arm so
+        // it is inlined rather than called through a pointer.
+        let text = |n: u32, item: fn(&'a str) -> LcoItem<'a>| {
+            if value.is_empty() {
+                Err(LcoError::Value)
+            } else {
+                Ok((1 << n, item(value)))
+            }
+        };
+        match key {
+            P => text(0, LcoItem::PacketizationPeriod),
+            A => text(1, LcoItem::Compression),
+            B => text(2, LcoItem::Bandwidth),
+            E => Ok((1 << 3, LcoItem::EchoCancellation(on_off(value)?))),
+            GC => text(4, LcoItem::GainControl),
+            S => Ok((1 << 5, LcoItem::SilenceSuppression(on_off(value)?))),
+            T => text(6, LcoItem::TypeOfService),
+            R => text(7, LcoItem::ResourceReservation),
             K => {
                 let key = EncryptionKey::parse(value).ok_or(LcoError::Value)?;
-                return Ok((1 << 8, LcoItem::EncryptionKey(key)));
+                Ok((1 << 8, LcoItem::EncryptionKey(key)))
             }
-            NT => (9, LcoItem::TypeOfNetwork),
-            SC_RTP => (10, LcoItem::RtpSecurity),
-            SC_RTCP => (11, LcoItem::RtcpSecurity),
-            ES_CCD => (12, LcoItem::SurveillanceDestination),
-            ES_CCI => (13, LcoItem::SurveillanceId),
-            _ => return Ok((0, LcoItem::Other { name, value })),
-        };
-        if value.is_empty() {
-            return Err(LcoError::Value);
+            NT => text(9, LcoItem::TypeOfNetwork),
+            SC_RTP => text(10, LcoItem::RtpSecurity),
+            SC_RTCP => text(11, LcoItem::RtcpSecurity),
+            ES_CCD => text(12, LcoItem::SurveillanceDestination),
+            ES_CCI => text(13, LcoItem::SurveillanceId),
+            _ => Ok((0, LcoItem::Other { name, value })),
         }
-        Ok((1 << n, text(value)))
     }
 
     pub fn name(&self) -> &'a str {

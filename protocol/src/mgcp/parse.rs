@@ -9,7 +9,7 @@ use super::error::{ErrorKind, ParseError};
 use super::header::{parse_header, Header};
 use super::message::{Command, Message, Response, TransactionId};
 use super::params::ParamName;
-use super::text::{is_blank, next_line, trim_ws};
+use super::text::{is_blank, next_line};
 use super::values::parse_param;
 
 /// Largest message or datagram we read (the largest UDP payload).
@@ -101,7 +101,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
             sdp = after.filter(|body| !is_blank(body));
             break;
         }
-        if trim_ws(line).is_empty() {
+        if line.bytes().all(|b| b == b' ' || b == b'\t') {
             continue;
         }
         if params.len() == MAX_PARAMS {

@@ -117,13 +117,18 @@ pub(crate) fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
 
 /// Splits off the first line, `\r\n` or `\n` terminated, without its
 /// terminator; the rest is `None` if the line had no `\n`.
+#[inline]
 pub(crate) fn next_line(s: &str) -> (&str, Option<&str>) {
     let (line, rest) = match find_byte(s.as_bytes(), b'\n') {
         // `\n` is ASCII, so both sides are char boundaries.
         Some(i) => (s.get(..i).unwrap_or(""), s.get(i + 1..)),
         None => (s, None),
     };
-    (line.strip_suffix('\r').unwrap_or(line), rest)
+    let line = match line.as_bytes() {
+        [.., b'\r'] => line.get(..line.len() - 1).unwrap_or(line),
+        _ => line,
+    };
+    (line, rest)
 }
 
 #[cfg(test)]
