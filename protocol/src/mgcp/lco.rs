@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::parse::{trim_ws, word_key};
+use super::text::{find_byte, skip_ws, split_byte, trim_ws, word_key};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -37,7 +37,7 @@ impl<'a> EncryptionKey<'a> {
         if v.eq_ignore_ascii_case("prompt") {
             return Some(EncryptionKey::Prompt);
         }
-        let (method, key) = v.split_once(':')?;
+        let (method, key) = split_byte(v, b':')?;
         let is = |m: &str| method.eq_ignore_ascii_case(m);
         if is("clear") {
             Some(EncryptionKey::Clear(key))
@@ -169,39 +169,46 @@ impl<'a> LocalConnectionOptions<'a> {
     pub const MAX_ITEMS: usize = 32;
 
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
-        let mut items: Vec<LcoItem<'a>> = Vec::with_capacity(8);
-        if trim_ws(s).is_empty() {
+        let mut items: Vec<LcoItem<'a>> = Vec::new();
+        let b = s.as_bytes();
+        let mut i = skip_ws(b, 0);
+        if i == b.len() {
             return Ok(LocalConnectionOptions { items });
         }
-        let b = s.as_bytes();
+        items.reserve(8);
         // One bit per known option, for the duplicate check.
         let mut seen = 0u32;
-        let mut start = 0;
-        while start <= b.len() {
-            // One scan per item finds its first colon and its end.
-            let (mut colon, mut end) = (None, b.len());
-            for (i, &c) in b[start..].iter().enumerate() {
-                match c {
-                    b':' if colon.is_none() => colon = Some(start + i),
-                    b',' => {
-                        end = start + i;
-                        break;
-                    }
-                    _ => {}
+        loop {
+            // One pass over each byte: the name (visible, folded into its
+            // lookup key as it goes), its colon, then the value up to a comma.
+            let name_start = i;
+            let mut key = 0u64;
+            while let Some(&c) = b.get(i) {
+                if !c.is_ascii_graphic() || c == b':' || c == b',' {
+                    break;
                 }
+                if i - name_start < 8 {
+                    key |= u64::from(c.to_ascii_lowercase()) << (8 * (i - name_start));
+                }
+                i += 1;
             }
-            // Both are ASCII bytes, so the slices below are on char boundaries.
-            let colon = colon.ok_or(LcoError::Syntax)?;
-            let name = trim_ws(&s[start..colon]);
-            let value = trim_ws(&s[colon + 1..end]);
-            if name.is_empty() || !name.bytes().all(|c| c.is_ascii_graphic()) {
+            let name_end = i;
+            i = skip_ws(b, i);
+            // Anything but a colon here is a malformed item (a name with white
+            // space or control bytes in it, or no colon before the comma).
+            if name_end == name_start || b.get(i) != Some(&b':') {
                 return Err(LcoError::Syntax);
             }
             if items.len() == Self::MAX_ITEMS {
                 return Err(LcoError::Syntax);
             }
-            let item = LcoItem::parse(name, value)?;
-            let bit = item.known_bit();
+            let value_start = i + 1;
+            let end = find_byte(&b[value_start..], b',').map_or(b.len(), |n| value_start + n);
+            // Every cut is next to an ASCII byte, so on a char boundary.
+            let name = &s[name_start..name_end];
+            let value = trim_ws(&s[value_start..end]);
+            let key = if name_end - name_start > 8 { 0 } else { key };
+            let (bit, item) = LcoItem::parse(key, name, value)?;
             let dup = if bit == 0 {
                 items.iter().any(|i| i.name().eq_ignore_ascii_case(name))
             } else {
@@ -212,9 +219,11 @@ impl<'a> LocalConnectionOptions<'a> {
             }
             seen |= bit;
             items.push(item);
-            start = end + 1;
+            if end == b.len() {
+                return Ok(LocalConnectionOptions { items });
+            }
+            i = skip_ws(b, end + 1);
         }
-        Ok(LocalConnectionOptions { items })
     }
 
     pub fn encryption_key(&self) -> Option<&EncryptionKey<'a>> {
@@ -242,71 +251,55 @@ fn on_off(v: &str) -> Result<bool, LcoError> {
 }
 
 impl<'a> LcoItem<'a> {
-    fn parse(name: &'a str, value: &'a str) -> Result<LcoItem<'a>, LcoError> {
+    /// The item and its bit for the duplicate check (0 for `Other`).
+    /// `key` is the name's [`word_key`].
+    fn parse(key: u64, name: &'a str, value: &'a str) -> Result<(u32, LcoItem<'a>), LcoError> {
         const fn k(s: &str) -> u64 {
             word_key(s.as_bytes())
         }
-        const E: u64 = k("e");
-        const S: u64 = k("s");
-        const K: u64 = k("k");
         const P: u64 = k("p");
         const A: u64 = k("a");
         const B: u64 = k("b");
+        const E: u64 = k("e");
         const GC: u64 = k("gc");
+        const S: u64 = k("s");
         const T: u64 = k("t");
         const R: u64 = k("r");
+        const K: u64 = k("k");
         const NT: u64 = k("nt");
         const SC_RTP: u64 = k("sc-rtp");
         const SC_RTCP: u64 = k("sc-rtcp");
         const ES_CCD: u64 = k("es-ccd");
         const ES_CCI: u64 = k("es-cci");
-        let text: fn(&'a str) -> LcoItem<'a> = match word_key(name.as_bytes()) {
-            E => return on_off(value).map(LcoItem::EchoCancellation),
-            S => return on_off(value).map(LcoItem::SilenceSuppression),
-            K => {
-                return EncryptionKey::parse(value)
-                    .map(LcoItem::EncryptionKey)
-                    .ok_or(LcoError::Value)
+        // Text options need a value; the constructor is chosen per arm so
+        // it is inlined rather than called through a pointer.
+        let text = |n: u32, item: fn(&'a str) -> LcoItem<'a>| {
+            if value.is_empty() {
+                Err(LcoError::Value)
+            } else {
+                Ok((1 << n, item(value)))
             }
-            P => LcoItem::PacketizationPeriod,
-            A => LcoItem::Compression,
-            B => LcoItem::Bandwidth,
-            GC => LcoItem::GainControl,
-            T => LcoItem::TypeOfService,
-            R => LcoItem::ResourceReservation,
-            NT => LcoItem::TypeOfNetwork,
-            SC_RTP => LcoItem::RtpSecurity,
-            SC_RTCP => LcoItem::RtcpSecurity,
-            ES_CCD => LcoItem::SurveillanceDestination,
-            ES_CCI => LcoItem::SurveillanceId,
-            _ => return Ok(LcoItem::Other { name, value }),
         };
-        if value.is_empty() {
-            return Err(LcoError::Value);
+        match key {
+            P => text(0, LcoItem::PacketizationPeriod),
+            A => text(1, LcoItem::Compression),
+            B => text(2, LcoItem::Bandwidth),
+            E => Ok((1 << 3, LcoItem::EchoCancellation(on_off(value)?))),
+            GC => text(4, LcoItem::GainControl),
+            S => Ok((1 << 5, LcoItem::SilenceSuppression(on_off(value)?))),
+            T => text(6, LcoItem::TypeOfService),
+            R => text(7, LcoItem::ResourceReservation),
+            K => {
+                let key = EncryptionKey::parse(value).ok_or(LcoError::Value)?;
+                Ok((1 << 8, LcoItem::EncryptionKey(key)))
+            }
+            NT => text(9, LcoItem::TypeOfNetwork),
+            SC_RTP => text(10, LcoItem::RtpSecurity),
+            SC_RTCP => text(11, LcoItem::RtcpSecurity),
+            ES_CCD => text(12, LcoItem::SurveillanceDestination),
+            ES_CCI => text(13, LcoItem::SurveillanceId),
+            _ => Ok((0, LcoItem::Other { name, value })),
         }
-        Ok(text(value))
-    }
-
-    /// A bit naming a known option, 0 for `Other`.
-    fn known_bit(&self) -> u32 {
-        let n = match self {
-            LcoItem::PacketizationPeriod(_) => 0,
-            LcoItem::Compression(_) => 1,
-            LcoItem::Bandwidth(_) => 2,
-            LcoItem::EchoCancellation(_) => 3,
-            LcoItem::GainControl(_) => 4,
-            LcoItem::SilenceSuppression(_) => 5,
-            LcoItem::TypeOfService(_) => 6,
-            LcoItem::ResourceReservation(_) => 7,
-            LcoItem::EncryptionKey(_) => 8,
-            LcoItem::TypeOfNetwork(_) => 9,
-            LcoItem::RtpSecurity(_) => 10,
-            LcoItem::RtcpSecurity(_) => 11,
-            LcoItem::SurveillanceDestination(_) => 12,
-            LcoItem::SurveillanceId(_) => 13,
-            LcoItem::Other { .. } => return 0,
-        };
-        1 << n
     }
 
     pub fn name(&self) -> &'a str {

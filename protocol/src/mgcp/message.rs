@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
-use super::parse::word_key;
+use super::text::{find_byte, is_graphic, word_key};
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
@@ -132,6 +132,9 @@ impl<'a> EndpointName<'a> {
         if s.len() > Self::MAX_LEN {
             return None;
         }
+        if let Some(name) = Self::parse_plain(s) {
+            return Some(name);
+        }
         // One pass: visible ASCII only, the last '@' splits, and no term is
         // empty (no leading, trailing or doubled '/').
         let b = s.as_bytes();
@@ -160,6 +163,22 @@ impl<'a> EndpointName<'a> {
             local: s.get(..at)?,
             domain: s.get(at + 1..)?,
         })
+    }
+
+    /// The usual shape, checked word-wise: visible ASCII with one `@`, and
+    /// a local part of non-empty terms. `None` leaves the rest to [`Self::parse`].
+    fn parse_plain(s: &'a str) -> Option<EndpointName<'a>> {
+        if !is_graphic(s) {
+            return None;
+        }
+        let at = find_byte(s.as_bytes(), b'@')?;
+        let (local, domain) = (s.get(..at)?, s.get(at + 1..)?);
+        let l = local.as_bytes();
+        let terms_ok = l.first().is_some_and(|&c| c != b'/')
+            && l.last().is_some_and(|&c| c != b'/')
+            && !l.windows(2).any(|w| w == b"//");
+        let plain = terms_ok && !domain.is_empty() && find_byte(domain.as_bytes(), b'@').is_none();
+        plain.then_some(EndpointName { local, domain })
     }
 
     pub fn terms(&self) -> impl Iterator<Item = &'a str> {

@@ -2,11 +2,14 @@
 
 mod code;
 mod error;
+mod header;
 mod lco;
 mod message;
 mod params;
 mod parse;
+mod text;
 pub mod transaction;
+mod values;
 mod write;
 
 pub use code::ReturnCode;

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::lco::LocalConnectionOptions;
 use super::message::{EndpointName, TransactionId};
-use super::parse::word_key;
+use super::text::word_key;
 
 /// The name of a parameter line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,12 +159,14 @@ impl ConnectionMode {
     }
 
     pub fn from_token(s: &str) -> Option<ConnectionMode> {
-        // Every mode name is 8 letters: one packed-integer compare each.
+        // Every mode name is 8 letters: one packed-integer match.
+        const fn k(i: usize) -> u64 {
+            word_key(ConnectionMode::NAMES[i].0.as_bytes())
+        }
+        const KEYS: [u64; 9] = [k(0), k(1), k(2), k(3), k(4), k(5), k(6), k(7), k(8)];
         let key = word_key(s.as_bytes());
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| key != 0 && word_key(n.as_bytes()) == key)
-            .map(|(_, m)| *m)
+        let i = KEYS.iter().position(|&k| k == key)?;
+        Some(Self::NAMES[i].1)
     }
 }
 
@@ -210,7 +212,8 @@ impl<'a> RestartMethod<'a> {
         {
             return Some(m);
         }
-        let is_ext = s.len() > 2 && s[..2].eq_ignore_ascii_case("x-");
+        // Bytes, not str: a multi-byte character may straddle index 2.
+        let is_ext = s.len() > 2 && s.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
         is_ext.then_some(RestartMethod::Extension(s))
     }
 }
@@ -482,6 +485,16 @@ mod tests {
             Some(ParamName::RequestIdentifier)
         );
         assert_eq!(ParamName::from_code("Q2"), None);
+        assert_eq!(ParamName::from_code("X\u{e9}"), None);
         assert_eq!(ParamName::from_code(""), None);
+    }
+
+    #[test]
+    fn restart_method_with_a_wide_second_character_is_refused() {
+        assert_eq!(RestartMethod::from_token("r\u{a0}estart"), None);
+        assert_eq!(
+            RestartMethod::from_token("X-Warm"),
+            Some(RestartMethod::Extension("X-Warm"))
+        );
     }
 }
