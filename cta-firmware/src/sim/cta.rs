@@ -43,6 +43,8 @@ pub struct Runner {
     pub lines: Lines,
     pub log: Log,
     pub console: Option<PathBuf>,
+    /// Every call key installed, as fingerprints (see [`super::Cta::keys_received`]).
+    pub keys: super::KeysReceived,
 }
 
 /// The first line of an MGCP message: verb or code, transaction id and
@@ -124,6 +126,9 @@ impl Runner {
             }
         }
         while let Some(ev) = self.gw.poll_event() {
+            if let Event::KeyInstalled { fingerprint, .. } = &ev {
+                self.keys.record(*fingerprint);
+            }
             self.log.push(describe(&ev));
         }
     }

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 pub use console::HELP;
 use console::{Ask, Request};
-use media::SimMedia;
+use media::{lock, SimMedia};
 use platform::{Log, SimApp, SimTerminal};
 
 use crate::gateway::Gateway;
@@ -93,6 +93,22 @@ pub struct ConnSnapshot {
     pub rejected: u64,
 }
 
+/// Call keys a CTA installed, shared between its task and its handle.
+#[derive(Clone, Default)]
+pub struct KeysReceived(Arc<Mutex<Vec<Fingerprint>>>);
+
+impl KeysReceived {
+    pub const CAP: usize = 1 << 20;
+
+    fn record(&self, fp: Fingerprint) {
+        let mut keys = lock(&self.0);
+        // An MDCX re-installs the call's key: count each key once.
+        if keys.len() < Self::CAP && keys.last() != Some(&fp) {
+            keys.push(fp);
+        }
+    }
+}
+
 /// A running simulated CTA.
 pub struct Cta {
     pub domain: String,
@@ -101,6 +117,7 @@ pub struct Cta {
     pub console: Option<PathBuf>,
     requests: mpsc::Sender<Ask>,
     live: Arc<AtomicUsize>,
+    keys: KeysReceived,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -122,6 +139,9 @@ impl Cta {
         core.rtp_base_port = config.rtp_base_port;
         core.default_suite = config.default_suite;
         core.first_connection_id = first_connection_id();
+        // A modem's 128 remembered transactions cover a phone's pace; a
+        // simulator in a load test makes calls far faster than a person.
+        core.transaction.max_history = 4096;
         let gw = Gateway::new(core, media, SimTerminal::new(log.clone()), SimApp);
         let (tx, rx) = mpsc::channel(16);
         let console = if config.console {
@@ -132,6 +152,7 @@ impl Cta {
         if let Some(p) = &console {
             tracing::info!(cta = %config.domain, %mgcp, "console on {}", p.display());
         }
+        let keys = KeysReceived::default();
         let runner = cta::Runner {
             name: config.domain.clone(),
             gw,
@@ -139,6 +160,7 @@ impl Cta {
             lines,
             log,
             console: console.clone(),
+            keys: keys.clone(),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(runner.run(rx, stopped));
@@ -148,6 +170,7 @@ impl Cta {
             console,
             requests: tx,
             live,
+            keys,
             stop: Some(stop),
             task,
         })
@@ -173,6 +196,13 @@ impl Cta {
         let (reply, answer) = oneshot::channel();
         self.requests.send(Ask::Snapshot(reply)).await.ok()?;
         answer.await.ok()
+    }
+
+    /// The fingerprint of every call key this CTA has installed, oldest
+    /// first (at most [`KeysReceived::CAP`]): what a crash test checks
+    /// against the escrow.
+    pub fn keys_received(&self) -> Vec<Fingerprint> {
+        lock(&self.keys.0).clone()
     }
 
     /// SRTP sessions alive in the media controller (send and receive

@@ -1,0 +1,236 @@
+//! The controller killed with SIGKILL in the middle of a load of calls,
+//! then restarted: every key any CTA received is in the escrow store
+//! (durable before it was sent), and calls go on after the restart.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cablekey_cta_firmware::line::Phase;
+use cablekey_cta_firmware::sim::{self, Cta, Snapshot};
+use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, Options, SledStore, TimeRange};
+use cablekey_protocol::escrow::open;
+
+const CONTROLLER: &str = "127.0.0.140:2727";
+const FIRST_CTA: u8 = 141;
+const CTAS: usize = 8;
+
+fn number(i: usize) -> String {
+    format!("{}", 3001 + i)
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let mut text = format!(
+        "[mgcp]\nlisten = \"{CONTROLLER}\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n[calls]\nno_answer_secs = 10\n"
+    );
+    for i in 0..CTAS {
+        text += &format!(
+            "[[endpoint]]\nname = \"aaln/1@cta{}.crash\"\nnumber = \"{}\"\naddr = \"127.0.0.{}:2427\"\n",
+            i + 1,
+            number(i),
+            FIRST_CTA as usize + i
+        );
+    }
+    let path = dir.join("controller.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts `cablekey controller` and waits until it listens.
+fn start_controller(config: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args(["controller", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(config.with_extension("log"))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("controller listening"), "{line:?}");
+    child
+}
+
+async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        match cta.snapshot().await {
+            Some(s) if done(&s) => return true,
+            Some(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// One call from `a` to `b`, up to ringing with the key at both ends and
+/// then hung up. Whatever happens, both end on hook.
+async fn call(a: &Cta, b: &Cta, b_number: &str) -> bool {
+    let step = Duration::from_secs(2);
+    let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
+    let ok = async {
+        a.command("offhook").await;
+        if !wait_for(a, step, phase(Phase::DialTone)).await {
+            return false;
+        }
+        a.command(&format!("dial {b_number}")).await;
+        if !wait_for(b, step, phase(Phase::Ringing)).await {
+            return false;
+        }
+        b.command("offhook").await;
+        let keyed = |s: &Snapshot| s.connections.iter().any(|c| c.key.is_some());
+        wait_for(a, step, keyed).await && wait_for(b, step, keyed).await
+    }
+    .await;
+    a.command("onhook").await;
+    b.command("onhook").await;
+    tokio::time::sleep(Duration::from_millis(if ok { 20 } else { 300 })).await;
+    ok
+}
+
+fn escrowed_fingerprints(dir: &Path) -> BTreeSet<String> {
+    let sk = keyfile::load_private_key(&dir.join("le.key")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SledStore::open(dir.join("data"), Options::default()).unwrap();
+        let mut fps = BTreeSet::new();
+        for record in store.by_time(TimeRange::ALL).await.unwrap() {
+            let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
+            fps.insert(
+                open(&sk, &epoch, &record)
+                    .unwrap()
+                    .fingerprint()
+                    .to_string(),
+            );
+        }
+        store.close();
+        fps
+    })
+}
+
+#[test]
+fn sigkill_mid_load_loses_no_key_a_cta_received() {
+    let dir = common::scratch_dir("controller-crash");
+    keyfile::generate_keypair(&dir.join("le.key"), &dir.join("le.pub")).unwrap();
+    let config = write_config(&dir);
+    let mut controller = start_controller(&config);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (before, after, completed) = rt.block_on(async {
+        let mut ctas = Vec::new();
+        let base = format!("127.0.0.{FIRST_CTA}").parse().unwrap();
+        for (i, addr) in sim::addresses(base, 2427, CTAS).into_iter().enumerate() {
+            let mut c = sim::Config::new(
+                &format!("cta{}.crash", i + 1),
+                addr,
+                CONTROLLER.parse().unwrap(),
+            );
+            c.console = false;
+            ctas.push(Arc::new(Cta::start(c).await.unwrap()));
+        }
+        for cta in &ctas {
+            assert!(wait_for(cta, Duration::from_secs(10), |s| s.registered).await);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let completed = Arc::new(AtomicUsize::new(0));
+        let mut load = Vec::new();
+        for p in 0..CTAS / 2 {
+            let (a, b) = (ctas[2 * p].clone(), ctas[2 * p + 1].clone());
+            let (stop, completed) = (stop.clone(), completed.clone());
+            let b_number = number(2 * p + 1);
+            load.push(tokio::spawn(async move {
+                // Bounded: at most 400 calls per pair.
+                for _ in 0..400 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if call(&a, &b, &b_number).await {
+                        completed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        let keys = |ctas: &[Arc<Cta>]| -> BTreeSet<String> {
+            ctas.iter()
+                .flat_map(|c| c.keys_received())
+                .map(|f| f.to_string())
+                .collect()
+        };
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        controller.kill().unwrap(); // SIGKILL
+        controller.wait().unwrap();
+        let before = keys(&ctas);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        controller = start_controller(&config);
+        // Gateways find the new controller as their NTFY retransmissions
+        // (up to 4 s apart) reach it; give the load up to 20 s to resume.
+        let resumed = Instant::now() + Duration::from_secs(20);
+        while keys(&ctas).len() < before.len() + 20 && Instant::now() < resumed {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for l in load {
+            l.await.unwrap();
+        }
+        let after = keys(&ctas);
+        for cta in ctas {
+            if let Ok(cta) = Arc::try_unwrap(cta) {
+                cta.stop().await;
+            }
+        }
+        (before, after, completed.load(Ordering::Relaxed))
+    });
+    Command::new("kill")
+        .args(["-TERM", &controller.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        controller.wait().unwrap().success(),
+        "graceful stop after SIGTERM"
+    );
+
+    assert!(
+        before.len() >= 10,
+        "load ran before the kill: {} keys",
+        before.len()
+    );
+    assert!(
+        after.len() > before.len(),
+        "calls went on after the restart ({} then {} keys, {completed} calls)",
+        before.len(),
+        after.len()
+    );
+    let escrowed = escrowed_fingerprints(&dir);
+    eprintln!(
+        "keys received: {} before the kill, {} in all ({completed} calls); escrow records: {}",
+        before.len(),
+        after.len(),
+        escrowed.len()
+    );
+    let missing: Vec<_> = after.difference(&escrowed).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} keys the CTAs received are not in the escrow: {missing:?}",
+        missing.len(),
+        after.len()
+    );
+}
