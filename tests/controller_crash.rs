@@ -27,7 +27,7 @@ fn number(i: usize) -> String {
 
 fn write_config(dir: &Path) -> PathBuf {
     let mut text = format!(
-        "[mgcp]\nlisten = \"{CONTROLLER}\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n[calls]\nno_answer_secs = 10\n"
+        "[mgcp]\nlisten = \"{CONTROLLER}\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n[calls]\nno_answer_secs = 10\n[metrics]\nlisten = \"127.0.0.140:9427\"\n"
     );
     for i in 0..CTAS {
         text += &format!(
@@ -199,6 +199,25 @@ fn sigkill_mid_load_loses_no_key_a_cta_received() {
         }
         (before, after, completed.load(Ordering::Relaxed))
     });
+    // The restarted controller's own view, as a Prometheus scraper sees it.
+    let scrape = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.140:9427").unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: c\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    let counter = |name: &str| -> u64 {
+        let line = scrape
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{scrape}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(counter("cablekey_keys_escrowed_total ") > 0, "{scrape}");
+    assert!(counter("cablekey_calls_ringing_total ") > 0, "{scrape}");
     Command::new("kill")
         .args(["-TERM", &controller.id().to_string()])
         .status()

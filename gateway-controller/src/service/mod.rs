@@ -5,6 +5,7 @@
 
 pub mod config;
 mod driver;
+mod http;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -33,7 +34,7 @@ pub enum StartError {
     LeKey { path: PathBuf, source: KeyFileError },
     #[error("escrow store {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
-    #[error("cannot listen for MGCP on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -49,8 +50,11 @@ pub struct Running {
     pub addr: SocketAddr,
     pub metrics: Arc<Metrics>,
     pub escrow: Arc<ServiceEscrow>,
+    /// Where `GET /metrics` is served, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    scrapes: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -61,6 +65,9 @@ impl Running {
             let _ = stop.send(());
         }
         let _ = tokio::time::timeout(grace + Duration::from_secs(5), &mut self.task).await;
+        if let Some(s) = self.scrapes.take() {
+            s.abort();
+        }
         self.escrow.end_epoch();
         self.escrow.store().close();
     }
@@ -106,6 +113,16 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         addr: settings.listen,
         source,
     })?;
+    let scrape = match settings.metrics {
+        Some(at) => match http::bind(at).await {
+            Ok(l) => Some(l),
+            Err(source) => {
+                escrow.store().close();
+                return Err(StartError::Bind { addr: at, source });
+            }
+        },
+        None => None,
+    };
     let mut core = settings.core;
     // Call ids must not repeat across restarts: start from the clock, far
     // ahead of the previous run's counter (4096 ids per millisecond).
@@ -124,11 +141,18 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
     let task = tokio::spawn(driver.run(stopped, grace));
     tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
+    let metrics_addr = scrape.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(at) = metrics_addr {
+        tracing::info!(%at, "metrics at http://{at}/metrics");
+    }
+    let scrapes = scrape.map(|l| tokio::spawn(http::serve(l, metrics.clone())));
     Ok(Running {
         addr,
         metrics,
         escrow,
+        metrics_addr,
         stop: Some(stop),
         task,
+        scrapes,
     })
 }
