@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use cablekey_cta_firmware::line::Phase;
 use cablekey_cta_firmware::sim::{self, Cta, Snapshot};
-use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, Options, SledStore, TimeRange};
-use cablekey_protocol::escrow::open;
+use cablekey_gateway_controller::escrow::keyfile;
 
 const CONTROLLER: &str = "127.0.0.140:2727";
 const FIRST_CTA: u8 = 141;
@@ -104,23 +103,10 @@ async fn call(a: &Cta, b: &Cta, b_number: &str) -> bool {
 }
 
 fn escrowed_fingerprints(dir: &Path) -> BTreeSet<String> {
-    let sk = keyfile::load_private_key(&dir.join("le.key")).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = SledStore::open(dir.join("data"), Options::default()).unwrap();
-        let mut fps = BTreeSet::new();
-        for record in store.by_time(TimeRange::ALL).await.unwrap() {
-            let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
-            fps.insert(
-                open(&sk, &epoch, &record)
-                    .unwrap()
-                    .fingerprint()
-                    .to_string(),
-            );
-        }
-        store.close();
-        fps
-    })
+    common::escrowed_keys(&dir.join("data"), &dir.join("le.key"))
+        .into_iter()
+        .map(|(_, k)| k.fingerprint().to_string())
+        .collect()
 }
 
 #[test]

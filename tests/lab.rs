@@ -10,8 +10,6 @@ use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
-use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, Options, SledStore, TimeRange};
-use cablekey_protocol::escrow::open;
 use cablekey_protocol::secret::SecretBytes;
 
 struct Run {
@@ -55,21 +53,8 @@ fn table_keys(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every record in the store, opened with the lab's LE private key.
 fn escrowed_keys(dir: &Path) -> Vec<(String, SecretBytes)> {
-    let sk = keyfile::load_private_key(&dir.join("lab/le-private.key")).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = SledStore::open(dir.join("data"), Options::default()).unwrap();
-        let mut keys = Vec::new();
-        for record in store.by_time(TimeRange::ALL).await.unwrap() {
-            let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
-            let key = open(&sk, &epoch, &record).unwrap();
-            keys.push((record.meta.call_id.clone(), key));
-        }
-        store.close();
-        keys
-    })
+    common::escrowed_keys(&dir.join("data"), &dir.join("lab/le-private.key"))
 }
 
 /// The ways a key could be written into a log.

@@ -177,3 +177,27 @@ impl Drop for Capture {
         let _ = self.child.wait();
     }
 }
+
+/// Every record in the escrow store at `store`, opened as the CALEA side
+/// would with the LE private key in `private_key`: (call id, call key).
+pub fn escrowed_keys(
+    store: &Path,
+    private_key: &Path,
+) -> Vec<(String, cablekey_protocol::secret::SecretBytes)> {
+    use cablekey_gateway_controller::escrow::{
+        keyfile, EscrowStore, Options, SledStore, TimeRange,
+    };
+    let sk = keyfile::load_private_key(private_key).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SledStore::open(store, Options::default()).unwrap();
+        let mut keys = Vec::new();
+        for record in store.by_time(TimeRange::ALL).await.unwrap() {
+            let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
+            let key = cablekey_protocol::escrow::open(&sk, &epoch, &record).unwrap();
+            keys.push((record.meta.call_id.clone(), key));
+        }
+        store.close();
+        keys
+    })
+}
