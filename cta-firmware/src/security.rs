@@ -6,9 +6,15 @@
 //! here only while its call does: hang-up, deletion and restart wipe it from
 //! here and from the media controller. Storage is a fixed table, so nothing
 //! here grows with calls or packets.
+//!
+//! It also holds the device's signaling session key, from which a call key
+//! is derived when the call agent asks for that (`docs/keys.md`). The key
+//! is provisioned by the platform for now; the registration exchange that
+//! would establish it is not built yet.
 
 use core::net::SocketAddr;
 
+use cablekey_protocol::callkey;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 
@@ -47,6 +53,8 @@ pub enum SecurityError {
     /// Shorter than [`MIN_KEY`].
     ShortKey,
     NoRoom,
+    /// A derived key was asked for and the device has no session key.
+    NoSessionKey,
     Media(MediaError),
 }
 
@@ -89,6 +97,8 @@ pub struct Offer {
 
 pub struct SecurityManager {
     calls: [Option<Call>; MAX_CONNECTIONS],
+    /// Shared with the call agent; wiped on drop or replacement.
+    session: Option<SecretBytes>,
     keys_installed: u32,
     keys_wiped: u32,
 }
@@ -97,6 +107,7 @@ impl Default for SecurityManager {
     fn default() -> Self {
         SecurityManager {
             calls: [const { None }; MAX_CONNECTIONS],
+            session: None,
             keys_installed: 0,
             keys_wiped: 0,
         }
@@ -130,6 +141,25 @@ impl SecurityManager {
             keys_installed: self.keys_installed,
             keys_wiped: self.keys_wiped,
         }
+    }
+
+    /// Sets (or with `None` forgets) the signaling session key; the old one
+    /// is wiped. Calls in progress keep the keys they have.
+    pub fn set_session_key(&mut self, key: Option<SecretBytes>) {
+        self.session = key.filter(|k| !k.is_empty());
+    }
+
+    pub fn has_session_key(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The call key for `call` derived from the session key, as the call
+    /// agent derived (and escrowed) it.
+    pub fn derive_call_key(&self, call: &Id) -> Result<SecretBytes, SecurityError> {
+        let session = self.session.as_ref().ok_or(SecurityError::NoSessionKey)?;
+        // Cannot fail: the session key is not empty (`set_session_key`) and
+        // an `Id` is 1 to 32 characters, within the derivation's bounds.
+        callkey::derive(session, call.as_str()).map_err(|_| SecurityError::NoSessionKey)
     }
 
     /// Checks a key before any state changes, so a refused command changes nothing.
