@@ -57,6 +57,14 @@ fn table_keys(stdout: &str) -> Vec<String> {
 
 /// Every record in the store, opened with the lab's LE private key.
 fn escrowed_keys(dir: &Path) -> Vec<(String, SecretBytes)> {
+    escrow_records(dir)
+        .into_iter()
+        .map(|(id, _, key)| (id, key))
+        .collect()
+}
+
+/// Every record in the store: call id, calling endpoint, opened key.
+fn escrow_records(dir: &Path) -> Vec<(String, String, SecretBytes)> {
     let sk = keyfile::load_private_key(&dir.join("lab/le-private.key")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -65,7 +73,8 @@ fn escrowed_keys(dir: &Path) -> Vec<(String, SecretBytes)> {
         for record in store.by_time(TimeRange::ALL).await.unwrap() {
             let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
             let key = open(&sk, &epoch, &record).unwrap();
-            keys.push((record.meta.call_id.clone(), key));
+            let caller = record.meta.caller.endpoint.clone();
+            keys.push((record.meta.call_id.clone(), caller, key));
         }
         store.close();
         keys
@@ -154,4 +163,63 @@ fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
     assert!(count("dropped") > 0 && count("duplicated") > 0, "{line}");
     // At-most-once: duplicated commands made no second call or record.
     assert_eq!(escrowed_keys(&dir).len(), 6);
+}
+
+#[test]
+fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_key() {
+    let dir = common::scratch_dir("lab-derived");
+    let run = lab(&dir, 130, &["--calls", "4", "--keys", "derived"]);
+    assert!(run.ok, "{}", run.all);
+    assert!(
+        run.stdout.contains("lab: all calls passed"),
+        "{}",
+        run.stdout
+    );
+    let table = table_keys(&run.stdout);
+    assert_eq!(table.len(), 4, "{}", run.stdout);
+    // Each caller's CTA derived K itself: it was never sent to it.
+    let derived_rows = run
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with("  ok") && l.contains(" derived "))
+        .count();
+    assert_eq!(derived_rows, 4, "{}", run.stdout);
+
+    // The session keys the lab gave the controller and each CTA.
+    let session = |endpoint: &str| {
+        let domain = endpoint.rsplit('@').next().unwrap();
+        let path = dir.join(format!("lab/session-keys/{domain}.session"));
+        cablekey_keyfile::load_session_key(&path).unwrap()
+    };
+    let records = escrow_records(&dir);
+    assert_eq!(records.len(), 4, "exactly one record per call");
+    let ids: BTreeSet<_> = records.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 4, "four distinct calls");
+    let fps: BTreeSet<_> = records
+        .iter()
+        .map(|(_, _, k)| k.fingerprint().to_string())
+        .collect();
+    assert_eq!(
+        fps,
+        table.into_iter().collect(),
+        "the escrow opens to the keys the CTAs used"
+    );
+    let mut secrets = Vec::new();
+    for (id, caller, key) in &records {
+        let s = session(caller);
+        let want = cablekey_protocol::callkey::derive(&s, id).unwrap();
+        assert!(
+            key.ct_eq(&want),
+            "call {id}: K is derived from {caller}'s session key"
+        );
+        secrets.push((format!("call {id} key"), key.duplicate()));
+        secrets.push((format!("{caller} session key"), s));
+    }
+
+    assert!(run.all.lines().count() > 200, "trace logs were captured");
+    for (what, secret) in &secrets {
+        for enc in encodings(secret.expose()) {
+            assert!(!run.all.contains(&enc), "{what} appears in the output");
+        }
+    }
 }

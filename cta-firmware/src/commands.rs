@@ -129,8 +129,9 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let suite = suite_of(lco, self.config.default_suite)?;
         // Keys come with the connection, carried or derived: no key, no
         // call (clear mode is not built in).
-        let key = KeyRequest::read(lco)?
-            .ok_or(ReturnCode::BAD_LCO)?
+        let request = KeyRequest::read(lco)?.ok_or(ReturnCode::BAD_LCO)?;
+        let derived = request.is_derived();
+        let key = request
             .resolve(&self.security, &call)
             .map_err(security_code)?;
         SecurityManager::check_key(&self.app, &key).map_err(security_code)?;
@@ -147,6 +148,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             .ok_or(ReturnCode::NO_RESOURCES_NOW)?;
         let offer = Offer {
             key: Some(key),
+            derived,
             suite,
             remote,
             mode,
@@ -205,7 +207,9 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             Some(_) => suite_of(lco, conn.suite)?,
             None => conn.suite,
         };
-        let key = match KeyRequest::read(lco)? {
+        let request = KeyRequest::read(lco)?;
+        let derived = request.as_ref().is_some_and(KeyRequest::is_derived);
+        let key = match request {
             Some(r) => Some(
                 r.resolve(&self.security, &conn.call)
                     .map_err(security_code)?,
@@ -223,6 +227,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let prepared = self.prepare_request(from, cmd, line)?;
         let offer = Offer {
             key,
+            derived,
             suite,
             remote,
             mode,

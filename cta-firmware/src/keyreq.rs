@@ -42,6 +42,10 @@ impl KeyRequest {
         }
     }
 
+    pub(crate) fn is_derived(&self) -> bool {
+        matches!(self, KeyRequest::Derived)
+    }
+
     /// The key for call `call`.
     pub(crate) fn resolve(
         self,

@@ -72,6 +72,8 @@ struct Call {
     role: Role,
     state: CallState,
     key: Option<SecretBytes>,
+    /// `key` was derived here from the session key, not received.
+    derived: bool,
     suite: Suite,
     remote: Option<SocketAddr>,
     local_port: u16,
@@ -90,6 +92,8 @@ pub struct Placement {
 /// What arrived for a call in a CRCX or MDCX.
 pub struct Offer {
     pub key: Option<SecretBytes>,
+    /// `key` was derived from the session key (`x-key:derived`).
+    pub derived: bool,
     pub suite: Suite,
     pub remote: Option<SocketAddr>,
     pub mode: ConnectionMode,
@@ -122,6 +126,13 @@ impl SecurityManager {
     /// Whether a key for `conn` is held here.
     pub fn holds_key(&self, conn: ConnId) -> bool {
         self.find(conn).is_some_and(|c| c.key.is_some())
+    }
+
+    /// Whether the key held for `conn` was derived here (it never crossed
+    /// the wire) rather than received in `k:`.
+    pub fn key_derived(&self, conn: ConnId) -> bool {
+        self.find(conn)
+            .is_some_and(|c| c.key.is_some() && c.derived)
     }
 
     /// Calls holding a key here; zero whenever no call is up.
@@ -201,6 +212,7 @@ impl SecurityManager {
             role,
             state: CallState::WaitingForAuthorization,
             key: None,
+            derived: false,
             suite: offer.suite,
             remote: None,
             local_port,
@@ -234,6 +246,7 @@ impl SecurityManager {
             || offer.mode != call.mode
             || offer.suite != call.suite;
         if let Some(key) = offer.key {
+            call.derived = offer.derived;
             if call.key.replace(key).is_some() {
                 *keys_wiped += 1;
                 changes(KeyChange::Wiped(conn, WipeReason::Replaced));

@@ -46,6 +46,8 @@ fn a_derived_request_installs_the_key_of_the_vector() {
     assert_eq!(hex(key.expose()), VECTOR_K);
     assert_eq!(params.role, Role::Caller);
     assert_eq!(params.call.as_str(), CALL_ID);
+    let conn_id = *contexts.keys().next().unwrap();
+    assert!(r.gw.security().key_derived(conn_id));
     let fp = key.fingerprint();
     assert!(r
         .events()
@@ -94,10 +96,13 @@ fn an_mdcx_can_ask_for_the_derived_key() {
         SDP,
     ));
     let conn = Rig::conn_id(&resp);
+    let id = *r.gw.media().contexts.keys().next().unwrap();
+    assert!(!r.gw.security().key_derived(id), "received in k:");
     let resp = r.command(&format!(
         "MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: {CALL_ID}\nI: {conn}\nL: x-key:derived\nM: sendrecv\n"
     ));
     assert!(resp.starts_with("200"), "{resp}");
+    assert!(r.gw.security().key_derived(id));
     let (key, _) = r.gw.media().contexts.values().next().unwrap();
     assert_eq!(hex(key.expose()), VECTOR_K);
     assert_eq!(

@@ -104,6 +104,21 @@ fn write_secret(path: &Path, header: &str, b64: &[u8]) -> Result<(), KeyFileErro
     write_new(path, 0o600, &text)
 }
 
+/// A fresh signaling session key from the OS generator, written to a new
+/// file (mode 0600) for the other end to load; returned for this end.
+pub fn generate_session_key(path: &Path) -> Result<SecretBytes, KeyFileError> {
+    use getrandom::rand_core::Rng;
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    UnwrapErr(SysRng).fill_bytes(&mut bytes[..]);
+    let key = SecretBytes::new(&bytes[..]).map_err(|_| KeyFileError::Format {
+        path: path.to_path_buf(),
+        kind: SESSION,
+        why: "key is not 32 bytes",
+    })?;
+    write_session_key(path, &key)?;
+    Ok(key)
+}
+
 /// Writes a new signaling session key file (mode 0600; refuses to overwrite).
 pub fn write_session_key(path: &Path, key: &SecretBytes) -> Result<(), KeyFileError> {
     if key.len() != 32 {
@@ -331,8 +346,10 @@ mod tests {
     fn session_keys_round_trip_and_bad_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cta1.session");
-        let key = SecretBytes::new(&[0x5c; 32]).unwrap();
-        write_session_key(&path, &key).unwrap();
+        let key = generate_session_key(&path).unwrap();
+        assert_eq!(key.len(), 32);
+        let other = generate_session_key(&dir.path().join("cta2.session")).unwrap();
+        assert!(!key.ct_eq(&other), "fresh keys");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(load_session_key(&path).unwrap().ct_eq(&key));

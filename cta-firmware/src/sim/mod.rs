@@ -93,6 +93,9 @@ pub struct ConnSnapshot {
     pub role: Role,
     /// The call key's fingerprint once SRTP is installed.
     pub key: Option<Fingerprint>,
+    /// The key was derived here from the session key (`x-key:derived`),
+    /// never received.
+    pub derived: bool,
     pub packets_sent: u64,
     pub packets_received: u64,
     /// Packets that failed SRTP authentication or replay checks.
