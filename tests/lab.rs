@@ -45,6 +45,21 @@ fn lab(dir: &Path, ip: u8, extra: &[&str]) -> Run {
     }
 }
 
+/// Runs the lab, which must pass every call; returns the run and the key
+/// fingerprints of its table.
+fn passing_lab(dir: &Path, ip: u8, extra: &[&str], calls: usize) -> (Run, Vec<String>) {
+    let run = lab(dir, ip, extra);
+    assert!(run.ok, "{}", run.all);
+    assert!(
+        run.stdout.contains("lab: all calls passed"),
+        "{}",
+        run.stdout
+    );
+    let table = table_keys(&run.stdout);
+    assert_eq!(table.len(), calls, "{}", run.stdout);
+    (run, table)
+}
+
 /// The key fingerprints of the table's passing rows.
 fn table_keys(stdout: &str) -> Vec<String> {
     stdout
@@ -97,15 +112,7 @@ fn encodings(key: &[u8]) -> Vec<String> {
 #[test]
 fn each_call_is_escrowed_once_with_the_key_both_ends_used_and_no_log_shows_it() {
     let dir = common::scratch_dir("lab-random");
-    let run = lab(&dir, 100, &["--calls", "4"]);
-    assert!(run.ok, "{}", run.all);
-    assert!(
-        run.stdout.contains("lab: all calls passed"),
-        "{}",
-        run.stdout
-    );
-    let table = table_keys(&run.stdout);
-    assert_eq!(table.len(), 4, "{}", run.stdout);
+    let (run, table) = passing_lab(&dir, 100, &["--calls", "4"], 4);
 
     let escrowed = escrowed_keys(&dir);
     assert_eq!(escrowed.len(), 4, "exactly one record per call");
@@ -168,15 +175,7 @@ fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
 #[test]
 fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_key() {
     let dir = common::scratch_dir("lab-derived");
-    let run = lab(&dir, 130, &["--calls", "4", "--keys", "derived"]);
-    assert!(run.ok, "{}", run.all);
-    assert!(
-        run.stdout.contains("lab: all calls passed"),
-        "{}",
-        run.stdout
-    );
-    let table = table_keys(&run.stdout);
-    assert_eq!(table.len(), 4, "{}", run.stdout);
+    let (run, table) = passing_lab(&dir, 130, &["--calls", "4", "--keys", "derived"], 4);
     // Each caller's CTA derived K itself: it was never sent to it.
     let derived_rows = run
         .stdout

@@ -37,13 +37,7 @@ fn a_calls_b_both_get_the_escrowed_key_and_hang_up_wipes_it() {
     assert_eq!(net.connected(), 1);
     assert!(!net.playing(0, 0, Signal::RingBack) && !net.playing(1, 0, Signal::Ringing));
 
-    let (call, fp) = net
-        .key_fps
-        .iter()
-        .next()
-        .map(|(c, f)| (c.clone(), *f))
-        .unwrap();
-    assert_eq!(net.keys.len(), 1, "one key, escrowed once");
+    let (call, fp) = net.only_key();
     assert_eq!(net.keys_on(0), [fp]);
     assert_eq!(net.keys_on(1), [fp]);
     assert_eq!(net.sides[&line_name(0, 0)], ["caller"]);

@@ -45,13 +45,7 @@ fn the_caller_derives_k_the_callee_gets_it_and_both_use_the_escrowed_key() {
     net.terminal(1, 0, TerminalEvent::OffHook);
     assert_eq!(net.connected(), 1);
 
-    let (call, fp) = net
-        .key_fps
-        .iter()
-        .next()
-        .map(|(c, f)| (c.clone(), *f))
-        .unwrap();
-    assert_eq!(net.keys.len(), 1, "one key, escrowed once");
+    let (call, fp) = net.only_key();
     assert_eq!(fp, derived_key(&s, &call).unwrap().fingerprint());
     // The caller's CRCX had no `k:`, the callee's had.
     assert_eq!(net.key_items[&line_name(0, 0)], ["derived"]);

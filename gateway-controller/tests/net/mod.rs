@@ -531,6 +531,13 @@ impl Net {
             .collect()
     }
 
+    /// The call id and key fingerprint of the one key escrowed so far.
+    pub fn only_key(&self) -> (String, Fingerprint) {
+        assert_eq!(self.key_fps.len(), 1, "one key, escrowed once");
+        let (call, fp) = self.key_fps.iter().next().unwrap();
+        (call.clone(), *fp)
+    }
+
     pub fn no_key_anywhere(&self) -> bool {
         self.ctas
             .iter()
