@@ -43,6 +43,21 @@ fn lab(dir: &Path, ip: u8, extra: &[&str]) -> Run {
     }
 }
 
+/// Runs the lab, which must pass every call; returns the run and the key
+/// fingerprints of its table.
+fn passing_lab(dir: &Path, ip: u8, extra: &[&str], calls: usize) -> (Run, Vec<String>) {
+    let run = lab(dir, ip, extra);
+    assert!(run.ok, "{}", run.all);
+    assert!(
+        run.stdout.contains("lab: all calls passed"),
+        "{}",
+        run.stdout
+    );
+    let table = table_keys(&run.stdout);
+    assert_eq!(table.len(), calls, "{}", run.stdout);
+    (run, table)
+}
+
 /// The key fingerprints of the table's passing rows.
 fn table_keys(stdout: &str) -> Vec<String> {
     stdout
@@ -54,7 +69,18 @@ fn table_keys(stdout: &str) -> Vec<String> {
 }
 
 fn escrowed_keys(dir: &Path) -> Vec<(String, SecretBytes)> {
+    escrow_records(dir)
+        .into_iter()
+        .map(|(id, _, key)| (id, key))
+        .collect()
+}
+
+/// Every record in the store: call id, calling endpoint, opened key.
+fn escrow_records(dir: &Path) -> Vec<(String, String, SecretBytes)> {
     common::escrowed_keys(&dir.join("data"), &dir.join("lab/le-private.key"))
+        .into_iter()
+        .map(|(meta, key)| (meta.call_id, meta.caller.endpoint, key))
+        .collect()
 }
 
 /// The ways a key could be written into a log.
@@ -73,15 +99,7 @@ fn encodings(key: &[u8]) -> Vec<String> {
 #[test]
 fn each_call_is_escrowed_once_with_the_key_both_ends_used_and_no_log_shows_it() {
     let dir = common::scratch_dir("lab-random");
-    let run = lab(&dir, 100, &["--calls", "4"]);
-    assert!(run.ok, "{}", run.all);
-    assert!(
-        run.stdout.contains("lab: all calls passed"),
-        "{}",
-        run.stdout
-    );
-    let table = table_keys(&run.stdout);
-    assert_eq!(table.len(), 4, "{}", run.stdout);
+    let (run, table) = passing_lab(&dir, 100, &["--calls", "4"], 4);
 
     let escrowed = escrowed_keys(&dir);
     assert_eq!(escrowed.len(), 4, "exactly one record per call");
@@ -139,4 +157,55 @@ fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
     assert!(count("dropped") > 0 && count("duplicated") > 0, "{line}");
     // At-most-once: duplicated commands made no second call or record.
     assert_eq!(escrowed_keys(&dir).len(), 6);
+}
+
+#[test]
+fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_key() {
+    let dir = common::scratch_dir("lab-derived");
+    let (run, table) = passing_lab(&dir, 130, &["--calls", "4", "--keys", "derived"], 4);
+    // Each caller's CTA derived K itself: it was never sent to it.
+    let derived_rows = run
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with("  ok") && l.contains(" derived "))
+        .count();
+    assert_eq!(derived_rows, 4, "{}", run.stdout);
+
+    // The session keys the lab gave the controller and each CTA.
+    let session = |endpoint: &str| {
+        let domain = endpoint.rsplit('@').next().unwrap();
+        let path = dir.join(format!("lab/session-keys/{domain}.session"));
+        cablekey_keyfile::load_session_key(&path).unwrap()
+    };
+    let records = escrow_records(&dir);
+    assert_eq!(records.len(), 4, "exactly one record per call");
+    let ids: BTreeSet<_> = records.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 4, "four distinct calls");
+    let fps: BTreeSet<_> = records
+        .iter()
+        .map(|(_, _, k)| k.fingerprint().to_string())
+        .collect();
+    assert_eq!(
+        fps,
+        table.into_iter().collect(),
+        "the escrow opens to the keys the CTAs used"
+    );
+    let mut secrets = Vec::new();
+    for (id, caller, key) in &records {
+        let s = session(caller);
+        let want = cablekey_protocol::callkey::derive(&s, id).unwrap();
+        assert!(
+            key.ct_eq(&want),
+            "call {id}: K is derived from {caller}'s session key"
+        );
+        secrets.push((format!("call {id} key"), key.duplicate()));
+        secrets.push((format!("{caller} session key"), s));
+    }
+
+    assert!(run.all.lines().count() > 200, "trace logs were captured");
+    for (what, secret) in &secrets {
+        for enc in encodings(secret.expose()) {
+            assert!(!run.all.contains(&enc), "{what} appears in the output");
+        }
+    }
 }

@@ -11,12 +11,12 @@ use cablekey_protocol::mgcp::{
     Command, ConnectionMode, EndpointName, LocalConnectionOptions, Param, ParamName, Response,
     ReturnCode, TransactionId, Verb,
 };
-use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::time::Instant;
 
 use crate::connection::{Id, MAX_CONNECTIONS, MAX_PER_LINE};
 use crate::digitmap::DigitMap;
 use crate::gateway::{push_key_event, Event, Gateway};
+use crate::keyreq::KeyRequest;
 use crate::line::{Hook, NewRequest, Quarantine};
 use crate::list::List;
 use crate::ports::{
@@ -127,8 +127,13 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let mode = mode_of(cmd)?.ok_or(ReturnCode::BAD_MODE)?;
         let lco = lco_of(cmd);
         let suite = suite_of(lco, self.config.default_suite)?;
-        // Keys come with the connection: no key, no call (clear mode is not built in).
-        let key = key_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
+        // Keys come with the connection, carried or derived: no key, no
+        // call (clear mode is not built in).
+        let request = KeyRequest::read(lco)?.ok_or(ReturnCode::BAD_LCO)?;
+        let derived = request.is_derived();
+        let key = request
+            .resolve(&self.security, &call)
+            .map_err(security_code)?;
         SecurityManager::check_key(&self.app, &key).map_err(security_code)?;
         // Which derived key we send with: stated, never guessed.
         let role = role_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
@@ -143,6 +148,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             .ok_or(ReturnCode::NO_RESOURCES_NOW)?;
         let offer = Offer {
             key: Some(key),
+            derived,
             suite,
             remote,
             mode,
@@ -201,7 +207,15 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             Some(_) => suite_of(lco, conn.suite)?,
             None => conn.suite,
         };
-        let key = key_of(lco)?;
+        let request = KeyRequest::read(lco)?;
+        let derived = request.as_ref().is_some_and(KeyRequest::is_derived);
+        let key = match request {
+            Some(r) => Some(
+                r.resolve(&self.security, &conn.call)
+                    .map_err(security_code)?,
+            ),
+            None => None,
+        };
         // The side of a call does not change mid-call.
         if role_of(lco)?.is_some_and(|r| r != conn.role) {
             return Err(ReturnCode::LCO_INCONSISTENT);
@@ -213,6 +227,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         let prepared = self.prepare_request(from, cmd, line)?;
         let offer = Offer {
             key,
+            derived,
             suite,
             remote,
             mode,
@@ -649,16 +664,6 @@ fn suite_named(name: &str) -> Option<Suite> {
         .find(|s| s.name().eq_ignore_ascii_case(name))
 }
 
-fn key_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<SecretBytes>, Refusal> {
-    match lco.and_then(LocalConnectionOptions::encryption_key) {
-        Some(k) => k
-            .decode()
-            .map(Some)
-            .map_err(|_| ReturnCode::LCO_UNSUPPORTED_VALUE),
-        None => Ok(None),
-    }
-}
-
 fn remote_of(cmd: &Command<'_>) -> Result<Option<SocketAddr>, Refusal> {
     match cmd.sdp {
         Some(s) if !s.trim().is_empty() => {
@@ -718,6 +723,9 @@ fn security_code(e: SecurityError) -> ReturnCode {
             ReturnCode::LCO_UNSUPPORTED_VALUE
         }
         SecurityError::Media(MediaError::Unsupported) => ReturnCode::LCO_UNSUPPORTED_VALUE,
+        // `x-key:derived` is a value this endpoint cannot honour without a
+        // session key; keys carried in `k:` still work, so not 501.
+        SecurityError::NoSessionKey => ReturnCode::LCO_UNSUPPORTED_VALUE,
         SecurityError::NoRoom | SecurityError::Media(MediaError::NoResources) => {
             ReturnCode::NO_RESOURCES_NOW
         }

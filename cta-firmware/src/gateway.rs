@@ -25,7 +25,7 @@ use cablekey_protocol::mgcp::{
     Command, EndpointName, EventItem, Message, Param, RestartMethod, ReturnCode, TransactionId,
     Verb,
 };
-use cablekey_protocol::secret::Fingerprint;
+use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::time::Instant;
 
 use crate::connection::{Connections, Id};
@@ -271,6 +271,14 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             .on_line(line)
             .any(|c| c.mode == cablekey_protocol::mgcp::ConnectionMode::SendRecv);
         self.lines.get(line).map(|l| l.line.phase(connected))
+    }
+
+    /// Provisions (or with `None` forgets) the signaling session key shared
+    /// with the call agent, from which call keys are derived on request
+    /// (`x-key:derived`). The platform sets it from its configuration for
+    /// now; the registration exchange that would establish it is not built.
+    pub fn set_session_key(&mut self, key: Option<SecretBytes>) {
+        self.security.set_session_key(key);
     }
 
     pub fn security(&self) -> &SecurityManager {

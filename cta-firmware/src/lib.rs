@@ -7,7 +7,9 @@
 //! - [`line::Line`]: hook state, signals, notification requests and digit
 //!   collection with [`digitmap::DigitMap`].
 //! - [`security::SecurityManager`]: holds each call's key only while the call
-//!   lives and installs / wipes SRTP contexts through [`ports::MediaController`].
+//!   lives and installs / wipes SRTP contexts through [`ports::MediaController`];
+//!   derives a call's key from the signaling session key when asked
+//!   (`x-key:derived`, `docs/keys.md`).
 //! - [`ports`]: the seams to the platform (terminal, media, security application).
 //!
 //! Media never passes through the core; SRTP lives behind `MediaController`.
@@ -25,6 +27,7 @@ mod commands;
 pub mod connection;
 pub mod digitmap;
 pub mod gateway;
+mod keyreq;
 pub mod line;
 mod list;
 pub mod ports;

@@ -6,9 +6,15 @@
 //! here only while its call does: hang-up, deletion and restart wipe it from
 //! here and from the media controller. Storage is a fixed table, so nothing
 //! here grows with calls or packets.
+//!
+//! It also holds the device's signaling session key, from which a call key
+//! is derived when the call agent asks for that (`docs/keys.md`). The key
+//! is provisioned by the platform for now; the registration exchange that
+//! would establish it is not built yet.
 
 use core::net::SocketAddr;
 
+use cablekey_protocol::callkey;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 
@@ -47,6 +53,8 @@ pub enum SecurityError {
     /// Shorter than [`MIN_KEY`].
     ShortKey,
     NoRoom,
+    /// A derived key was asked for and the device has no session key.
+    NoSessionKey,
     Media(MediaError),
 }
 
@@ -64,6 +72,8 @@ struct Call {
     role: Role,
     state: CallState,
     key: Option<SecretBytes>,
+    /// `key` was derived here from the session key, not received.
+    derived: bool,
     suite: Suite,
     remote: Option<SocketAddr>,
     local_port: u16,
@@ -82,6 +92,8 @@ pub struct Placement {
 /// What arrived for a call in a CRCX or MDCX.
 pub struct Offer {
     pub key: Option<SecretBytes>,
+    /// `key` was derived from the session key (`x-key:derived`).
+    pub derived: bool,
     pub suite: Suite,
     pub remote: Option<SocketAddr>,
     pub mode: ConnectionMode,
@@ -89,6 +101,8 @@ pub struct Offer {
 
 pub struct SecurityManager {
     calls: [Option<Call>; MAX_CONNECTIONS],
+    /// Shared with the call agent; wiped on drop or replacement.
+    session: Option<SecretBytes>,
     keys_installed: u32,
     keys_wiped: u32,
 }
@@ -97,6 +111,7 @@ impl Default for SecurityManager {
     fn default() -> Self {
         SecurityManager {
             calls: [const { None }; MAX_CONNECTIONS],
+            session: None,
             keys_installed: 0,
             keys_wiped: 0,
         }
@@ -111,6 +126,13 @@ impl SecurityManager {
     /// Whether a key for `conn` is held here.
     pub fn holds_key(&self, conn: ConnId) -> bool {
         self.find(conn).is_some_and(|c| c.key.is_some())
+    }
+
+    /// Whether the key held for `conn` was derived here (it never crossed
+    /// the wire) rather than received in `k:`.
+    pub fn key_derived(&self, conn: ConnId) -> bool {
+        self.find(conn)
+            .is_some_and(|c| c.key.is_some() && c.derived)
     }
 
     /// Calls holding a key here; zero whenever no call is up.
@@ -130,6 +152,25 @@ impl SecurityManager {
             keys_installed: self.keys_installed,
             keys_wiped: self.keys_wiped,
         }
+    }
+
+    /// Sets (or with `None` forgets) the signaling session key; the old one
+    /// is wiped. Calls in progress keep the keys they have.
+    pub fn set_session_key(&mut self, key: Option<SecretBytes>) {
+        self.session = key.filter(|k| !k.is_empty());
+    }
+
+    pub fn has_session_key(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The call key for `call` derived from the session key, as the call
+    /// agent derived (and escrowed) it.
+    pub fn derive_call_key(&self, call: &Id) -> Result<SecretBytes, SecurityError> {
+        let session = self.session.as_ref().ok_or(SecurityError::NoSessionKey)?;
+        // Cannot fail: the session key is not empty (`set_session_key`) and
+        // an `Id` is 1 to 32 characters, within the derivation's bounds.
+        callkey::derive(session, call.as_str()).map_err(|_| SecurityError::NoSessionKey)
     }
 
     /// Checks a key before any state changes, so a refused command changes nothing.
@@ -171,6 +212,7 @@ impl SecurityManager {
             role,
             state: CallState::WaitingForAuthorization,
             key: None,
+            derived: false,
             suite: offer.suite,
             remote: None,
             local_port,
@@ -204,6 +246,7 @@ impl SecurityManager {
             || offer.mode != call.mode
             || offer.suite != call.suite;
         if let Some(key) = offer.key {
+            call.derived = offer.derived;
             if call.key.replace(key).is_some() {
                 *keys_wiped += 1;
                 changes(KeyChange::Wiped(conn, WipeReason::Replaced));

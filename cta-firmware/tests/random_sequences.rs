@@ -5,6 +5,7 @@ mod common;
 
 use cablekey_cta_firmware::line::Hook;
 use cablekey_cta_firmware::{CallState, TerminalEvent};
+use cablekey_protocol::secret::SecretBytes;
 use common::*;
 use proptest::prelude::*;
 
@@ -130,7 +131,10 @@ fn run(r: &mut Rig, op: &Op) {
             r.command(&text);
         }
         Op::Crcx(line, call, key, with_sdp, mode) => {
-            let l = if *key {
+            // Odd calls ask for a derived key (refused 532 without a session key).
+            let l = if *key && call % 2 == 1 {
+                "L: x-key:derived, x-dir:callee\n".to_string()
+            } else if *key {
                 format!("L: k:base64:{KEY}, x-dir:callee\n")
             } else {
                 String::new()
@@ -144,7 +148,9 @@ fn run(r: &mut Rig, op: &Op) {
             r.command(&text);
         }
         Op::Mdcx(line, i, mode, key, with_sdp) => {
-            let l = if *key {
+            let l = if *key && i % 2 == 1 {
+                "L: x-key:derived\n".to_string()
+            } else if *key {
                 format!("L: k:base64:{KEY2}\n")
             } else {
                 String::new()
@@ -228,6 +234,10 @@ proptest! {
     #[test]
     fn random_sequences_never_panic_or_keep_keys(ops in prop::collection::vec(op(), 1..60)) {
         let mut r = Rig::registered();
+        // Half the runs can derive keys; the other half refuse to.
+        if ops.len() % 2 == 1 {
+            r.gw.set_session_key(Some(SecretBytes::new(&[0x33; 32]).unwrap()));
+        }
         for op in &ops {
             run(&mut r, op);
             check(&r);

@@ -7,8 +7,9 @@
 //! `Anchoring` only when media is anchored at a media gateway.
 //! Any state may end in release: hang-up, abandon, busy, no answer, an
 //! error response, a transaction time-out or a failed escrow. The key lives
-//! in the call from creation to release; it is put in a command only once
-//! `escrowed` is set.
+//! in the call from creation to release; it is put in a command (or, for
+//! the caller of a derived-key call, the `x-key:derived` that stands for
+//! it) only once `escrowed` is set.
 
 use cablekey_protocol::mgcp::ReturnCode;
 use cablekey_protocol::secret::SecretBytes;
@@ -112,6 +113,9 @@ pub struct Call {
     pub key: Option<SecretBytes>,
     /// The escrow layer confirmed K durable: only now may K be sent.
     pub escrowed: bool,
+    /// K was derived from the caller's session key: the caller derives it
+    /// too and is sent `x-key:derived`, never K.
+    pub derived: bool,
     /// The callee answered before the caller's connection existed.
     pub answered_early: bool,
     /// The media gateway's connections, when the call is anchored.
@@ -131,6 +135,7 @@ impl Call {
             dialed: String::new(),
             key: None,
             escrowed: false,
+            derived: false,
             answered_early: false,
             anchor: None,
             started: now,

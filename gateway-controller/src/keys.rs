@@ -2,16 +2,12 @@
 //! controller shares with the calling device. `docs/keys.md` is the
 //! normative description, with a test vector.
 
+use cablekey_protocol::callkey::{self, DeriveError};
 use cablekey_protocol::secret::SecretBytes;
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// Length of a call key K.
-pub const CALL_KEY_LEN: usize = 32;
-
-const EXTRACT_SALT: &[u8] = b"cablekey call key v1";
-const INFO_LABEL: &[u8] = b"cablekey call key\0";
+pub use cablekey_protocol::callkey::CALL_KEY_LEN;
 
 /// How the controller makes K.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,54 +46,38 @@ pub fn random_key(source: &mut impl KeySource) -> SecretBytes {
     SecretBytes::new(&buf[..]).unwrap_or_else(|_| unreachable!())
 }
 
-/// K = HKDF-SHA256(salt = "cablekey call key v1", IKM = session key,
-/// info = "cablekey call key" 0x00 || u8(len(call id)) || call id, L = 32).
+/// K from the calling device's session key and the call id: the
+/// protocol crate's derivation, the one the CTA firmware runs too.
 pub fn derived_key(session: &SecretBytes, call_id: &str) -> Result<SecretBytes, KeyError> {
-    let id = call_id.as_bytes();
-    let len = u8::try_from(id.len()).map_err(|_| KeyError::BadCallId)?;
-    if len == 0 {
-        return Err(KeyError::BadCallId);
-    }
-    if session.is_empty() {
-        return Err(KeyError::NoSessionKey);
-    }
-    let hk = Hkdf::<Sha256>::new(Some(EXTRACT_SALT), session.expose());
-    let mut okm = Zeroizing::new([0u8; CALL_KEY_LEN]);
-    hk.expand_multi_info(&[INFO_LABEL, &[len], id], &mut okm[..])
-        .map_err(|_| KeyError::BadCallId)?;
-    SecretBytes::new(&okm[..]).map_err(|_| KeyError::BadCallId)
+    callkey::derive(session, call_id).map_err(|e| match e {
+        DeriveError::NoSessionKey => KeyError::NoSessionKey,
+        DeriveError::BadCallId => KeyError::BadCallId,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-
-    /// Frozen; computed independently (docs/keys.md).
+    /// The frozen vector (protocol::callkey, docs/keys.md) through the wrapper.
     #[test]
-    fn derived_key_vector() {
+    fn derived_key_is_the_protocol_derivation() {
         let session: Vec<u8> = (0u8..32).collect();
         let session = SecretBytes::new(&session).unwrap();
         let k = derived_key(&session, "A3C47F21456789F0").unwrap();
-        assert_eq!(hex(k.expose()), VECTOR);
+        let hex: String = k.expose().iter().map(|x| format!("{x:02x}")).collect();
+        assert_eq!(
+            hex,
+            "28803f3153158d3ff97405543966404cde3d82fc294c6b034889f05e1039d0cc"
+        );
     }
 
-    const VECTOR: &str = "28803f3153158d3ff97405543966404cde3d82fc294c6b034889f05e1039d0cc";
-
     #[test]
-    fn derived_keys_differ_by_call_and_session() {
-        let s1 = SecretBytes::new(&[1; 32]).unwrap();
-        let s2 = SecretBytes::new(&[2; 32]).unwrap();
-        let a = derived_key(&s1, "1").unwrap();
-        assert!(!a.ct_eq(&derived_key(&s1, "2").unwrap()));
-        assert!(!a.ct_eq(&derived_key(&s2, "1").unwrap()));
-        assert!(a.ct_eq(&derived_key(&s1, "1").unwrap()));
-        assert_eq!(derived_key(&s1, "").err(), Some(KeyError::BadCallId));
-        let long = "x".repeat(256);
-        assert_eq!(derived_key(&s1, &long).err(), Some(KeyError::BadCallId));
+    fn derivation_errors_keep_their_meaning() {
+        let s = SecretBytes::new(&[1; 32]).unwrap();
+        assert_eq!(derived_key(&s, "").err(), Some(KeyError::BadCallId));
+        let empty = SecretBytes::new(&[]).unwrap();
+        assert_eq!(derived_key(&empty, "1").err(), Some(KeyError::NoSessionKey));
     }
 
     #[test]

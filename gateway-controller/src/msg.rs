@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use cablekey_protocol::callkey::{DERIVED_ITEM, DERIVED_VALUE};
 use zeroize::Zeroizing;
 
 /// A notification request riding on a command: `X:`, `R:`, `S:` and `D:`.
@@ -51,10 +52,20 @@ pub fn rqnt(endpoint: &str, r: &Request<'_>) -> Zeroizing<String> {
     text
 }
 
+/// How a CRCX hands over the call key.
+#[derive(Clone, Copy)]
+pub enum KeyItem<'a> {
+    /// K itself, `k:base64:<K>`.
+    Base64(&'a str),
+    /// `x-key:derived`: the endpoint derives K from the session key it
+    /// shares with us (docs/keys.md); K is not in the command.
+    Derived,
+}
+
 /// What a CRCX carries besides the request.
 pub struct Connect<'a> {
     pub call_id: &'a str,
-    pub key_base64: &'a str,
+    pub key: KeyItem<'a>,
     pub suite: &'a str,
     /// `caller` or `callee`: which derived key this end sends with.
     pub side: &'a str,
@@ -65,10 +76,15 @@ pub struct Connect<'a> {
 pub fn crcx(endpoint: &str, c: &Connect<'_>, r: &Request<'_>) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::with_capacity(384));
     head(&mut text, "CRCX", endpoint);
+    let _ = write!(text, "C: {}\r\nL: p:20, a:PCMU, ", c.call_id);
+    let _ = match c.key {
+        KeyItem::Base64(k) => write!(text, "k:base64:{k}"),
+        KeyItem::Derived => write!(text, "{DERIVED_ITEM}:{DERIVED_VALUE}"),
+    };
     let _ = write!(
         text,
-        "C: {}\r\nL: p:20, a:PCMU, k:base64:{}, sc-rtp:{}, x-dir:{}\r\nM: {}\r\n",
-        c.call_id, c.key_base64, c.suite, c.side, c.mode
+        ", sc-rtp:{}, x-dir:{}\r\nM: {}\r\n",
+        c.suite, c.side, c.mode
     );
     request(&mut text, r);
     body(&mut text, c.remote_sdp);
@@ -157,7 +173,7 @@ mod tests {
     fn crcx_parses_with_key_side_and_remote_sdp() {
         let c = Connect {
             call_id: "A3C4",
-            key_base64: KEY,
+            key: KeyItem::Base64(KEY),
             suite: "AEAD_AES_128_GCM",
             side: "caller",
             mode: "recvonly",
@@ -183,6 +199,32 @@ mod tests {
             matches!(lco.find("x-dir"), Some(LcoItem::Other { value, .. }) if *value == "caller")
         );
         assert!(cmd.sdp.unwrap().contains("m=audio 4000"));
+    }
+
+    #[test]
+    fn a_derived_crcx_has_the_marker_and_no_key() {
+        let c = Connect {
+            call_id: "A3C4",
+            key: KeyItem::Derived,
+            suite: "AEAD_AES_128_GCM",
+            side: "caller",
+            mode: "recvonly",
+            remote_sdp: None,
+        };
+        let text = crcx("aaln/1@cta.example", &c, &request());
+        let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
+            panic!("{}", text.as_str());
+        };
+        let Some(Param::LocalConnectionOptions(lco)) = cmd.param(ParamName::LocalConnectionOptions)
+        else {
+            panic!("no L:");
+        };
+        assert!(lco.encryption_key().is_none(), "{}", text.as_str());
+        assert!(
+            matches!(lco.find("x-key"), Some(LcoItem::Other { value, .. }) if *value == "derived")
+        );
+        assert!(text
+            .contains("L: p:20, a:PCMU, x-key:derived, sc-rtp:AEAD_AES_128_GCM, x-dir:caller\r\n"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod net;
 use std::time::Duration;
 
 use cablekey_cta_firmware::{Role, Signal, TerminalEvent};
-use cablekey_gateway_controller::{Config, Event, KeyMode};
+use cablekey_gateway_controller::{Config, Event};
 use net::*;
 
 fn booted(n: usize) -> Net {
@@ -37,13 +37,7 @@ fn a_calls_b_both_get_the_escrowed_key_and_hang_up_wipes_it() {
     assert_eq!(net.connected(), 1);
     assert!(!net.playing(0, 0, Signal::RingBack) && !net.playing(1, 0, Signal::Ringing));
 
-    let (call, fp) = net
-        .key_fps
-        .iter()
-        .next()
-        .map(|(c, f)| (c.clone(), *f))
-        .unwrap();
-    assert_eq!(net.keys.len(), 1, "one key, escrowed once");
+    let (call, fp) = net.only_key();
     assert_eq!(net.keys_on(0), [fp]);
     assert_eq!(net.keys_on(1), [fp]);
     assert_eq!(net.sides[&line_name(0, 0)], ["caller"]);
@@ -177,100 +171,10 @@ fn escrow_that_never_answers_times_out_and_refuses() {
 }
 
 #[test]
-fn derived_keys_come_from_the_callers_session_key() {
-    let config = Config {
-        key_mode: KeyMode::Derived,
-        ..Config::default()
-    };
-    let mut net = Net::new(2, config, 3);
-    let session = cablekey_protocol::secret::SecretBytes::new(&[9; 32]).unwrap();
-    net.ctrl
-        .registry_mut()
-        .set_session_key(&line_name(0, 0), session.duplicate())
-        .unwrap();
-    net.boot();
-    ring(&mut net, 0, 1);
-    net.terminal(1, 0, TerminalEvent::OffHook);
-    let (call, fp) = net
-        .key_fps
-        .iter()
-        .next()
-        .map(|(c, f)| (c.clone(), *f))
-        .unwrap();
-    let want = cablekey_gateway_controller::keys::derived_key(&session, &call).unwrap();
-    assert_eq!(fp, want.fingerprint());
-    assert_eq!(net.keys_on(0), [fp]);
-    assert_eq!(net.keys_on(1), [fp]);
-
-    // Line 2 of CTA 1 has no session key: refused, nothing escrowed.
-    net.terminal(1, 1, TerminalEvent::OffHook);
-    net.dial(1, 1, &number(0, 1));
-    assert_eq!(net.refused(), ["NoSessionKey"]);
-    assert!(net.playing(1, 1, Signal::Reorder));
-}
-
-#[test]
 fn calls_complete_with_loss_and_duplication() {
     for seed in 1..=8 {
-        lossy_calls(seed);
+        lossy_calls(Net::new(4, Config::default(), seed), seed);
     }
-}
-
-/// Two calls at once between four CTAs, five rounds, 10% loss and 10%
-/// duplication on every datagram.
-fn lossy_calls(seed: u64) {
-    let mut net = Net::new(4, Config::default(), seed);
-    net.loss = 10;
-    net.dup = 10;
-    net.boot();
-    net.settle();
-    for round in 0..5 {
-        let pairs = if round % 2 == 0 {
-            [(0, 1), (2, 3)]
-        } else {
-            [(1, 2), (3, 0)]
-        };
-        for (a, b) in pairs {
-            net.terminal(a, 0, TerminalEvent::OffHook);
-            net.settle();
-            net.dial(a, 0, &number(b, 0));
-            net.settle();
-            assert!(
-                net.playing(b, 0, Signal::Ringing),
-                "seed {seed} round {round}: {a} rings {b}"
-            );
-        }
-        for (_, b) in pairs {
-            net.terminal(b, 0, TerminalEvent::OffHook);
-        }
-        net.settle();
-        assert_eq!(
-            net.connected(),
-            2 * (round + 1),
-            "seed {seed} round {round}"
-        );
-        for (a, b) in pairs {
-            let theirs = net.keys_on(a);
-            assert_eq!(theirs.len(), 1);
-            assert_eq!(net.keys_on(b), theirs, "same K at both ends");
-            assert!(
-                net.key_fps.values().any(|fp| *fp == theirs[0]),
-                "an escrowed K"
-            );
-        }
-        for (a, b) in pairs {
-            net.terminal(a, 0, TerminalEvent::OnHook);
-            net.terminal(b, 0, TerminalEvent::OnHook);
-        }
-        net.settle();
-        assert!(
-            net.no_key_anywhere(),
-            "seed {seed} round {round} leaves no key"
-        );
-        assert_eq!(net.ctrl.calls(), 0);
-    }
-    let c = net.ctrl.transactions().counters();
-    assert!(c.retransmissions > 0 && c.duplicates > 0, "{c:?}");
 }
 
 #[test]

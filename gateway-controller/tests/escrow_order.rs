@@ -2,14 +2,16 @@
 //! any order, lost or duplicated, escrow answers (success or failure) at
 //! any moment, hooks and digits at any time, clock jumps. No datagram may
 //! carry a key whose escrow was not confirmed (checked on every transmit
-//! by the network in `net`).
+//! by the network in `net`). In derived-key mode the same holds for the
+//! `x-key:derived` that stands for K, and a derived K never goes to the
+//! caller whose session key made it.
 
 mod net;
 
 use std::time::Duration;
 
 use cablekey_cta_firmware::TerminalEvent;
-use cablekey_gateway_controller::Config;
+use cablekey_gateway_controller::{Config, KeyMode};
 use net::*;
 use proptest::prelude::*;
 
@@ -77,6 +79,29 @@ proptest! {
         prop_assert_eq!(net.ctrl.calls(), 0);
         prop_assert!(net.no_key_anywhere());
     }
+
+    /// Derived keys: CTAs 0 and 1 share a session key with the controller,
+    /// CTA 2 does not (its calls are refused, or its CTA would refuse 532).
+    #[test]
+    fn no_derived_key_or_marker_leaves_before_its_escrow_is_confirmed(
+        seed in any::<u64>(),
+        ops in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..300),
+    ) {
+        let net = run_derived(seed, &ops);
+        prop_assert_eq!(net.ctrl.calls(), 0);
+        prop_assert!(net.no_key_anywhere());
+    }
+}
+
+fn derived() -> Config {
+    Config {
+        key_mode: KeyMode::Derived,
+        ..Config::default()
+    }
+}
+
+fn run_derived(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
+    run_setup(derived(), seed, ops, |net| net.provision_all(&[0, 1], seed))
 }
 
 /// Runs one sequence and the same clean-up as the property.
@@ -85,7 +110,12 @@ fn run(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
 }
 
 fn run_with(config: Config, seed: u64, ops: &[(u8, u8, u8)]) -> Net {
+    run_setup(config, seed, ops, |_| {})
+}
+
+fn run_setup(config: Config, seed: u64, ops: &[(u8, u8, u8)], setup: impl Fn(&mut Net)) -> Net {
     let mut net = Net::new(CTAS, config, seed);
+    setup(&mut net);
     net.escrow = EscrowMode::Manual;
     net.boot();
     for &(op, a, b) in ops {
@@ -209,6 +239,28 @@ fn anchored_random_runs_reach_the_gateway_and_connect() {
     assert!(
         sent > 20 && connected > 2 && mgw > 50,
         "{sent} {connected} {mgw}"
+    );
+}
+
+/// Nor is the derived one: callers are sent the marker, callees K, and
+/// calls connect.
+#[test]
+fn derived_random_runs_send_markers_and_connect() {
+    let (mut markers, mut carried, mut connected) = (0, 0, 0);
+    for seed in 1..=100u64 {
+        let ops = random_ops(seed);
+        let net = run_derived(seed, &ops);
+        assert!(net.no_key_anywhere(), "seed {seed}");
+        let items = net.key_items.values().flatten();
+        let (m, k): (Vec<_>, Vec<_>) = items.partition(|i| *i == "derived");
+        markers += m.len();
+        carried += k.iter().filter(|i| **i == "k").count();
+        connected += net.connected();
+    }
+    eprintln!("markers {markers}, keys carried {carried}, connected {connected}");
+    assert!(
+        markers > 20 && carried > 20 && connected > 2,
+        "{markers} {carried} {connected}"
     );
 }
 

@@ -1,10 +1,13 @@
-//! LE key files for `cablekey keygen` and for loading at start-up: the
-//! controller loads the public half, the CALEA server the private half, so
-//! the format lives here, apart from both.
+//! Key files. LE keys for `cablekey keygen` and for loading at start-up:
+//! the controller loads the public half, the CALEA server the private half,
+//! so the format lives here, apart from both. Signaling session keys
+//! (derived call keys, `docs/keys.md`): the controller loads one per
+//! endpoint, `cablekey lab` writes them.
 //!
-//! Both files are two lines: a header naming the kind, then the 32-byte key
-//! in base64. The private file is created with mode 0600 (never wider, not
-//! even for an instant) and refused on load if group or others can read it.
+//! Every file is two lines: a header naming the kind, then the 32-byte key
+//! in base64. Secret files (LE private, session) are created with mode 0600
+//! (never wider, not even for an instant) and refused on load if group or
+//! others can read or write them.
 
 #![forbid(unsafe_code)]
 
@@ -16,12 +19,14 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cablekey_protocol::escrow::{KeyId, LePrivateKey, LePublicKey};
+use cablekey_protocol::secret::SecretBytes;
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 use zeroize::Zeroizing;
 
 const PRIVATE_HEADER: &str = "cablekey LE private key v1 (X25519, HPKE RFC 9180)";
 const PUBLIC_HEADER: &str = "cablekey LE public key v1 (X25519, HPKE RFC 9180)";
+const SESSION_HEADER: &str = "cablekey signaling session key v1 (derived call keys, docs/keys.md)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
@@ -29,14 +34,18 @@ pub enum KeyFileError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: already exists; refusing to overwrite a key")]
     Exists { path: PathBuf },
-    #[error("{path}: not a cablekey LE {kind} key file ({why})")]
+    #[error("{path}: not a cablekey {kind} key file ({why})")]
     Format {
         path: PathBuf,
         kind: &'static str,
         why: &'static str,
     },
-    #[error("{path}: mode {mode:04o} lets others read the LE private key; chmod 600 it")]
-    TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path}: mode {mode:04o} lets others read or change the {what}; chmod 600 it")]
+    TooOpen {
+        path: PathBuf,
+        mode: u32,
+        what: &'static str,
+    },
     #[error("{path}: the LE public key is a weak point and would expose every key")]
     WeakKey { path: PathBuf },
 }
@@ -79,15 +88,87 @@ pub fn write_private_key(path: &Path, sk: &LePrivateKey) -> Result<(), KeyFileEr
         .encode_slice(&bytes[..], &mut b64[..])
         .map_err(|_| KeyFileError::Format {
             path: path.to_path_buf(),
-            kind: "private",
+            kind: PRIVATE,
             why: "cannot encode",
         })?;
-    let mut text = Zeroizing::new(Vec::with_capacity(PRIVATE_HEADER.len() + n + 2));
-    text.extend_from_slice(PRIVATE_HEADER.as_bytes());
+    write_secret(path, PRIVATE_HEADER, &b64[..n])
+}
+
+/// Writes a secret key file: header, base64, mode 0600, built in wiped buffers.
+fn write_secret(path: &Path, header: &str, b64: &[u8]) -> Result<(), KeyFileError> {
+    let mut text = Zeroizing::new(Vec::with_capacity(header.len() + b64.len() + 2));
+    text.extend_from_slice(header.as_bytes());
     text.push(b'\n');
-    text.extend_from_slice(&b64[..n]);
+    text.extend_from_slice(b64);
     text.push(b'\n');
     write_new(path, 0o600, &text)
+}
+
+/// A fresh signaling session key from the OS generator, written to a new
+/// file (mode 0600) for the other end to load; returned for this end.
+pub fn generate_session_key(path: &Path) -> Result<SecretBytes, KeyFileError> {
+    use getrandom::rand_core::Rng;
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    UnwrapErr(SysRng).fill_bytes(&mut bytes[..]);
+    let key = SecretBytes::new(&bytes[..]).map_err(|_| KeyFileError::Format {
+        path: path.to_path_buf(),
+        kind: SESSION,
+        why: "key is not 32 bytes",
+    })?;
+    write_session_key(path, &key)?;
+    Ok(key)
+}
+
+/// Writes a new signaling session key file (mode 0600; refuses to overwrite).
+pub fn write_session_key(path: &Path, key: &SecretBytes) -> Result<(), KeyFileError> {
+    if key.len() != 32 {
+        return Err(KeyFileError::Format {
+            path: path.to_path_buf(),
+            kind: SESSION,
+            why: "key is not 32 bytes",
+        });
+    }
+    let mut b64 = Zeroizing::new([0u8; 44]);
+    let n = STANDARD
+        .encode_slice(key.expose(), &mut b64[..])
+        .map_err(|_| KeyFileError::Format {
+            path: path.to_path_buf(),
+            kind: SESSION,
+            why: "cannot encode",
+        })?;
+    write_secret(path, SESSION_HEADER, &b64[..n])
+}
+
+/// Loads a signaling session key, refusing a file that group or others
+/// can read or write.
+pub fn load_session_key(path: &Path) -> Result<SecretBytes, KeyFileError> {
+    check_private_mode(path, "signaling session key")?;
+    let key = read_key(path, SESSION_HEADER, SESSION)?;
+    SecretBytes::new(&key[..]).map_err(|_| KeyFileError::Format {
+        path: path.to_path_buf(),
+        kind: SESSION,
+        why: "key is not 32 bytes",
+    })
+}
+
+/// Kinds, as error messages name them.
+const PRIVATE: &str = "LE private";
+const PUBLIC: &str = "LE public";
+const SESSION: &str = "signaling session";
+
+fn check_private_mode(path: &Path, what: &'static str) -> Result<(), KeyFileError> {
+    let mode = std::fs::metadata(path)
+        .map_err(io_err(path))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::TooOpen {
+            path: path.to_path_buf(),
+            mode: mode & 0o777,
+            what,
+        });
+    }
+    Ok(())
 }
 
 pub fn write_public_key(path: &Path, pk: &LePublicKey) -> Result<(), KeyFileError> {
@@ -159,20 +240,11 @@ fn read_key(
 /// Loads the LE private key (CALEA server only), refusing a file that
 /// group or others can read.
 pub fn load_private_key(path: &Path) -> Result<LePrivateKey, KeyFileError> {
-    let mode = std::fs::metadata(path)
-        .map_err(io_err(path))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::TooOpen {
-            path: path.to_path_buf(),
-            mode: mode & 0o777,
-        });
-    }
-    let key = read_key(path, PRIVATE_HEADER, "private")?;
+    check_private_mode(path, "LE private key")?;
+    let key = read_key(path, PRIVATE_HEADER, PRIVATE)?;
     LePrivateKey::from_bytes(&key[..]).map_err(|_| KeyFileError::Format {
         path: path.to_path_buf(),
-        kind: "private",
+        kind: PRIVATE,
         why: "not an X25519 key",
     })
 }
@@ -180,10 +252,10 @@ pub fn load_private_key(path: &Path) -> Result<LePrivateKey, KeyFileError> {
 /// Loads the LE public key (controller start-up) and proves it usable
 /// with one trial seal, so a bad key stops start-up, not the first call.
 pub fn load_public_key(path: &Path) -> Result<LePublicKey, KeyFileError> {
-    let key = read_key(path, PUBLIC_HEADER, "public")?;
+    let key = read_key(path, PUBLIC_HEADER, PUBLIC)?;
     let pk = LePublicKey::from_bytes(&key[..]).map_err(|_| KeyFileError::Format {
         path: path.to_path_buf(),
-        kind: "public",
+        kind: PUBLIC,
         why: "not an X25519 key",
     })?;
     pk.check(&mut UnwrapErr(SysRng))
@@ -268,6 +340,57 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn session_keys_round_trip_and_bad_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cta1.session");
+        let key = generate_session_key(&path).unwrap();
+        assert_eq!(key.len(), 32);
+        let other = generate_session_key(&dir.path().join("cta2.session")).unwrap();
+        assert!(!key.ct_eq(&other), "fresh keys");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(load_session_key(&path).unwrap().ct_eq(&key));
+        assert!(matches!(
+            write_session_key(&path, &key),
+            Err(KeyFileError::Exists { .. })
+        ));
+        let short = SecretBytes::new(&[1; 16]).unwrap();
+        assert!(write_session_key(&dir.path().join("short"), &short).is_err());
+
+        for mode in [0o640, 0o604, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_session_key(&path).unwrap_err();
+            assert!(matches!(err, KeyFileError::TooOpen { .. }), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("session key") && text.contains("chmod 600"),
+                "{text}"
+            );
+            assert!(!text.contains(&STANDARD.encode(key.expose())), "{text}");
+        }
+
+        // An LE private key is not a session key, nor the reverse.
+        let (sk, pk) = (dir.path().join("le.key"), dir.path().join("le.pub"));
+        generate_keypair(&sk, &pk).unwrap();
+        let err = load_session_key(&sk).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a cablekey signaling session key file"),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            load_private_key(&path),
+            Err(KeyFileError::Format {
+                why: "wrong header line",
+                ..
+            })
+        ));
+        let missing = load_session_key(&dir.path().join("nope")).unwrap_err();
+        assert!(missing.to_string().contains("nope"), "{missing}");
     }
 
     #[test]

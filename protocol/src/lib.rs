@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod callkey;
 pub mod escrow;
 pub mod mgcp;
 pub mod sdp;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cablekey_cta_firmware::sim::{self, Cta};
+use cablekey_keyfile as keyfile;
 use cablekey_protocol::srtp::Suite;
 use clap::Args;
 
@@ -52,6 +53,12 @@ pub struct CtaArgs {
     /// Record what every line receives to DIR/<cta>-line<N>.wav.
     #[arg(long)]
     record_dir: Option<PathBuf>,
+    /// Signaling session keys for derived call keys: DIR/<domain>.session
+    /// for each CTA (mode 0600, the controller's session_key_file format;
+    /// `cablekey lab --keys derived` writes them). A CTA without one
+    /// refuses derived-key calls (532).
+    #[arg(long, value_name = "DIR")]
+    session_keys: Option<PathBuf>,
     /// Run without serial consoles.
     #[arg(long)]
     no_console: bool,
@@ -89,6 +96,12 @@ async fn serve(args: CtaArgs) -> anyhow::Result<()> {
         config.rtp_base_port = args.rtp_port;
         config.default_suite = suite;
         config.console = !args.no_console;
+        if let Some(dir) = &args.session_keys {
+            let path = dir.join(format!("{domain}.session"));
+            if path.exists() {
+                config.session_key = Some(keyfile::load_session_key(&path)?);
+            }
+        }
         let cta = Cta::start(config)
             .await
             .with_context(|| format!("{domain} on {addr}"))?;

@@ -18,7 +18,7 @@ use cablekey_gateway_controller::registry::Kind;
 use cablekey_gateway_controller::service::{self, Metrics, Running, Settings};
 use cablekey_gateway_controller::KeyMode;
 use cablekey_protocol::escrow::open;
-use cablekey_protocol::secret::Fingerprint;
+use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use clap::{Args, ValueEnum};
 
 use super::controller::wait_for_stop;
@@ -40,7 +40,9 @@ enum Keys {
 #[derive(Args)]
 #[command(after_help = "\
 Files: the escrow store in --data (default ./data), the lab's LE key pair
-and the recordings in --dir (default ./lab). With --keep-running the system
+and the recordings in --dir (default ./lab); with --keys derived, a fresh
+signaling session key per CTA in --dir/session-keys (mode 0600), given to
+the controller and to that CTA, which derives each call key it places. With --keep-running the system
 stays up after the calls: each CTA's console is a pseudo-terminal (path
 printed) for manual calls; dial the numbers shown (2001, 2002, ...).")]
 pub struct LabArgs {
@@ -65,7 +67,8 @@ pub struct LabArgs {
     /// The first CTA's address; the next ones follow.
     #[arg(long, default_value = "127.0.0.20")]
     cta_base: IpAddr,
-    /// How call keys are made.
+    /// How call keys are made: random, or derived from the caller's
+    /// session key (the caller's CTA derives K; only the callee is sent it).
     #[arg(long, value_enum, default_value_t = Keys::Random)]
     keys: Keys,
     /// Relay every call's SRTP through this media gateway (osmo-mgw's MGCP
@@ -119,6 +122,10 @@ struct CallReport {
     setup: Duration,
     /// The key fingerprints the two CTAs installed.
     keys: (Fingerprint, Fingerprint),
+    /// Whether each CTA derived its key itself (never received it).
+    derived: (bool, bool),
+    /// With derived keys the caller derives K and only the callee gets it.
+    want_derived: bool,
     /// The fingerprint of the key opened from escrow.
     escrowed: Result<Fingerprint, String>,
     /// Caller's tone heard by the callee, and the reverse, in dB.
@@ -128,6 +135,7 @@ struct CallReport {
 impl CallReport {
     fn ok(&self) -> bool {
         self.keys.0 == self.keys.1
+            && self.derived == (self.want_derived, false)
             && self.escrowed.as_ref().is_ok_and(|fp| *fp == self.keys.0)
             && self.heard.0 >= MIN_DOMINANCE_DB
             && self.heard.1 >= MIN_DOMINANCE_DB
@@ -159,9 +167,13 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
             .add(&endpoint(i), Kind::Line, Some(&number(i)), None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let session_keys = match args.keys {
+        Keys::Derived => session_keys(&args, &mut settings)?,
+        Keys::Random => Vec::new(),
+    };
     let started_ms = cablekey_gateway_controller::escrow::unix_ms();
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
-    let (ctas, proxies) = match start_ctas(&args, ctrl.addr).await {
+    let (ctas, proxies) = match start_ctas(&args, ctrl.addr, session_keys).await {
         Ok(c) => c,
         Err(e) => {
             ctrl.shutdown(Duration::from_secs(1)).await;
@@ -250,12 +262,41 @@ fn lab_keys(dir: &Path) -> anyhow::Result<(cablekey_protocol::escrow::LePrivateK
     Ok((sk, public))
 }
 
-/// Starts the CTAs, each behind an impairing proxy if asked, and waits
-/// for their registration.
+/// A fresh session key per CTA from the OS generator, as registration
+/// would establish it: one copy to the controller's registry, one returned
+/// for the CTA. Also written (mode 0600, replacing the last run's) to
+/// `<dir>/session-keys/<domain>.session`, the controller's
+/// `session_key_file` format, so the run can be checked afterwards.
+fn session_keys(args: &LabArgs, settings: &mut Settings) -> anyhow::Result<Vec<SecretBytes>> {
+    let dir = args.dir.join("session-keys");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut keys = Vec::new();
+    for i in 0..args.ctas {
+        let path = dir.join(format!("cta{}.lab.session", i + 1));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => {}
+        }
+        let key = keyfile::generate_session_key(&path)?;
+        settings
+            .registry
+            .set_session_key(&endpoint(i), key.duplicate())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Starts the CTAs, each behind an impairing proxy if asked and with its
+/// session key if given, and waits for their registration.
 async fn start_ctas(
     args: &LabArgs,
     controller: SocketAddr,
+    session_keys: Vec<SecretBytes>,
 ) -> anyhow::Result<(Vec<Cta>, Vec<Proxy>)> {
+    let mut session_keys = session_keys.into_iter();
     let mut ctas = Vec::new();
     let mut proxies = Vec::new();
     let impaired = args.signaling_loss > 0.0 || args.signaling_dup > 0.0;
@@ -282,6 +323,7 @@ async fn start_ctas(
         let mut config = sim::Config::new(&format!("cta{}.lab", i + 1), addr, call_agent);
         config.console = args.keep_running;
         config.rtp_base_port = 16384;
+        config.session_key = session_keys.next();
         let cta = Cta::start(config)
             .await
             .with_context(|| format!("starting CTA {} on {addr}", i + 1))?;
@@ -346,7 +388,8 @@ async fn place_all(
                 } else {
                     (2 * p + 1, 2 * p)
                 };
-                call(ctas, caller, callee, n + p, args.talk, wav_dir)
+                let derived = matches!(args.keys, Keys::Derived);
+                call(ctas, (caller, callee), n + p, args.talk, wav_dir, derived)
             })
             .collect();
         for r in futures_util::future::join_all(round).await {
@@ -360,11 +403,11 @@ async fn place_all(
 /// One call: tones both ways, recorded at both ends.
 async fn call(
     ctas: &[Cta],
-    a: usize,
-    b: usize,
+    (a, b): (usize, usize),
     k: usize,
     talk: f64,
     wav_dir: &Path,
+    want_derived: bool,
 ) -> anyhow::Result<CallReport> {
     let (ca, cb) = (&ctas[a], &ctas[b]);
     let heard_by_a = wav_dir.join(format!("call{}-caller-hears.wav", k + 1));
@@ -415,16 +458,18 @@ async fn call(
     let conn = |s: &Snapshot| {
         s.connections
             .iter()
-            .find_map(|c| Some((c.call_id.clone(), c.key?)))
+            .find_map(|c| Some((c.call_id.clone(), c.key?, c.derived)))
     };
-    let (call_id, key_a) = conn(&sa).context("caller has no key")?;
-    let (_, key_b) = conn(&sb).context("callee has no key")?;
+    let (call_id, key_a, derived_a) = conn(&sa).context("caller has no key")?;
+    let (_, key_b, derived_b) = conn(&sb).context("callee has no key")?;
     Ok(CallReport {
         caller: a,
         callee: b,
         call_id,
         setup,
         keys: (key_a, key_b),
+        derived: (derived_a, derived_b),
+        want_derived,
         escrowed: Err("not checked".into()),
         heard: (
             heard(&heard_by_b, CALLER_HZ, CALLEE_HZ)?,
@@ -480,8 +525,16 @@ async fn check_escrow(
 
 fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, String>) {
     println!(
-        "\n{:>4}  {:<11}  {:<16}  {:>9}  {:<20}  {:<8}  {:>9}  {:>9}  result",
-        "call", "from -> to", "call id", "setup", "key (both ends)", "escrow", "A hears", "B hears"
+        "\n{:>4}  {:<11}  {:<16}  {:>9}  {:<20}  {:<8}  {:<8}  {:>9}  {:>9}  result",
+        "call",
+        "from -> to",
+        "call id",
+        "setup",
+        "key (both ends)",
+        "A's key",
+        "escrow",
+        "A hears",
+        "B hears"
     );
     for (i, r) in reports.iter().enumerate() {
         let key = if r.keys.0 == r.keys.1 {
@@ -494,13 +547,20 @@ fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, Strin
             Ok(_) => "WRONG KEY".into(),
             Err(e) => format!("ERROR: {e}"),
         };
+        // How the caller got K: derived itself, or received in `k:`.
+        let origin = match r.derived {
+            (true, false) => "derived",
+            (false, false) => "received",
+            _ => "WRONG",
+        };
         println!(
-            "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:>6.1} dB  {:>6.1} dB  {}",
+            "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:<8}  {:>6.1} dB  {:>6.1} dB  {}",
             i + 1,
             format!("{}->{}", number(r.caller), number(r.callee)),
             r.call_id,
             r.setup.as_secs_f64() * 1e3,
             key,
+            origin,
             escrow,
             r.heard.1,
             r.heard.0,

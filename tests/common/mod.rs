@@ -179,11 +179,14 @@ impl Drop for Capture {
 }
 
 /// Every record in the escrow store at `store`, opened as the CALEA side
-/// would with the LE private key in `private_key`: (call id, call key).
+/// would with the LE private key in `private_key`: its metadata and key.
 pub fn escrowed_keys(
     store: &Path,
     private_key: &Path,
-) -> Vec<(String, cablekey_protocol::secret::SecretBytes)> {
+) -> Vec<(
+    cablekey_protocol::escrow::CallMeta,
+    cablekey_protocol::secret::SecretBytes,
+)> {
     use cablekey_gateway_controller::escrow::{
         keyfile, EscrowStore, Options, SledStore, TimeRange,
     };
@@ -195,7 +198,7 @@ pub fn escrowed_keys(
         for record in store.by_time(TimeRange::ALL).await.unwrap() {
             let epoch = store.epoch(record.sealed.epoch).await.unwrap().unwrap();
             let key = cablekey_protocol::escrow::open(&sk, &epoch, &record).unwrap();
-            keys.push((record.meta.call_id.clone(), key));
+            keys.push((record.meta, key));
         }
         store.close();
         keys

@@ -230,6 +230,7 @@ impl Runner {
                     call_id: c.call.as_str().into(),
                     role: c.role,
                     key: m.map(|m| m.fingerprint),
+                    derived: self.gw.security().key_derived(c.id),
                     packets_sent: m.map_or(0, |m| m.stats.packets_sent),
                     packets_received: m.map_or(0, |m| m.stats.packets_received),
                     rejected: m.map_or(0, |m| m.rejected),

@@ -35,13 +35,14 @@ use media::{lock, SimMedia};
 use platform::{Log, SimApp, SimTerminal};
 
 use crate::gateway::Gateway;
-use cablekey_protocol::secret::Fingerprint;
+use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 
 use crate::line::Phase;
 use crate::ports::{Role, Suite};
 
-/// How to run one simulated CTA.
-#[derive(Clone, Debug)]
+/// How to run one simulated CTA. Not `Clone`: it may hold a secret.
+/// `Debug` shows the session key's fingerprint only.
+#[derive(Debug)]
 pub struct Config {
     /// Its domain: endpoints are `aaln/N@<domain>`.
     pub domain: String,
@@ -53,6 +54,10 @@ pub struct Config {
     pub default_suite: Suite,
     /// Open a serial console on a pseudo-terminal.
     pub console: bool,
+    /// The signaling session key shared with the call agent, for derived
+    /// call keys (`x-key:derived`). Provisioned here until registration
+    /// establishes it; without one, derived requests are refused (532).
+    pub session_key: Option<SecretBytes>,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             rtp_base_port: 16384,
             default_suite: Suite::AeadAes128Gcm,
             console: true,
+            session_key: None,
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct ConnSnapshot {
     pub role: Role,
     /// The call key's fingerprint once SRTP is installed.
     pub key: Option<Fingerprint>,
+    /// The key was derived here from the session key (`x-key:derived`),
+    /// never received.
+    pub derived: bool,
     pub packets_sent: u64,
     pub packets_received: u64,
     /// Packets that failed SRTP authentication or replay checks.
@@ -125,7 +134,7 @@ pub struct Cta {
 impl Cta {
     /// Binds the MGCP socket, opens the console and starts the CTA, which
     /// announces itself with RSIP. Call from within a tokio runtime.
-    pub async fn start(config: Config) -> io::Result<Cta> {
+    pub async fn start(mut config: Config) -> io::Result<Cta> {
         let sock = UdpSocket::bind(config.mgcp).await?;
         let mgcp = sock.local_addr()?;
         let lines: media::Lines = (0..config.lines.clamp(1, crate::gateway::MAX_LINES))
@@ -142,7 +151,9 @@ impl Cta {
         // A modem's 128 remembered transactions cover a phone's pace; a
         // simulator in a load test makes calls far faster than a person.
         core.transaction.max_history = 4096;
-        let gw = Gateway::new(core, media, SimTerminal::new(log.clone()), SimApp);
+        let mut gw = Gateway::new(core, media, SimTerminal::new(log.clone()), SimApp);
+        // Moved, not copied: the config keeps no second copy of the secret.
+        gw.set_session_key(config.session_key.take());
         let (tx, rx) = mpsc::channel(16);
         let console = if config.console {
             Some(console::open(tx.clone())?)

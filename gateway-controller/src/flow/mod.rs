@@ -249,6 +249,7 @@ impl<K: KeySource> Controller<K> {
             self.release(now, id, Outcome::Refused(RefuseReason::Busy));
             return;
         }
+        let derived = self.config.key_mode == KeyMode::Derived;
         let key = match self.config.key_mode {
             KeyMode::Random => Some(keys::random_key(&mut self.keys)),
             KeyMode::Derived => self
@@ -298,6 +299,7 @@ impl<K: KeySource> Controller<K> {
         };
         let copy = key.duplicate();
         call.key = Some(key);
+        call.derived = derived;
         self.events.push_back(Event::Routed {
             call_id: id.into(),
             callee: callee_name,

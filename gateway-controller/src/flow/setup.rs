@@ -41,7 +41,9 @@ impl<K: KeySource> Controller<K> {
         self.create(now, id, Side::Callee);
     }
 
-    /// CRCX with the key to one side. Only ever reached once escrowed.
+    /// CRCX with the key to one side. Only ever reached once escrowed. The
+    /// caller of a derived-key call gets the marker instead: K was made
+    /// from its session key, so it derives K and K stays off its link.
     pub(super) fn create(&mut self, now: Instant, id: &str, side: Side) {
         let rid = self.request_id();
         let suite = self.config.suite.name();
@@ -52,6 +54,10 @@ impl<K: KeySource> Controller<K> {
             return;
         };
         let key_text = Zeroizing::new(STANDARD.encode(key.expose()));
+        let key_item = match side {
+            Side::Caller if call.derived => msg::KeyItem::Derived,
+            _ => msg::KeyItem::Base64(&key_text),
+        };
         // Anchored: each CTA sends to the gateway's connection facing it.
         let anchored = call.mgw_leg(side).map(|l| l.sdp.clone());
         let (endpoint, remote_sdp, r) = match side {
@@ -72,7 +78,7 @@ impl<K: KeySource> Controller<K> {
         let remote_sdp = anchored.unwrap_or(remote_sdp);
         let c = msg::Connect {
             call_id: id,
-            key_base64: &key_text,
+            key: key_item,
             suite,
             side: side.token(),
             mode: "recvonly",

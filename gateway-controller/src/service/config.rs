@@ -10,6 +10,7 @@ use cablekey_protocol::srtp::Suite;
 use serde::Deserialize;
 
 use crate::anchor::Anchor;
+use crate::escrow::keyfile;
 use crate::keys::KeyMode;
 use crate::registry::{Kind, Registry, RegistryError};
 use crate::Config;
@@ -43,6 +44,8 @@ name = "aaln/1@cta1.lab"
 number = "2001"
 # addr = "127.0.0.20:2427"         # else learned from the gateway's RSIP
 # kind = "line"                    # or "trunk" (POTS gateway)
+# session_key_file = "keys/cta1.session"  # signaling session key shared with
+#                                  # the CTA, for key_mode = "derived"; mode 0600
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +140,10 @@ pub struct EndpointEntry {
     pub addr: Option<SocketAddr>,
     #[serde(default)]
     pub kind: Option<String>,
+    /// The signaling session key shared with the device (derived call
+    /// keys); relative to the configuration file.
+    #[serde(default)]
+    pub session_key_file: Option<PathBuf>,
 }
 
 /// A checked configuration, ready to start a controller.
@@ -252,6 +259,15 @@ impl Settings {
                 return Err(invalid(&setting, why.into()));
             }
             add_endpoint(&mut s.registry, e).map_err(|m| invalid(&setting, m))?;
+            if let Some(file) = &e.session_key_file {
+                // The error names the file and why, never the key.
+                let key = keyfile::load_session_key(&base.join(file)).map_err(|err| {
+                    invalid(&format!("{setting}.session_key_file"), err.to_string())
+                })?;
+                s.registry
+                    .set_session_key(&e.name, key)
+                    .map_err(|err| invalid(&setting, err.to_string()))?;
+            }
         }
         Ok(s)
     }
@@ -296,6 +312,48 @@ mod tests {
             (a.mgw, a.domain()),
             ("127.0.0.1:2428".parse().unwrap(), "mgw")
         );
+    }
+
+    #[test]
+    fn session_keys_are_loaded_per_endpoint_with_strict_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = cablekey_protocol::secret::SecretBytes::new(&[0x42; 32]).unwrap();
+        keyfile::write_session_key(&dir.path().join("cta1.session"), &key).unwrap();
+        let config = dir.path().join("controller.toml");
+        let text = "[mgcp]\nlisten = \"127.0.0.1:2727\"\n[escrow]\nle_public_key = \"k\"\n\
+                    [calls]\nkey_mode = \"derived\"\n\
+                    [[endpoint]]\nname = \"aaln/1@cta1.lab\"\nnumber = \"2001\"\n\
+                    session_key_file = \"cta1.session\"\n\
+                    [[endpoint]]\nname = \"aaln/1@cta2.lab\"\nnumber = \"2002\"\n";
+        let s = Settings::parse(&config, text).unwrap();
+        assert_eq!(s.core.key_mode, KeyMode::Derived);
+        let ep = s.registry.get("aaln/1@cta1.lab").unwrap();
+        assert!(ep.session_key.as_ref().unwrap().ct_eq(&key));
+        assert!(s
+            .registry
+            .get("aaln/1@cta2.lab")
+            .unwrap()
+            .session_key
+            .is_none());
+
+        use base64::Engine;
+        let secret = base64::engine::general_purpose::STANDARD.encode(key.expose());
+        let open = dir.path().join("cta1.session");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Settings::parse(&config, text).err().unwrap().to_string();
+        assert!(
+            err.contains("endpoint[0] (aaln/1@cta1.lab).session_key_file: ")
+                && err.contains("chmod 600"),
+            "{err}"
+        );
+        assert!(!err.contains(&secret), "{err}");
+        let missing = text.replace("cta1.session", "nope.session");
+        let err = Settings::parse(&config, &missing)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("nope.session"), "{err}");
     }
 
     #[test]

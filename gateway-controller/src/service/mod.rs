@@ -132,6 +132,17 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let mut seed = [0u8; 4];
     os_keys(&mut seed);
     core.transaction.first_tid = TransactionId(1 + u32::from_le_bytes(seed) % TransactionId::MAX);
+    if core.key_mode == crate::KeyMode::Derived {
+        let without = settings.registry.iter();
+        let without = without.filter(|e| e.session_key.is_none()).count();
+        if without > 0 {
+            // Their calls are refused (NoSessionKey). A count, never a key.
+            tracing::warn!(
+                endpoints = without,
+                "derived call keys: endpoints without a session key cannot call"
+            );
+        }
+    }
     if let Some(a) = &core.anchor {
         tracing::info!(mgw = %a.mgw, domain = a.domain(), "media anchored at a media gateway");
     }

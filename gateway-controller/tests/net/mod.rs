@@ -18,7 +18,7 @@ use cablekey_cta_firmware::{
     Signal, Terminal, TerminalEvent,
 };
 use cablekey_gateway_controller::{
-    Config, Controller, EscrowFailure, Event, KeySource, Kind, RecordMeta, Registry,
+    Config, Controller, EscrowFailure, Event, KeyMode, KeySource, Kind, RecordMeta, Registry,
 };
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::time::Instant;
@@ -150,7 +150,15 @@ pub struct Net {
     pub events: Vec<Event>,
     /// `x-dir:` values of the CRCX each endpoint received, in order.
     pub sides: BTreeMap<String, Vec<String>>,
+    /// How each CRCX to a CTA handed over the key: `k` (K itself) or
+    /// `derived` (`x-key:derived`), by endpoint, in order.
+    pub key_items: BTreeMap<String, Vec<String>>,
+    /// The calling endpoint of each escrowed call.
+    pub callers: BTreeMap<String, String>,
     pub sent_by_ctrl: usize,
+    /// The controller derives keys: every caller must get `x-key:derived`
+    /// and never K.
+    pub derived_mode: bool,
     /// The media gateway of anchored calls (idle otherwise).
     pub mgw: FakeMgw,
 }
@@ -179,6 +187,7 @@ impl Net {
             }
         }
         let keys = Rng(seed ^ 0x9E37_79B9_7F4A_7C15);
+        let derived_mode = config.key_mode == KeyMode::Derived;
         let ctrl = Controller::new(config, reg, keys);
         let ctas = (0..n)
             .map(|c| {
@@ -210,7 +219,10 @@ impl Net {
             escrowed_ok: BTreeSet::new(),
             events: Vec::new(),
             sides: BTreeMap::new(),
+            key_items: BTreeMap::new(),
+            callers: BTreeMap::new(),
             sent_by_ctrl: 0,
+            derived_mode,
             mgw: FakeMgw::default(),
         }
     }
@@ -249,13 +261,18 @@ impl Net {
                 self.keys
                     .insert(call_id.clone(), STANDARD.encode(key.expose()));
                 self.key_fps.insert(call_id.clone(), key.fingerprint());
+                self.callers
+                    .insert(call_id.clone(), meta.caller.endpoint.to_ascii_lowercase());
                 self.escrow_queue.push_back((call_id.clone(), meta.clone()));
             }
             self.events.push(ev);
         }
     }
 
-    /// The invariant: a key's base64 never leaves before its escrow is confirmed.
+    /// The invariant: a key's base64 never leaves before its escrow is
+    /// confirmed, nor does `x-key:derived` (it hands the caller K as surely
+    /// as `k:` does). A derived K never goes to the caller, whose session
+    /// key made it.
     pub fn check_invariant(&self, payload: &[u8]) {
         let text = String::from_utf8_lossy(payload);
         for (call, b64) in &self.keys {
@@ -263,6 +280,24 @@ impl Net {
                 assert!(
                     !text.contains(b64.as_str()),
                     "key of {call} sent before escrow"
+                );
+            }
+        }
+        if let Some(call) = derived_marker_call(&text) {
+            assert!(
+                self.escrowed_ok.contains(&call),
+                "x-key:derived for {call} sent before escrow:\n{text}"
+            );
+        }
+        if !self.derived_mode {
+            return;
+        }
+        let to = command_endpoint(&text);
+        for (call, b64) in &self.keys {
+            if self.callers.get(call) == to.as_ref() {
+                assert!(
+                    !text.contains(b64.as_str()),
+                    "derived key of {call} sent to its caller"
                 );
             }
         }
@@ -294,6 +329,17 @@ impl Net {
             .nth(2)
             .unwrap_or("")
             .to_ascii_lowercase();
+        let item = if text.contains("k:base64:") {
+            "k"
+        } else if text.contains("x-key:derived") {
+            "derived"
+        } else {
+            "none"
+        };
+        self.key_items
+            .entry(endpoint.clone())
+            .or_default()
+            .push(item.into());
         if let Some(i) = text.find("x-dir:") {
             let side: String = text[i + 6..]
                 .chars()
@@ -485,6 +531,13 @@ impl Net {
             .collect()
     }
 
+    /// The call id and key fingerprint of the one key escrowed so far.
+    pub fn only_key(&self) -> (String, Fingerprint) {
+        assert_eq!(self.key_fps.len(), 1, "one key, escrowed once");
+        let (call, fp) = self.key_fps.iter().next().unwrap();
+        (call.clone(), *fp)
+    }
+
     pub fn no_key_anywhere(&self) -> bool {
         self.ctas
             .iter()
@@ -517,4 +570,103 @@ impl Net {
             .filter(|e| matches!(e, Event::Connected { .. }))
             .count()
     }
+}
+
+/// The endpoint a command is addressed to, lower case.
+pub fn command_endpoint(text: &str) -> Option<String> {
+    let first = text.lines().next()?;
+    let mut words = first.split_whitespace();
+    let verb = words.next()?;
+    if !verb.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    words.nth(1).map(str::to_ascii_lowercase)
+}
+
+/// The call id of a CRCX asking its endpoint to derive K.
+pub fn derived_marker_call(text: &str) -> Option<String> {
+    if !text.starts_with("CRCX ") || !text.to_ascii_lowercase().contains("x-key:derived") {
+        return None;
+    }
+    let call = text.lines().find_map(|l| l.strip_prefix("C: "))?;
+    Some(call.trim().to_string())
+}
+
+impl Net {
+    /// Gives CTA `cta` a signaling session key, shared with the controller
+    /// for both its lines (a device has one session with its call agent).
+    pub fn provision(&mut self, cta: usize, key: &SecretBytes) {
+        self.ctas[cta].set_session_key(Some(key.duplicate()));
+        for l in 0..2 {
+            self.ctrl
+                .registry_mut()
+                .set_session_key(&line_name(cta, l), key.duplicate())
+                .unwrap();
+        }
+    }
+
+    /// A session key per CTA in `ctas`, distinct, from a seed.
+    pub fn provision_all(&mut self, ctas: &[usize], seed: u64) {
+        for &c in ctas {
+            let mut rng = Rng(seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let bytes: Vec<u8> = (0..32).map(|_| rng.next() as u8).collect();
+            self.provision(c, &SecretBytes::new(&bytes).unwrap());
+        }
+    }
+}
+
+/// Two calls at once between four CTAs (`net`, not booted), five rounds,
+/// 10% loss and 10% duplication on every datagram.
+pub fn lossy_calls(mut net: Net, seed: u64) {
+    net.loss = 10;
+    net.dup = 10;
+    net.boot();
+    net.settle();
+    for round in 0..5 {
+        let pairs = if round % 2 == 0 {
+            [(0, 1), (2, 3)]
+        } else {
+            [(1, 2), (3, 0)]
+        };
+        for (a, b) in pairs {
+            net.terminal(a, 0, TerminalEvent::OffHook);
+            net.settle();
+            net.dial(a, 0, &number(b, 0));
+            net.settle();
+            assert!(
+                net.playing(b, 0, Signal::Ringing),
+                "seed {seed} round {round}: {a} rings {b}"
+            );
+        }
+        for (_, b) in pairs {
+            net.terminal(b, 0, TerminalEvent::OffHook);
+        }
+        net.settle();
+        assert_eq!(
+            net.connected(),
+            2 * (round + 1),
+            "seed {seed} round {round}"
+        );
+        for (a, b) in pairs {
+            let theirs = net.keys_on(a);
+            assert_eq!(theirs.len(), 1);
+            assert_eq!(net.keys_on(b), theirs, "same K at both ends");
+            assert!(
+                net.key_fps.values().any(|fp| *fp == theirs[0]),
+                "an escrowed K"
+            );
+        }
+        for (a, b) in pairs {
+            net.terminal(a, 0, TerminalEvent::OnHook);
+            net.terminal(b, 0, TerminalEvent::OnHook);
+        }
+        net.settle();
+        assert!(
+            net.no_key_anywhere(),
+            "seed {seed} round {round} leaves no key"
+        );
+        assert_eq!(net.ctrl.calls(), 0);
+    }
+    let c = net.ctrl.transactions().counters();
+    assert!(c.retransmissions > 0 && c.duplicates > 0, "{c:?}");
 }
