@@ -523,6 +523,16 @@ async fn check_escrow(
         .map_err(|e| e.to_string())
 }
 
+/// A tone's margin over the other; the other tone can be absent
+/// altogether (a perfect channel), which has no meaningful figure.
+fn db(margin: f64) -> String {
+    if margin > 90.0 {
+        "> 90 dB".into()
+    } else {
+        format!("{margin:.1} dB")
+    }
+}
+
 fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, String>) {
     println!(
         "\n{:>4}  {:<11}  {:<16}  {:>9}  {:<20}  {:<8}  {:<8}  {:>9}  {:>9}  result",
@@ -554,7 +564,7 @@ fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, Strin
             _ => "WRONG",
         };
         println!(
-            "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:<8}  {:>6.1} dB  {:>6.1} dB  {}",
+            "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:<8}  {:>9}  {:>9}  {}",
             i + 1,
             format!("{}->{}", number(r.caller), number(r.callee)),
             r.call_id,
@@ -562,8 +572,8 @@ fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, Strin
             key,
             origin,
             escrow,
-            r.heard.1,
-            r.heard.0,
+            db(r.heard.1),
+            db(r.heard.0),
             if r.ok() { "ok" } else { "FAILED" }
         );
     }
