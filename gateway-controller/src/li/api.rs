@@ -64,7 +64,12 @@ impl hyper::body::Body for Body {
 
 /// What a granted request answers.
 enum Answer {
-    Json { status: u16, body: Vec<u8> },
+    /// `case`: the task's case id, for the audit entry.
+    Json {
+        status: u16,
+        body: Vec<u8>,
+        case: Option<String>,
+    },
     Lines(Vec<Delivery>),
     Follow(Task, String),
 }
@@ -96,7 +101,10 @@ fn is_party(r: &EscrowRecord, target: &str) -> bool {
 fn summary(deliveries: &[Delivery]) -> String {
     let ids: Vec<&str> = deliveries.iter().take(50).map(|d| d.call_id.as_str()).collect();
     let more = if deliveries.len() > ids.len() { " …" } else { "" };
-    format!("{} records: {}{more}", deliveries.len(), ids.join(" "))
+    match ids.is_empty() {
+        true => "0 records".into(),
+        false => format!("{} records: {}{more}", deliveries.len(), ids.join(" ")),
+    }
 }
 
 impl<S: EscrowStore> Api<S> {
@@ -161,7 +169,12 @@ impl<S: EscrowStore> Api<S> {
             Err(r) => Err(r),
         };
         let (status, detail) = match &result {
-            Ok(Answer::Json { status, .. }) => (*status, "done".to_string()),
+            Ok(Answer::Json { status, case, .. }) => {
+                if entry.case.is_none() {
+                    entry.case = case.clone();
+                }
+                (*status, "done".to_string())
+            }
             Ok(Answer::Lines(d)) => (200, summary(d)),
             Ok(Answer::Follow(..)) => (200, "stream opened".to_string()),
             Err(r) => (r.status(), format!("{}: {r}", r.code())),
@@ -183,7 +196,7 @@ impl<S: EscrowStore> Api<S> {
         };
         match result {
             Err(r) => refusal(&r, Some(head)),
-            Ok(Answer::Json { status, body }) => reply(status, head, "application/json", Body::Full(Some(body.into()))),
+            Ok(Answer::Json { status, body, .. }) => reply(status, head, "application/json", Body::Full(Some(body.into()))),
             Ok(Answer::Lines(deliveries)) => {
                 let n = deliveries.len() as u64;
                 let mut out = Vec::new();
@@ -210,7 +223,11 @@ impl<S: EscrowStore> Api<S> {
             Op::List => {
                 let tasks: Vec<Task> = self.book.lock().await.tasks().cloned().collect();
                 let body = serde_json::to_vec(&tasks).map_err(unavailable)?;
-                Ok(Answer::Json { status: 200, body })
+                Ok(Answer::Json {
+                    status: 200,
+                    body,
+                    case: None,
+                })
             }
             Op::Provision => {
                 let bytes = http_body_util::Limited::new(body, MAX_BODY)
@@ -231,6 +248,7 @@ impl<S: EscrowStore> Api<S> {
                 Ok(Answer::Json {
                     status: if new { 201 } else { 200 },
                     body,
+                    case: Some(task.spec.case_id),
                 })
             }
             Op::Revoke { case } => {
@@ -241,7 +259,11 @@ impl<S: EscrowStore> Api<S> {
                 *book = next;
                 self.calls.drop_case(&case);
                 let body = serde_json::to_vec(&task).map_err(unavailable)?;
-                Ok(Answer::Json { status: 200, body })
+                Ok(Answer::Json {
+                    status: 200,
+                    body,
+                    case: None,
+                })
             }
             Op::Keys {
                 case,

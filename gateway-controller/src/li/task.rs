@@ -299,26 +299,26 @@ mod tests {
         let h = Mode::Historical;
         assert!(book.authorize("C-1", "4001", h, w(1_000, 2_001), 1_500).is_ok());
         assert!(book.authorize("C-1", "4001", Mode::Future, None, 2_000).is_ok());
-        let refusal = |case, target, mode, window, now| {
+        let refusal = |book: &TaskBook, case, target, mode, window, now| {
             book.authorize(case, target, mode, window, now)
                 .unwrap_err()
                 .code()
         };
-        assert_eq!(refusal("C-2", "4001", h, None, 1_500), "unknown_task");
-        assert_eq!(refusal("C-1", "4001", h, None, 999), "task_not_active");
-        assert_eq!(refusal("C-1", "4001", h, None, 2_001), "task_expired");
+        assert_eq!(refusal(&book, "C-2", "4001", h, None, 1_500), "unknown_task");
+        assert_eq!(refusal(&book, "C-1", "4001", h, None, 999), "task_not_active");
+        assert_eq!(refusal(&book, "C-1", "4001", h, None, 2_001), "task_expired");
         assert_eq!(
-            refusal("C-1", "4001", Mode::Current, None, 1_500),
+            refusal(&book, "C-1", "4001", Mode::Current, None, 1_500),
             "mode_not_allowed"
         );
-        assert_eq!(refusal("C-1", "4002", h, None, 1_500), "wrong_target");
+        assert_eq!(refusal(&book, "C-1", "4002", h, None, 1_500), "wrong_target");
         for (from, to) in [(999, 1_500), (1_500, 2_002), (1_500, 1_500), (0, u64::MAX)] {
             assert_eq!(
-                refusal("C-1", "4001", h, w(from, to), 1_500),
+                refusal(&book, "C-1", "4001", h, w(from, to), 1_500),
                 "window_outside_task"
             );
         }
         book.revoke("C-1", 1_600).unwrap();
-        assert_eq!(refusal("C-1", "4001", h, None, 1_700), "task_revoked");
+        assert_eq!(refusal(&book, "C-1", "4001", h, None, 1_700), "task_revoked");
     }
 }
