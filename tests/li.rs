@@ -52,9 +52,21 @@ fn keys_and_certs(dir: &Path, controller_ip: &str) {
     ok(dir, &["ca", "init", "--dir", "ca"]);
     ok(
         dir,
-        &["ca", "issue", "--dir", "ca", "--name", "controller", "--server", controller_ip],
+        &[
+            "ca",
+            "issue",
+            "--dir",
+            "ca",
+            "--name",
+            "controller",
+            "--server",
+            controller_ip,
+        ],
     );
-    ok(dir, &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"]);
+    ok(
+        dir,
+        &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"],
+    );
 }
 
 fn settings(dir: &Path, ip: &str, endpoints: &[(usize, &str, &str)]) -> Settings {
@@ -95,8 +107,17 @@ async fn call(a: &Cta, b: &Cta, b_number: &str) -> String {
     b.command("offhook").await;
     let keyed = |s: &Snapshot| s.connections.iter().any(|c| c.key.is_some());
     assert!(wait_for(a, step, keyed).await && wait_for(b, step, keyed).await);
-    let key = |s: Snapshot| s.connections.iter().find_map(|c| c.key).unwrap().to_string();
-    let (ka, kb) = (key(a.snapshot().await.unwrap()), key(b.snapshot().await.unwrap()));
+    let key = |s: Snapshot| {
+        s.connections
+            .iter()
+            .find_map(|c| c.key)
+            .unwrap()
+            .to_string()
+    };
+    let (ka, kb) = (
+        key(a.snapshot().await.unwrap()),
+        key(b.snapshot().await.unwrap()),
+    );
     assert_eq!(ka, kb);
     ka
 }
@@ -122,7 +143,11 @@ fn opened(dir: &Path) -> Vec<(String, String, String)> {
         .map(|r| {
             let epoch = store.epoch(&r.sealed.epoch).unwrap().unwrap();
             let fp = open(&sk, &epoch, r).unwrap().fingerprint().to_string();
-            (fp, r.meta.caller.number.clone(), r.meta.callee.number.clone())
+            (
+                fp,
+                r.meta.caller.number.clone(),
+                r.meta.callee.number.clone(),
+            )
         })
         .collect()
 }
@@ -199,14 +224,46 @@ fn future_current_and_historical_records_open_to_the_ctas_keys() {
                 .unwrap()
             }
         };
+        let fetch = |case: &str, mode: &str| {
+            cli(calea(&[
+                "fetch",
+                "--case",
+                case,
+                "--mode",
+                mode,
+                "--controller",
+                &li,
+            ]))
+        };
+        let push = |case: &str| {
+            cli(calea(&[
+                "warrant",
+                "push",
+                "--case",
+                case,
+                "--controller",
+                &li,
+            ]))
+        };
         let (start, end) = (rfc3339(t0 - 3_600_000), rfc3339(t0 + 3_600_000));
         cli(calea(&[
-            "warrant", "add", "--case", "C-LI-1", "--target", "4001", "--start", &start,
-            "--end", &end, "--modes", "future,current,historical", "--collector",
+            "warrant",
+            "add",
+            "--case",
+            "C-LI-1",
+            "--target",
+            "4001",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--modes",
+            "future,current,historical",
+            "--collector",
             "127.0.0.160:5000",
         ]))
         .await;
-        cli(calea(&["warrant", "push", "--case", "C-LI-1", "--controller", &li])).await;
+        push("C-LI-1").await;
 
         // Future: the stream is open before the call; the record arrives as
         // the call is set up.
@@ -230,7 +287,10 @@ fn future_current_and_historical_records_open_to_the_ctas_keys() {
         hang_up(c, d).await;
         let live = call(b, a, "4001").await; // the target is called
         let line = next(&mut rx).await;
-        assert!(line.starts_with("record ") && line.contains(" 4002 -> 4001 "), "{line}");
+        assert!(
+            line.starts_with("record ") && line.contains(" 4002 -> 4001 "),
+            "{line}"
+        );
         hang_up(b, a).await;
         follow.kill().unwrap();
         follow.wait().unwrap();
@@ -239,29 +299,49 @@ fn future_current_and_historical_records_open_to_the_ctas_keys() {
         let in_call = call(a, c, "4003").await;
         let now = unix_ms();
         cli(calea(&[
-            "warrant", "add", "--case", "C-LI-2", "--target", "4003", "--start",
-            &rfc3339(now), "--end", &rfc3339(now + 3_600_000), "--modes", "current",
-            "--collector", "127.0.0.160:5000",
+            "warrant",
+            "add",
+            "--case",
+            "C-LI-2",
+            "--target",
+            "4003",
+            "--start",
+            &rfc3339(now),
+            "--end",
+            &rfc3339(now + 3_600_000),
+            "--modes",
+            "current",
+            "--collector",
+            "127.0.0.160:5000",
         ]))
         .await;
-        cli(calea(&["warrant", "push", "--case", "C-LI-2", "--controller", &li])).await;
-        let out = cli(calea(&["fetch", "--case", "C-LI-2", "--mode", "current", "--controller", &li])).await;
+        push("C-LI-2").await;
+        let out = fetch("C-LI-2", "current").await;
         assert!(out.contains("1 records stored (1 new)"), "{out}");
         hang_up(a, c).await;
-        let out = cli(calea(&["fetch", "--case", "C-LI-2", "--mode", "current", "--controller", &li])).await;
-        assert!(out.contains("0 records stored"), "no call in progress: {out}");
+        let out = fetch("C-LI-2", "current").await;
+        assert!(
+            out.contains("0 records stored"),
+            "no call in progress: {out}"
+        );
 
         // Historical: the target's past calls in the window.
-        let out = cli(calea(&["fetch", "--case", "C-LI-1", "--mode", "historical", "--controller", &li])).await;
+        let out = fetch("C-LI-1", "historical").await;
         assert!(out.contains("3 records stored"), "{out}");
 
         let opened = opened(&dir);
         let fps: BTreeSet<&str> = opened.iter().map(|(f, _, _)| f.as_str()).collect();
         for (what, fp) in [("past", &past), ("live", &live), ("in call", &in_call)] {
-            assert!(fps.contains(fp.as_str()), "{what} call's key {fp} not received");
+            assert!(
+                fps.contains(fp.as_str()),
+                "{what} call's key {fp} not received"
+            );
         }
         for fp in [&other, &other_live] {
-            assert!(!fps.contains(fp.as_str()), "a non-target call's record was delivered");
+            assert!(
+                !fps.contains(fp.as_str()),
+                "a non-target call's record was delivered"
+            );
         }
         assert_eq!(opened.len(), 3, "{opened:?}");
         for (_, from, to) in &opened {
@@ -314,7 +394,12 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     keys_and_certs(&dir, ip);
     // A second CA, whose client certificate the controller must refuse.
     ok(&dir, &["ca", "init", "--dir", "rogue"]);
-    ok(&dir, &["ca", "issue", "--dir", "rogue", "--name", "calea", "--client"]);
+    ok(
+        &dir,
+        &[
+            "ca", "issue", "--dir", "rogue", "--name", "calea", "--client",
+        ],
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let log: PathBuf = dir.join("li-audit.log");
     rt.block_on(async {
@@ -325,9 +410,18 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
         let now = unix_ms();
         let hour = 3_600_000;
         let all = [Mode::Historical, Mode::Current];
-        calea.provision(&spec("T-EXP", now - 2 * hour, now - hour, &all)).await.unwrap();
-        calea.provision(&spec("T-REV", now - hour, now + hour, &all)).await.unwrap();
-        calea.provision(&spec("T-OK", now - hour, now + hour, &all)).await.unwrap();
+        calea
+            .provision(&spec("T-EXP", now - 2 * hour, now - hour, &all))
+            .await
+            .unwrap();
+        calea
+            .provision(&spec("T-REV", now - hour, now + hour, &all))
+            .await
+            .unwrap();
+        calea
+            .provision(&spec("T-OK", now - hour, now + hour, &all))
+            .await
+            .unwrap();
         calea.revoke("T-REV").await.unwrap();
         let keys = |case: &str, mode, target: &str, window| KeyQuery {
             case_id: case.into(),
@@ -340,16 +434,31 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
             (keys("T-EXP", Mode::Historical, "4001", w), "task_expired"),
             (keys("T-REV", Mode::Historical, "4001", w), "task_revoked"),
             (keys("T-OK", Mode::Historical, "4002", w), "wrong_target"),
-            (keys("T-OK", Mode::Historical, "4001", Some((now - 2 * hour, now))), "window_outside_task"),
+            (
+                keys(
+                    "T-OK",
+                    Mode::Historical,
+                    "4001",
+                    Some((now - 2 * hour, now)),
+                ),
+                "window_outside_task",
+            ),
             (keys("T-OK", Mode::Future, "4001", None), "mode_not_allowed"),
             (keys("T-NONE", Mode::Current, "4001", None), "unknown_task"),
         ];
         for (q, code) in &cases {
-            let err = calea.keys(q).await.err().unwrap_or_else(|| panic!("{code} granted"));
+            let err = calea
+                .keys(q)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{code} granted"));
             assert_eq!(err.refusal_code(), Some(*code), "{err}");
         }
         // Granted, with nothing to deliver: no calls were made.
-        let mut lines = calea.keys(&keys("T-OK", Mode::Historical, "4001", w)).await.unwrap();
+        let mut lines = calea
+            .keys(&keys("T-OK", Mode::Historical, "4001", w))
+            .await
+            .unwrap();
         assert!(lines.audit_head.is_some());
         while lines.next().await.unwrap().is_some() {}
 
@@ -388,7 +497,13 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     let refused: Vec<String> = entries
         .iter()
         .filter(|e| e["outcome"] == "refused")
-        .map(|e| format!("{} {}", e["op"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["op"].as_str().unwrap(),
+                e["detail"].as_str().unwrap()
+            )
+        })
         .collect();
     for code in [
         "task_expired",
@@ -398,16 +513,34 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
         "mode_not_allowed",
         "unknown_task",
     ] {
-        assert!(refused.iter().any(|r| r.contains(code)), "{code} not audited: {refused:#?}");
+        assert!(
+            refused.iter().any(|r| r.contains(code)),
+            "{code} not audited: {refused:#?}"
+        );
     }
-    let handshakes: Vec<&String> = refused.iter().filter(|r| r.starts_with("tls-handshake")).collect();
+    let handshakes: Vec<&String> = refused
+        .iter()
+        .filter(|r| r.starts_with("tls-handshake"))
+        .collect();
     assert_eq!(handshakes.len(), 2, "{refused:#?}");
     // The rogue CA has the same name as ours: its certificate's signature fails.
-    assert!(handshakes.iter().any(|r| r.contains("no certificates")), "{handshakes:?}");
-    assert!(handshakes.iter().any(|r| r.contains("invalid peer certificate")), "{handshakes:?}");
+    assert!(
+        handshakes.iter().any(|r| r.contains("no certificates")),
+        "{handshakes:?}"
+    );
+    assert!(
+        handshakes
+            .iter()
+            .any(|r| r.contains("invalid peer certificate")),
+        "{handshakes:?}"
+    );
     let granted = entries.iter().filter(|e| e["outcome"] == "granted").count();
     assert!(granted >= 6, "provisions, revoke, list, the granted fetch");
-    assert!(entries.iter().all(|e| e["client"] == "-" || e["client"].as_str().unwrap().starts_with("CN=calea sha256:")));
+    assert!(entries.iter().all(|e| e["client"] == "-"
+        || e["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=calea sha256:")));
 
     // The real log verifies; a changed byte and a deleted entry do not.
     ok(&dir, &["audit", "verify", "li-audit.log"]);

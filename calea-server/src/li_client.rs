@@ -189,7 +189,9 @@ impl Client {
             why: chain(e),
         };
         let tls = tokio::time::timeout(CONNECT_LIMIT, async {
-            let tcp = TcpStream::connect(addr).await.map_err(|e| connect(e.to_string()))?;
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|e| connect(e.to_string()))?;
             self.tls
                 .connect(self.name.clone(), tcp)
                 .await

@@ -105,9 +105,6 @@ mod tests {
         ));
         let cert = dir.path().join("c.crt");
         std::fs::write(&cert, "hello\n").unwrap();
-        assert!(matches!(
-            load_certs(&cert),
-            Err(TlsFileError::Empty { .. })
-        ));
+        assert!(matches!(load_certs(&cert), Err(TlsFileError::Empty { .. })));
     }
 }

@@ -29,6 +29,28 @@ impl Mode {
     }
 }
 
+/// Longest case id: the CALEA server names a directory after it.
+pub const MAX_CASE_ID: usize = 64;
+
+/// Case ids name directories: 1 to 64 of `A-Z a-z 0-9 . _ -`, not
+/// starting with a dot (no separators, no `..`, no hidden names).
+pub fn valid_case_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CASE_ID
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Target numbers as escrow records carry them: digits, maybe after a `+`.
+pub fn valid_target(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    crate::escrow::check_number(number).is_ok()
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// What the CALEA server asks the controller to intercept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,7 +91,10 @@ pub struct Delivery {
 pub enum Line {
     Record(Delivery),
     /// The last line: why the answer ends and how many records it held.
-    End { reason: String, delivered: u64 },
+    End {
+        reason: String,
+        delivered: u64,
+    },
 }
 
 /// The body of every refusal.

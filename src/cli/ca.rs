@@ -42,7 +42,12 @@ pub struct IssueArgs {
     #[arg(long)]
     name: String,
     /// A server certificate for these IP addresses and DNS names (comma-separated).
-    #[arg(long, value_delimiter = ',', conflicts_with = "client", required_unless_present = "client")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with = "client",
+        required_unless_present = "client"
+    )]
     server: Vec<String>,
     /// A client certificate (TLS client authentication).
     #[arg(long)]
@@ -133,14 +138,8 @@ fn create_dir(dir: &Path) -> Result<(), CaError> {
 }
 
 fn check_name(name: &str) -> Result<(), CaError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name != "ca"
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    // Same rule as case ids: the name becomes a file name.
+    if cablekey_protocol::li::valid_case_id(name) && name != "ca" {
         Ok(())
     } else {
         Err(CaError::BadName(name.into()))
@@ -160,12 +159,13 @@ pub fn issue(a: &IssueArgs) -> Result<PathBuf, CaError> {
         path: ca_key_path.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let ca_pem = zeroize::Zeroizing::new(std::fs::read_to_string(&ca_key_path).map_err(
-        |source| CaError::Read {
-            path: ca_key_path.clone(),
-            source,
-        },
-    )?);
+    let ca_pem =
+        zeroize::Zeroizing::new(std::fs::read_to_string(&ca_key_path).map_err(|source| {
+            CaError::Read {
+                path: ca_key_path.clone(),
+                source,
+            }
+        })?);
     let ca_key = KeyPair::from_pem(&ca_pem).map_err(|e| CaError::BadKey(ca_key_path, e))?;
     let issuer = Issuer::new(ca_params(), ca_key);
     let mut params = CertificateParams::new(a.server.clone())?;

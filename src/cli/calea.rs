@@ -183,7 +183,9 @@ pub fn run(args: CaleaArgs) -> ExitCode {
             };
             li::fetch(&args.data_dir, &case, mode, from, to, &li)
         }
-        CaleaCommand::Follow { case, li } => li::fetch(&args.data_dir, &case, LiMode::Future, None, None, &li),
+        CaleaCommand::Follow { case, li } => {
+            li::fetch(&args.data_dir, &case, LiMode::Future, None, None, &li)
+        }
         CaleaCommand::Tasks { li } => li::tasks(&li),
     };
     match result {

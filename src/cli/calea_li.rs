@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use cablekey_calea_server::clock;
 use cablekey_calea_server::intake;
 use cablekey_calea_server::li_client::{Client, Conn, KeyQuery};
 use cablekey_calea_server::records::{RecordStore, Stored};
-use cablekey_calea_server::warrant::{self, Warrant, WarrantBook};
-use cablekey_calea_server::clock;
+use cablekey_calea_server::warrant::{Warrant, WarrantBook};
 use cablekey_protocol::li::{Line, Mode, TaskSpec};
 use clap::Args;
 
@@ -49,14 +49,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn mode(m: warrant::Mode) -> Mode {
-    match m {
-        warrant::Mode::Future => Mode::Future,
-        warrant::Mode::Current => Mode::Current,
-        warrant::Mode::Historical => Mode::Historical,
-    }
-}
-
 /// Provisions a warrant as a task (idempotent: pushing it again is fine).
 pub fn push(w: &Warrant, li: &LiArgs) -> anyhow::Result<()> {
     let spec = TaskSpec {
@@ -64,7 +56,7 @@ pub fn push(w: &Warrant, li: &LiArgs) -> anyhow::Result<()> {
         target: w.target.clone(),
         start_unix_ms: w.start_unix_ms,
         end_unix_ms: w.end_unix_ms,
-        modes: w.modes.iter().copied().map(mode).collect(),
+        modes: w.modes.clone(),
         collector: w.collector.to_string(),
     };
     let c = client(li)?;
@@ -114,8 +106,11 @@ pub fn fetch(
 ) -> anyhow::Result<ExitCode> {
     let book = WarrantBook::load(data_dir)?;
     let w = book.active(case)?;
-    if !w.modes.iter().any(|&m| self::mode(m) == mode) {
-        bail!("case {case}: the warrant does not allow {} mode", mode.name());
+    if !w.modes.contains(&mode) {
+        bail!(
+            "case {case}: the warrant does not allow {} mode",
+            mode.name()
+        );
     }
     let window = match mode {
         Mode::Historical => {

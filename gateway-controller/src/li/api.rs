@@ -99,8 +99,16 @@ fn is_party(r: &EscrowRecord, target: &str) -> bool {
 }
 
 fn summary(deliveries: &[Delivery]) -> String {
-    let ids: Vec<&str> = deliveries.iter().take(50).map(|d| d.call_id.as_str()).collect();
-    let more = if deliveries.len() > ids.len() { " …" } else { "" };
+    let ids: Vec<&str> = deliveries
+        .iter()
+        .take(50)
+        .map(|d| d.call_id.as_str())
+        .collect();
+    let more = if deliveries.len() > ids.len() {
+        " …"
+    } else {
+        ""
+    };
     match ids.is_empty() {
         true => "0 records".into(),
         false => format!("{} records: {}{more}", deliveries.len(), ids.join(" ")),
@@ -155,7 +163,9 @@ impl<S: EscrowStore> Api<S> {
         let (parts, body) = req.into_parts();
         let op = route::parse(parts.method.as_str(), parts.uri.path(), parts.uri.query());
         let (name, case, target) = match &op {
-            Ok(op @ Op::Keys { case, target, .. }) => (op.name(), Some(case.clone()), Some(target.clone())),
+            Ok(op @ Op::Keys { case, target, .. }) => {
+                (op.name(), Some(case.clone()), Some(target.clone()))
+            }
             Ok(op @ Op::Revoke { case }) => (op.name(), Some(case.clone()), None),
             Ok(op) => (op.name(), None, None),
             Err(_) => ("unknown", None, None),
@@ -196,7 +206,12 @@ impl<S: EscrowStore> Api<S> {
         };
         match result {
             Err(r) => refusal(&r, Some(head)),
-            Ok(Answer::Json { status, body, .. }) => reply(status, head, "application/json", Body::Full(Some(body.into()))),
+            Ok(Answer::Json { status, body, .. }) => reply(
+                status,
+                head,
+                "application/json",
+                Body::Full(Some(body.into())),
+            ),
             Ok(Answer::Lines(deliveries)) => {
                 let n = deliveries.len() as u64;
                 let mut out = Vec::new();
@@ -207,7 +222,12 @@ impl<S: EscrowStore> Api<S> {
                     reason: "complete".into(),
                     delivered: n,
                 }));
-                reply(200, head, "application/x-ndjson", Body::Full(Some(out.into())))
+                reply(
+                    200,
+                    head,
+                    "application/x-ndjson",
+                    Body::Full(Some(out.into())),
+                )
             }
             Ok(Answer::Follow(task, target)) => {
                 let (tx, rx) = mpsc::channel(16);
@@ -278,10 +298,14 @@ impl<S: EscrowStore> Api<S> {
                     .authorize(&case, &target, mode, window, unix_ms())?
                     .clone();
                 match (mode, window) {
-                    (Mode::Historical, Some(w)) => self.historical(&target, w).await.map(Answer::Lines),
+                    (Mode::Historical, Some(w)) => {
+                        self.historical(&target, w).await.map(Answer::Lines)
+                    }
                     (Mode::Current, _) => self.current(&target).await.map(Answer::Lines),
                     (Mode::Future, _) => Ok(Answer::Follow(task, target)),
-                    (Mode::Historical, None) => Err(Refusal::BadRequest("from and to are required".into())),
+                    (Mode::Historical, None) => {
+                        Err(Refusal::BadRequest("from and to are required".into()))
+                    }
                 }
             }
         }
@@ -306,7 +330,9 @@ impl<S: EscrowStore> Api<S> {
             .epoch(r.sealed.epoch)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| unavailable(format!("epoch record of call {} missing", r.meta.call_id)))?;
+            .ok_or_else(|| {
+                unavailable(format!("epoch record of call {} missing", r.meta.call_id))
+            })?;
         Ok(Delivery {
             call_id: r.meta.call_id.clone(),
             record: STANDARD.encode(r.encode()),
@@ -319,7 +345,12 @@ impl<S: EscrowStore> Api<S> {
             from_ms: w.from_ms,
             to_ms: w.to_ms,
         };
-        let records = self.escrow.store().by_party(target, range).await.map_err(unavailable)?;
+        let records = self
+            .escrow
+            .store()
+            .by_party(target, range)
+            .await
+            .map_err(unavailable)?;
         let mut out = Vec::new();
         for r in records.iter().filter(|r| is_party(r, target)) {
             if !(w.from_ms..w.to_ms).contains(&r.meta.start_unix_ms) {
@@ -360,7 +391,11 @@ impl<S: EscrowStore> Api<S> {
         tx: mpsc::Sender<Bytes>,
     ) {
         let case = task.spec.case_id.clone();
-        let left = task.spec.end_unix_ms.saturating_add(1).saturating_sub(unix_ms());
+        let left = task
+            .spec
+            .end_unix_ms
+            .saturating_add(1)
+            .saturating_sub(unix_ms());
         let ends = tokio::time::sleep(Duration::from_millis(left));
         tokio::pin!(ends);
         let mut delivered = 0u64;

@@ -87,7 +87,9 @@ pub enum Broken {
     NotAnEntry(String),
     #[error("entry number {found} where {expected} was expected (entries deleted or inserted)")]
     Sequence { expected: u64, found: u64 },
-    #[error("its hash of the previous entry does not match (an earlier entry was changed or removed)")]
+    #[error(
+        "its hash of the previous entry does not match (an earlier entry was changed or removed)"
+    )]
     PrevHash,
     #[error("the last entry is incomplete (no newline): a write cut short")]
     Incomplete,
@@ -173,7 +175,9 @@ mod tests {
     }
 
     fn lines(log: &[u8]) -> Vec<Vec<u8>> {
-        log.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+        log.split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
     }
 
     #[test]
@@ -198,7 +202,13 @@ mod tests {
         l.remove(2);
         let err = verify(&l.concat()).unwrap_err();
         assert_eq!(err.line, 3);
-        assert!(matches!(err.why, Broken::Sequence { expected: 3, found: 4 }));
+        assert!(matches!(
+            err.why,
+            Broken::Sequence {
+                expected: 3,
+                found: 4
+            }
+        ));
         // Entries swapped.
         let mut l = lines(&bytes);
         l.swap(1, 2);

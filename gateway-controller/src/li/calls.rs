@@ -56,9 +56,10 @@ impl Calls {
     pub fn durable(&self, call_id: &str, caller: &str, callee: &str) {
         let mut inner = self.lock();
         if inner.live.len() < MAX_LIVE {
-            inner
-                .live
-                .insert(call_id.to_string(), (caller.to_string(), callee.to_string()));
+            inner.live.insert(
+                call_id.to_string(),
+                (caller.to_string(), callee.to_string()),
+            );
         }
         // An unbounded channel per stream: the driver never waits for one;
         // only the target's calls go into it.

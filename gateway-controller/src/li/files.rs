@@ -23,10 +23,7 @@ pub enum FileError {
     #[error("{path}: not a task book ({why})")]
     Corrupt { path: PathBuf, why: String },
     #[error("{path}: the audit chain is broken: {bad}; move the file aside to start a new log (and keep it: it is evidence)")]
-    Broken {
-        path: PathBuf,
-        bad: audit::BadEntry,
-    },
+    Broken { path: PathBuf, bad: audit::BadEntry },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
@@ -41,7 +38,9 @@ fn sync_dir(path: &Path) -> Result<(), FileError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,7 +165,10 @@ impl AuditLog {
     }
 
     pub fn head(&self) -> Head {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).head
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .head
     }
 
     /// Appends one entry durably and returns the new head. Blocking: call
@@ -188,7 +190,12 @@ impl AuditLog {
         match tokio::task::spawn_blocking(move || log.append_blocking(&entry)).await {
             Ok(r) => r,
             Err(e) => Err(FileError::Io {
-                path: self.inner.lock().unwrap_or_else(PoisonError::into_inner).path.clone(),
+                path: self
+                    .inner
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .path
+                    .clone(),
                 source: io::Error::other(e.to_string()),
             }),
         }
@@ -231,7 +238,9 @@ mod tests {
         drop(log);
         let bytes = fs::read(&path).unwrap();
         assert_eq!(audit::verify(&bytes).unwrap().seq, 3);
-        let changed = String::from_utf8(bytes).unwrap().replacen("\"a\"", "\"x\"", 1);
+        let changed = String::from_utf8(bytes)
+            .unwrap()
+            .replacen("\"a\"", "\"x\"", 1);
         fs::write(&path, changed).unwrap();
         assert!(matches!(
             AuditLog::open(&path),

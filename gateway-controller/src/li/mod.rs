@@ -91,7 +91,13 @@ pub async fn start<S: EscrowStore>(
         source,
     })?;
     let calls = Arc::new(Calls::default());
-    let api = Arc::new(api::Api::new(book, tasks_path, audit, escrow, calls.clone()));
+    let api = Arc::new(api::Api::new(
+        book,
+        tasks_path,
+        audit,
+        escrow,
+        calls.clone(),
+    ));
     let task = tokio::spawn(server::serve(listener, tls, api));
     tracing::info!(%addr, "lawful-intercept API listening (mutual TLS)");
     Ok(Li { addr, calls, task })

@@ -151,7 +151,10 @@ mod tests {
                 case: "C-1".into(),
                 mode: Mode::Historical,
                 target: "+4001".into(),
-                window: Some(Window { from_ms: 5, to_ms: 9 }),
+                window: Some(Window {
+                    from_ms: 5,
+                    to_ms: 9
+                }),
             })
         );
         assert_eq!(
@@ -165,16 +168,34 @@ mod tests {
         let code = |m, p, q| parse(m, p, q).unwrap_err().code();
         assert_eq!(code("GET", "/", None), "not_found");
         assert_eq!(code("GET", "/v1/tasksX", None), "not_found");
-        assert_eq!(code("GET", "/v1/tasks/C-1/everything", Some("target=1")), "not_found");
+        assert_eq!(
+            code("GET", "/v1/tasks/C-1/everything", Some("target=1")),
+            "not_found"
+        );
         assert_eq!(code("GET", "/v1/tasks/C-1/current", None), "bad_request");
-        assert_eq!(code("GET", "/v1/tasks/C-1/current", Some("target=x")), "bad_request");
-        assert_eq!(code("GET", "/v1/tasks/C-1/historical", Some("target=1&from=1")), "bad_request");
+        assert_eq!(
+            code("GET", "/v1/tasks/C-1/current", Some("target=x")),
+            "bad_request"
+        );
+        assert_eq!(
+            code("GET", "/v1/tasks/C-1/historical", Some("target=1&from=1")),
+            "bad_request"
+        );
         assert_eq!(code("GET", "/v1/tasks/..", None), "bad_request");
         assert_eq!(code("PUT", "/v1/tasks", None), "bad_request");
         assert_eq!(code("GET", "/v1/tasks/a/b/c", None), "not_found");
-        assert_eq!(code("GET", "/v1/tasks/C/current", Some("target=%4")), "bad_request");
-        assert_eq!(code("GET", "/v1/tasks/C/current", Some("target=%ff")), "bad_request");
+        assert_eq!(
+            code("GET", "/v1/tasks/C/current", Some("target=%4")),
+            "bad_request"
+        );
+        assert_eq!(
+            code("GET", "/v1/tasks/C/current", Some("target=%ff")),
+            "bad_request"
+        );
         let many = "a=1&".repeat(9);
-        assert_eq!(code("GET", "/v1/tasks/C/current", Some(&many)), "bad_request");
+        assert_eq!(
+            code("GET", "/v1/tasks/C/current", Some(&many)),
+            "bad_request"
+        );
     }
 }

@@ -55,7 +55,11 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerCon
 }
 
 /// Accepts connections until the task is aborted.
-pub async fn serve<S: EscrowStore>(listener: TcpListener, tls: Arc<ServerConfig>, api: Arc<Api<S>>) {
+pub async fn serve<S: EscrowStore>(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    api: Arc<Api<S>>,
+) {
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -80,13 +84,19 @@ pub async fn serve<S: EscrowStore>(listener: TcpListener, tls: Arc<ServerConfig>
                     return api.handshake_refused(peer, &format!("TLS: {e}")).await;
                 }
                 Err(_) => {
-                    return api.handshake_refused(peer, "TLS: handshake timed out").await;
+                    return api
+                        .handshake_refused(peer, "TLS: handshake timed out")
+                        .await;
                 }
             };
             // The verifier demands a certificate, so a finished handshake has one.
             let identity = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
                 Some(cert) => Identity::of(cert).to_string(),
-                None => return api.handshake_refused(peer, "TLS: no client certificate").await,
+                None => {
+                    return api
+                        .handshake_refused(peer, "TLS: no client certificate")
+                        .await
+                }
             };
             let who = Client { identity, peer };
             let service = service_fn(move |req| {

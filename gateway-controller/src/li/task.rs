@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use cablekey_protocol::li::{Mode, Task, TaskSpec};
-
-/// Longest case id (the CALEA server names a directory after it).
-pub const MAX_CASE_ID: usize = 64;
+use cablekey_protocol::li::{valid_case_id, valid_target, Mode, Task, TaskSpec, MAX_CASE_ID};
 
 /// Why a request is refused. Each maps to an HTTP status and a stable code
 /// (`docs/li-api.yaml`); the message is safe to send and to audit.
@@ -79,13 +76,7 @@ pub struct Window {
 
 /// Case ids name directories on the CALEA server: no separators, no `..`.
 pub fn check_case_id(id: &str) -> Result<(), Refusal> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_CASE_ID
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if valid_case_id(id) {
         Ok(())
     } else {
         Err(Refusal::BadRequest(format!(
@@ -96,11 +87,7 @@ pub fn check_case_id(id: &str) -> Result<(), Refusal> {
 
 /// Target numbers as escrow records carry them: digits, maybe after a `+`.
 pub fn check_target(number: &str) -> Result<(), Refusal> {
-    let digits = number.strip_prefix('+').unwrap_or(number);
-    let ok = cablekey_protocol::escrow::check_number(number).is_ok()
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit());
-    if ok {
+    if valid_target(number) {
         Ok(())
     } else {
         Err(Refusal::BadRequest(
@@ -114,7 +101,9 @@ pub fn check_spec(mut spec: TaskSpec) -> Result<TaskSpec, Refusal> {
     check_case_id(&spec.case_id)?;
     check_target(&spec.target)?;
     if spec.end_unix_ms <= spec.start_unix_ms {
-        return Err(Refusal::BadRequest("the end must be after the start".into()));
+        return Err(Refusal::BadRequest(
+            "the end must be after the start".into(),
+        ));
     }
     spec.modes.sort();
     spec.modes.dedup();
@@ -297,21 +286,37 @@ mod tests {
         book.provision(spec("C-1"), 0, "calea").unwrap();
         let w = |from_ms, to_ms| Some(Window { from_ms, to_ms });
         let h = Mode::Historical;
-        assert!(book.authorize("C-1", "4001", h, w(1_000, 2_001), 1_500).is_ok());
-        assert!(book.authorize("C-1", "4001", Mode::Future, None, 2_000).is_ok());
+        assert!(book
+            .authorize("C-1", "4001", h, w(1_000, 2_001), 1_500)
+            .is_ok());
+        assert!(book
+            .authorize("C-1", "4001", Mode::Future, None, 2_000)
+            .is_ok());
         let refusal = |book: &TaskBook, case, target, mode, window, now| {
             book.authorize(case, target, mode, window, now)
                 .unwrap_err()
                 .code()
         };
-        assert_eq!(refusal(&book, "C-2", "4001", h, None, 1_500), "unknown_task");
-        assert_eq!(refusal(&book, "C-1", "4001", h, None, 999), "task_not_active");
-        assert_eq!(refusal(&book, "C-1", "4001", h, None, 2_001), "task_expired");
+        assert_eq!(
+            refusal(&book, "C-2", "4001", h, None, 1_500),
+            "unknown_task"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 999),
+            "task_not_active"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 2_001),
+            "task_expired"
+        );
         assert_eq!(
             refusal(&book, "C-1", "4001", Mode::Current, None, 1_500),
             "mode_not_allowed"
         );
-        assert_eq!(refusal(&book, "C-1", "4002", h, None, 1_500), "wrong_target");
+        assert_eq!(
+            refusal(&book, "C-1", "4002", h, None, 1_500),
+            "wrong_target"
+        );
         for (from, to) in [(999, 1_500), (1_500, 2_002), (1_500, 1_500), (0, u64::MAX)] {
             assert_eq!(
                 refusal(&book, "C-1", "4001", h, w(from, to), 1_500),
@@ -319,6 +324,9 @@ mod tests {
             );
         }
         book.revoke("C-1", 1_600).unwrap();
-        assert_eq!(refusal(&book, "C-1", "4001", h, None, 1_700), "task_revoked");
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 1_700),
+            "task_revoked"
+        );
     }
 }

@@ -333,7 +333,10 @@ mod tests {
         assert_eq!(s.li, None);
         let with_li = EXAMPLE
             .replace("# [li]", "[li]")
-            .replace("# listen = \"127.0.0.1:7443\"", "listen = \"127.0.0.1:7443\"")
+            .replace(
+                "# listen = \"127.0.0.1:7443\"",
+                "listen = \"127.0.0.1:7443\"",
+            )
             .replace("# ca_cert", "ca_cert")
             .replace("# cert", "cert")
             .replace("# key =", "key =")

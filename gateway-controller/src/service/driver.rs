@@ -166,7 +166,11 @@ impl Driver {
                 self.escrows_in_flight += 1;
                 let meta = record_meta.to_call_meta(unix_ms());
                 let li = self.li.clone().map(|calls| {
-                    (calls, meta.caller.number.clone(), meta.callee.number.clone())
+                    (
+                        calls,
+                        meta.caller.number.clone(),
+                        meta.callee.number.clone(),
+                    )
                 });
                 let (escrow, done, metrics) = (
                     self.escrow.clone(),
