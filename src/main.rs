@@ -50,9 +50,21 @@ enum Command {
         #[arg(long, default_value = "le-public.key")]
         public: std::path::PathBuf,
     },
+    /// The head-end CA for the lawful-intercept API's mutual TLS.
+    #[command(subcommand)]
+    Ca(cli::ca::CaCommand),
+    /// The lawful-intercept audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// MGCP tools for operators debugging gateways.
     #[command(subcommand)]
     Mgcp(cli::mgcp::MgcpCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; report the first bad entry (exit 1).
+    Verify { file: std::path::PathBuf },
 }
 
 /// `RUST_LOG` wins over `default` (an `EnvFilter` directive).
@@ -110,6 +122,8 @@ fn main() -> ExitCode {
         Command::Calea(args) => cli::calea::run(args),
         Command::Hil => not_yet("hil", 5),
         Command::Keygen { private, public } => keygen(&private, &public),
+        Command::Ca(cmd) => cli::ca::run(cmd),
+        Command::Audit(AuditCommand::Verify { file }) => cli::audit::verify(&file),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),
     }
 }

@@ -10,6 +10,8 @@
 //!   read) and deriving both directions' SRTP keys.
 //! - [`decrypt`]: the per-packet path; matches streams to calls by trial.
 //! - [`capture`], [`net`]: pcap/pcapng frames down to UDP datagrams.
+//! - [`li_client`], [`intake`]: the client of the controller's LI API
+//!   (mutual TLS) and the checks on the records it brings in.
 //! - [`offline`]: `cablekey calea decrypt`, delivering through [`deliver`]
 //!   and [`track`].
 #![forbid(unsafe_code)]
@@ -20,7 +22,9 @@ pub mod clock;
 pub mod decrypt;
 pub mod deliver;
 pub mod fsutil;
+pub mod intake;
 pub mod keys;
+pub mod li_client;
 pub mod net;
 pub mod offline;
 pub mod records;

@@ -14,30 +14,10 @@ use crate::fsutil::{self, FsError};
 
 /// File name of the warrant book inside the data directory.
 pub const FILE: &str = "warrants.json";
-/// Longest case id: it names a directory under `cases/`.
-pub const MAX_CASE_ID: usize = 64;
+pub use cablekey_protocol::li::MAX_CASE_ID;
 
-/// How keys may be obtained under a warrant (docs/calea.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Calls the target makes or receives from now until the warrant ends.
-    Future,
-    /// The target's call in progress.
-    Current,
-    /// The target's past calls inside the window.
-    Historical,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Future => "future",
-            Mode::Current => "current",
-            Mode::Historical => "historical",
-        }
-    }
-}
+/// How keys may be obtained under a warrant: the LI API's modes.
+pub use cablekey_protocol::li::Mode;
 
 /// One warrant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,13 +70,7 @@ pub enum WarrantError {
 
 /// Case ids become directory names: no separators, no `..`, no hidden names.
 pub fn check_case_id(id: &str) -> Result<(), WarrantError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_CASE_ID
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if cablekey_protocol::li::valid_case_id(id) {
         Ok(())
     } else {
         Err(WarrantError::BadCaseId(id.to_string()))
@@ -105,11 +79,7 @@ pub fn check_case_id(id: &str) -> Result<(), WarrantError> {
 
 /// Target numbers as the escrow records carry them: digits, maybe a `+`.
 pub fn check_target(number: &str) -> Result<(), WarrantError> {
-    let digits = number.strip_prefix('+').unwrap_or(number);
-    let ok = cablekey_protocol::escrow::check_number(number).is_ok()
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit());
-    if ok {
+    if cablekey_protocol::li::valid_target(number) {
         Ok(())
     } else {
         Err(WarrantError::BadNumber(number.to_string()))

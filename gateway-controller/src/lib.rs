@@ -7,6 +7,7 @@
 //! - [`escrow`]: the durable escrow store the driver feeds
 //!   [`Event::Escrow`] into.
 //! - [`service`]: the tokio driver, its configuration and metrics.
+//! - [`li`]: the lawful-intercept API the CALEA server uses.
 #![forbid(unsafe_code)]
 
 pub mod anchor;
@@ -15,6 +16,7 @@ pub mod controller;
 pub mod escrow;
 mod flow;
 pub mod keys;
+pub mod li;
 mod msg;
 pub mod registry;
 pub mod service;

@@ -24,6 +24,8 @@ use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 use zeroize::Zeroizing;
 
+pub mod tls;
+
 const PRIVATE_HEADER: &str = "cablekey LE private key v1 (X25519, HPKE RFC 9180)";
 const PUBLIC_HEADER: &str = "cablekey LE public key v1 (X25519, HPKE RFC 9180)";
 const SESSION_HEADER: &str = "cablekey signaling session key v1 (derived call keys, docs/keys.md)";
@@ -180,7 +182,9 @@ pub fn write_public_key(path: &Path, pk: &LePublicKey) -> Result<(), KeyFileErro
     write_new(path, 0o644, text.as_bytes())
 }
 
-fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyFileError> {
+/// Creates `path` with `mode` (never overwriting, never wider than `mode`
+/// even briefly), writes `bytes` and makes file and name durable.
+pub fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyFileError> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)

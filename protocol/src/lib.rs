@@ -11,6 +11,8 @@ extern crate alloc;
 
 pub mod callkey;
 pub mod escrow;
+#[cfg(feature = "serde")]
+pub mod li;
 pub mod mgcp;
 pub mod sdp;
 pub mod secret;

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cablekey_calea_server::warrant::{Mode, Warrant, WarrantBook};
 use cablekey_calea_server::{bundle, clock, keys, offline, records::RecordStore};
+use cablekey_protocol::li::Mode as LiMode;
 use clap::{Args, Subcommand, ValueEnum};
+
+use super::calea_li as li;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -46,6 +49,42 @@ enum CaleaCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Get a case's escrow records from the controller's LI API
+    /// (historical: calls in a window; current: the call in progress)
+    /// into the record store.
+    Fetch {
+        #[arg(long)]
+        case: String,
+        #[arg(long, value_enum)]
+        mode: FetchMode,
+        /// Historical: window start, RFC 3339 (default the warrant's start).
+        #[arg(long)]
+        from: Option<String>,
+        /// Historical: window end, RFC 3339 (default now, or the warrant's end).
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        li: li::LiArgs,
+    },
+    /// Follow a case (future mode): store each record of the target's calls
+    /// as the controller escrows it, until the task ends.
+    Follow {
+        #[arg(long)]
+        case: String,
+        #[command(flatten)]
+        li: li::LiArgs,
+    },
+    /// List the intercept tasks provisioned on the controller.
+    Tasks {
+        #[command(flatten)]
+        li: li::LiArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FetchMode {
+    Historical,
+    Current,
 }
 
 #[derive(Subcommand)]
@@ -76,6 +115,20 @@ enum WarrantCommand {
     Revoke {
         #[arg(long)]
         case: String,
+    },
+    /// Provision the warrant as an intercept task on the controller.
+    Push {
+        #[arg(long)]
+        case: String,
+        #[command(flatten)]
+        li: li::LiArgs,
+    },
+    /// Revoke the warrant's intercept task on the controller.
+    Withdraw {
+        #[arg(long)]
+        case: String,
+        #[command(flatten)]
+        li: li::LiArgs,
     },
 }
 
@@ -117,6 +170,23 @@ pub fn run(args: CaleaArgs) -> ExitCode {
             key,
             out,
         } => decrypt(&args.data_dir, &capture, &case, &key, out),
+        CaleaCommand::Fetch {
+            case,
+            mode,
+            from,
+            to,
+            li,
+        } => {
+            let mode = match mode {
+                FetchMode::Historical => LiMode::Historical,
+                FetchMode::Current => LiMode::Current,
+            };
+            li::fetch(&args.data_dir, &case, mode, from, to, &li)
+        }
+        CaleaCommand::Follow { case, li } => {
+            li::fetch(&args.data_dir, &case, LiMode::Future, None, None, &li)
+        }
+        CaleaCommand::Tasks { li } => li::tasks(&li),
     };
     match result {
         Ok(code) => code,
@@ -172,6 +242,8 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
             book.revoke(&case, clock::now())?;
             println!("revoked warrant for case {case}");
         }
+        WarrantCommand::Push { case, li } => li::push(book.active(&case)?, &li)?,
+        WarrantCommand::Withdraw { case, li } => li::withdraw(&case, &li)?,
     }
     Ok(ExitCode::SUCCESS)
 }

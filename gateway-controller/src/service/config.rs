@@ -35,6 +35,13 @@ max_calls = 10000
 # [metrics]
 # listen = "127.0.0.1:9427"        # Prometheus text at /metrics
 
+# [li]                             # lawful-intercept API, mutual TLS (docs/li.md)
+# listen = "127.0.0.1:7443"
+# ca_cert = "ca/ca.crt"            # client certificates must chain to it (`cablekey ca`)
+# cert = "ca/controller.crt"
+# key = "ca/controller.key"        # mode 0600, else the controller does not start
+# audit_log = "li-audit.log"       # append-only, hash-chained (`cablekey audit verify`)
+
 # [anchor]                         # relay media through a media gateway (osmo-mgw)
 # mgw = "127.0.0.1:2428"           # its MGCP address; it never gets a key
 # domain = "mgw"                   # its endpoints: rtpbridge/N@mgw
@@ -77,6 +84,8 @@ struct File {
     #[serde(default)]
     anchor: Option<AnchorSection>,
     #[serde(default)]
+    li: Option<LiSection>,
+    #[serde(default)]
     endpoint: Vec<EndpointEntry>,
 }
 
@@ -90,6 +99,16 @@ struct AnchorSection {
 
 fn default_mgw_domain() -> String {
     "mgw".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiSection {
+    listen: SocketAddr,
+    ca_cert: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    audit_log: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +172,8 @@ pub struct Settings {
     pub le_public_key: PathBuf,
     pub epoch: Duration,
     pub metrics: Option<SocketAddr>,
+    /// The lawful-intercept API, if configured.
+    pub li: Option<crate::li::LiSettings>,
     pub core: Config,
     pub registry: Registry,
 }
@@ -166,6 +187,7 @@ impl Settings {
             le_public_key,
             epoch: Duration::from_secs(default_epoch_secs()),
             metrics: None,
+            li: None,
             core: Config::default(),
             registry: Registry::new(),
         }
@@ -206,6 +228,28 @@ impl Settings {
         }
         s.epoch = Duration::from_secs(file.escrow.epoch_secs);
         s.metrics = file.metrics.map(|m| m.listen);
+        if let Some(li) = file.li {
+            if li.listen.port() == 0 {
+                return Err(invalid("li.listen", "needs a port".into()));
+            }
+            for (setting, p) in [
+                ("li.ca_cert", &li.ca_cert),
+                ("li.cert", &li.cert),
+                ("li.key", &li.key),
+                ("li.audit_log", &li.audit_log),
+            ] {
+                if p.as_os_str().is_empty() {
+                    return Err(invalid(setting, "must name a file".into()));
+                }
+            }
+            s.li = Some(crate::li::LiSettings {
+                listen: li.listen,
+                ca_cert: base.join(li.ca_cert),
+                cert: base.join(li.cert),
+                key: base.join(li.key),
+                audit_log: base.join(li.audit_log),
+            });
+        }
         let calls = file.calls;
         if let Some(mode) = calls.key_mode {
             s.core.key_mode = match mode.as_str() {
@@ -302,6 +346,20 @@ mod tests {
         assert_eq!(s.registry.route("2001").unwrap().name, "aaln/1@cta1.lab");
         assert_eq!(s.core.key_mode, KeyMode::Random);
         assert_eq!(s.core.anchor, None);
+        assert_eq!(s.li, None);
+        let with_li = EXAMPLE
+            .replace("# [li]", "[li]")
+            .replace(
+                "# listen = \"127.0.0.1:7443\"",
+                "listen = \"127.0.0.1:7443\"",
+            )
+            .replace("# ca_cert", "ca_cert")
+            .replace("# cert", "cert")
+            .replace("# key =", "key =")
+            .replace("# audit_log", "audit_log");
+        let li = parse(&with_li).unwrap().li.unwrap();
+        assert_eq!(li.key, Path::new("/etc/cablekey/ca/controller.key"));
+        assert_eq!(li.audit_log, Path::new("/etc/cablekey/li-audit.log"));
         let anchored = EXAMPLE
             .replace("# [anchor]", "[anchor]")
             .replace("# mgw =", "mgw =")
@@ -399,6 +457,14 @@ mod tests {
             (
                 "[anchor]\nmgw = \"127.0.0.1:2428\"\n[[endpoint]]\nname = \"aaln/1@MGW\"\n",
                 "endpoint[0] (aaln/1@MGW)",
+            ),
+            (
+                "[li]\nlisten = \"127.0.0.1:0\"\nca_cert = \"a\"\ncert = \"b\"\nkey = \"c\"\naudit_log = \"d\"\n",
+                "li.listen",
+            ),
+            (
+                "[li]\nlisten = \"127.0.0.1:1\"\nca_cert = \"\"\ncert = \"b\"\nkey = \"c\"\naudit_log = \"d\"\n",
+                "li.ca_cert",
             ),
         ] {
             let err = parse(&format!("{base}{extra}")).err().unwrap().to_string();

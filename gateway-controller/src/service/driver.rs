@@ -35,6 +35,8 @@ pub(super) struct Driver {
     escrows_in_flight: usize,
     /// When each call was routed, for the setup latency.
     routed_at: HashMap<String, std::time::Instant>,
+    /// The lawful-intercept service's view of calls, if it runs.
+    pub li: Option<Arc<crate::li::Calls>>,
 }
 
 impl Driver {
@@ -55,6 +57,7 @@ impl Driver {
             done_rx,
             escrows_in_flight: 0,
             routed_at: HashMap::new(),
+            li: None,
         }
     }
 
@@ -162,6 +165,13 @@ impl Driver {
             } => {
                 self.escrows_in_flight += 1;
                 let meta = record_meta.to_call_meta(unix_ms());
+                let li = self.li.clone().map(|calls| {
+                    (
+                        calls,
+                        meta.caller.number.clone(),
+                        meta.callee.number.clone(),
+                    )
+                });
                 let (escrow, done, metrics) = (
                     self.escrow.clone(),
                     self.done_tx.clone(),
@@ -175,6 +185,10 @@ impl Driver {
                     let result = match result {
                         Ok(_) => {
                             Metrics::inc(&metrics.keys_escrowed);
+                            // Durable, not yet sent: LI streams get it now.
+                            if let Some((calls, caller, callee)) = &li {
+                                calls.durable(&call_id, caller, callee);
+                            }
                             Ok(())
                         }
                         Err(e) => {
@@ -217,11 +231,17 @@ impl Driver {
             Event::Refused { call_id, reason } => {
                 Metrics::inc(&m.calls_refused);
                 self.routed_at.remove(&call_id);
+                if let Some(li) = &self.li {
+                    li.ended(&call_id);
+                }
                 tracing::warn!(call = %call_id, ?reason, "call refused");
             }
             Event::Ended { call_id, reason } => {
                 Metrics::inc(&m.calls_ended);
                 self.routed_at.remove(&call_id);
+                if let Some(li) = &self.li {
+                    li.ended(&call_id);
+                }
                 tracing::info!(call = %call_id, ?reason, "call ended");
                 // The end time is advisory metadata; a failure only loses it.
                 let end = self.escrow.store().set_end(&call_id, unix_ms());

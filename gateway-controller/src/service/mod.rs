@@ -34,6 +34,8 @@ pub enum StartError {
     LeKey { path: PathBuf, source: KeyFileError },
     #[error("escrow store {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
+    #[error("{0}")]
+    Li(#[from] crate::li::LiError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -52,6 +54,9 @@ pub struct Running {
     pub escrow: Arc<ServiceEscrow>,
     /// Where `GET /metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the lawful-intercept API listens, if configured.
+    pub li_addr: Option<SocketAddr>,
+    li: Option<crate::li::Li>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     scrapes: Option<JoinHandle<()>>,
@@ -67,6 +72,9 @@ impl Running {
         let _ = tokio::time::timeout(grace + Duration::from_secs(5), &mut self.task).await;
         if let Some(s) = self.scrapes.take() {
             s.abort();
+        }
+        if let Some(li) = self.li.take() {
+            li.stop();
         }
         self.escrow.end_epoch();
         self.escrow.store().close();
@@ -123,6 +131,21 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         },
         None => None,
     };
+    // The LI service refuses to start (and so does the controller) on a
+    // missing or readable-by-others key, or a broken audit chain.
+    let li = match &settings.li {
+        Some(li) => {
+            let tasks = settings.store_dir.join("li").join("tasks.json");
+            match crate::li::start(li, tasks, escrow.clone()).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    escrow.store().close();
+                    return Err(e.into());
+                }
+            }
+        }
+        None => None,
+    };
     let mut core = settings.core;
     // Call ids must not repeat across restarts: start from the clock, far
     // ahead of the previous run's counter (4096 ids per millisecond).
@@ -149,7 +172,8 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel();
-    let driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
+    let mut driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
+    driver.li = li.as_ref().map(|l| l.calls.clone());
     let task = tokio::spawn(driver.run(stopped, grace));
     tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
     let metrics_addr = scrape.as_ref().and_then(|l| l.local_addr().ok());
@@ -162,6 +186,8 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         metrics,
         escrow,
         metrics_addr,
+        li_addr: li.as_ref().map(|l| l.addr),
+        li,
         stop: Some(stop),
         task,
         scrapes,

@@ -1,0 +1,484 @@
+//! The LI API's handler: every request is checked against the task book
+//! and audited, and only then answered. What leaves is sealed records and
+//! their clear metadata, never a key.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use cablekey_protocol::escrow::EscrowRecord;
+use cablekey_protocol::li::{ApiError, Delivery, Line, Mode, Task, TaskSpec};
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use tokio::sync::{mpsc, Mutex};
+
+use super::audit::{Entry, Head};
+use super::calls::{Calls, Subscription};
+use super::files::{self, AuditLog};
+use super::route::{self, Op};
+use super::task::{covers, Refusal, TaskBook, Window};
+use crate::escrow::{unix_ms, Escrow, EscrowStore, TimeRange};
+
+/// Largest request body (a task spec).
+const MAX_BODY: usize = 64 * 1024;
+/// Most records in one historical answer: narrow the window beyond that.
+const MAX_RECORDS: usize = 100_000;
+/// Response header carrying the audit chain's head after this request.
+pub const AUDIT_HEAD: &str = "cablekey-audit-head";
+
+/// Who is asking: the verified certificate and the address.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub identity: String,
+    pub peer: SocketAddr,
+}
+
+/// A response body: whole, or a stream of JSON lines.
+pub enum Body {
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+}
+
+/// What a granted request answers.
+enum Answer {
+    /// `case`: the task's case id, for the audit entry.
+    Json {
+        status: u16,
+        body: Vec<u8>,
+        case: Option<String>,
+    },
+    Lines(Vec<Delivery>),
+    Follow(Task, String),
+}
+
+pub struct Api<S> {
+    book: Mutex<TaskBook>,
+    tasks_path: PathBuf,
+    audit: AuditLog,
+    escrow: Arc<Escrow<S>>,
+    calls: Arc<Calls>,
+}
+
+fn line(l: &Line) -> Bytes {
+    let mut v = serde_json::to_vec(l).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
+    Refusal::Unavailable(e.to_string())
+}
+
+/// Whether `target` is a party of the record (the index is derived data:
+/// the record's own, authenticated, metadata decides).
+fn is_party(r: &EscrowRecord, target: &str) -> bool {
+    r.meta.caller.number == target || r.meta.callee.number == target
+}
+
+fn summary(deliveries: &[Delivery]) -> String {
+    let ids: Vec<&str> = deliveries
+        .iter()
+        .take(50)
+        .map(|d| d.call_id.as_str())
+        .collect();
+    let more = if deliveries.len() > ids.len() {
+        " …"
+    } else {
+        ""
+    };
+    match ids.is_empty() {
+        true => "0 records".into(),
+        false => format!("{} records: {}{more}", deliveries.len(), ids.join(" ")),
+    }
+}
+
+impl<S: EscrowStore> Api<S> {
+    pub fn new(
+        book: TaskBook,
+        tasks_path: PathBuf,
+        audit: AuditLog,
+        escrow: Arc<Escrow<S>>,
+        calls: Arc<Calls>,
+    ) -> Api<S> {
+        Api {
+            book: Mutex::new(book),
+            tasks_path,
+            audit,
+            escrow,
+            calls,
+        }
+    }
+
+    fn entry(who: &Client, op: &str, case: Option<&str>, target: Option<&str>) -> Entry {
+        Entry {
+            time_unix_ms: unix_ms(),
+            client: who.identity.clone(),
+            peer: who.peer.to_string(),
+            op: op.into(),
+            case: case.map(str::to_string),
+            target: target.map(str::to_string),
+            outcome: "refused".into(),
+            status: 0,
+            detail: String::new(),
+        }
+    }
+
+    /// Audits a refused TLS handshake (no certificate, another CA, …).
+    pub async fn handshake_refused(&self, peer: SocketAddr, why: &str) {
+        let who = Client {
+            identity: "-".into(),
+            peer,
+        };
+        let mut e = Self::entry(&who, "tls-handshake", None, None);
+        e.detail = why.to_string();
+        if let Err(err) = self.audit.append(e).await {
+            tracing::error!("audit log: {err}");
+        }
+    }
+
+    pub async fn handle(self: Arc<Self>, who: Client, req: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let op = route::parse(parts.method.as_str(), parts.uri.path(), parts.uri.query());
+        let (name, case, target) = match &op {
+            Ok(op @ Op::Keys { case, target, .. }) => {
+                (op.name(), Some(case.clone()), Some(target.clone()))
+            }
+            Ok(op @ Op::Revoke { case }) => (op.name(), Some(case.clone()), None),
+            Ok(op) => (op.name(), None, None),
+            Err(_) => ("unknown", None, None),
+        };
+        let mut entry = Self::entry(&who, name, case.as_deref(), target.as_deref());
+        if name == "unknown" {
+            entry.detail = format!("{} {}", parts.method, parts.uri.path());
+        }
+        let result = match op {
+            Ok(op) => self.run(&who, op, body).await,
+            Err(r) => Err(r),
+        };
+        let (status, detail) = match &result {
+            Ok(Answer::Json { status, case, .. }) => {
+                if entry.case.is_none() {
+                    entry.case = case.clone();
+                }
+                (*status, "done".to_string())
+            }
+            Ok(Answer::Lines(d)) => (200, summary(d)),
+            Ok(Answer::Follow(..)) => (200, "stream opened".to_string()),
+            Err(r) => (r.status(), format!("{}: {r}", r.code())),
+        };
+        entry.outcome = if result.is_ok() { "granted" } else { "refused" }.into();
+        entry.status = status;
+        if !entry.detail.is_empty() {
+            entry.detail = format!("{}; {detail}", entry.detail);
+        } else {
+            entry.detail = detail;
+        }
+        // Fail closed: nothing is answered that is not audited first.
+        let head = match self.audit.append(entry).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("audit log: {e}; refusing the request");
+                return refusal(&unavailable("audit log unavailable"), None);
+            }
+        };
+        match result {
+            Err(r) => refusal(&r, Some(head)),
+            Ok(Answer::Json { status, body, .. }) => reply(
+                status,
+                head,
+                "application/json",
+                Body::Full(Some(body.into())),
+            ),
+            Ok(Answer::Lines(deliveries)) => {
+                let n = deliveries.len() as u64;
+                let mut out = Vec::new();
+                for d in deliveries {
+                    out.extend_from_slice(&line(&Line::Record(d)));
+                }
+                out.extend_from_slice(&line(&Line::End {
+                    reason: "complete".into(),
+                    delivered: n,
+                }));
+                reply(
+                    200,
+                    head,
+                    "application/x-ndjson",
+                    Body::Full(Some(out.into())),
+                )
+            }
+            Ok(Answer::Follow(task, target)) => {
+                let (tx, rx) = mpsc::channel(16);
+                let sub = self.calls.follow(&task.spec.case_id, &target);
+                tokio::spawn(self.clone().stream(who, task, target, sub, tx));
+                reply(200, head, "application/x-ndjson", Body::Stream(rx))
+            }
+        }
+    }
+
+    async fn run(&self, who: &Client, op: Op, body: Incoming) -> Result<Answer, Refusal> {
+        match op {
+            Op::List => {
+                let tasks: Vec<Task> = self.book.lock().await.tasks().cloned().collect();
+                let body = serde_json::to_vec(&tasks).map_err(unavailable)?;
+                Ok(Answer::Json {
+                    status: 200,
+                    body,
+                    case: None,
+                })
+            }
+            Op::Provision => {
+                let bytes = http_body_util::Limited::new(body, MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|e| Refusal::BadRequest(format!("body: {e}")))?
+                    .to_bytes();
+                let spec: TaskSpec = serde_json::from_slice(&bytes)
+                    .map_err(|e| Refusal::BadRequest(format!("task: {e}")))?;
+                let mut book = self.book.lock().await;
+                let mut next = book.clone();
+                let (task, new) = next.provision(spec, unix_ms(), &who.identity)?;
+                if new {
+                    self.save(&next).await?;
+                    *book = next;
+                }
+                let body = serde_json::to_vec(&task).map_err(unavailable)?;
+                Ok(Answer::Json {
+                    status: if new { 201 } else { 200 },
+                    body,
+                    case: Some(task.spec.case_id),
+                })
+            }
+            Op::Revoke { case } => {
+                let mut book = self.book.lock().await;
+                let mut next = book.clone();
+                let task = next.revoke(&case, unix_ms())?;
+                self.save(&next).await?;
+                *book = next;
+                self.calls.drop_case(&case);
+                let body = serde_json::to_vec(&task).map_err(unavailable)?;
+                Ok(Answer::Json {
+                    status: 200,
+                    body,
+                    case: None,
+                })
+            }
+            Op::Keys {
+                case,
+                mode,
+                target,
+                window,
+            } => {
+                let task = self
+                    .book
+                    .lock()
+                    .await
+                    .authorize(&case, &target, mode, window, unix_ms())?
+                    .clone();
+                match (mode, window) {
+                    (Mode::Historical, Some(w)) => {
+                        self.historical(&target, w).await.map(Answer::Lines)
+                    }
+                    (Mode::Current, _) => self.current(&target).await.map(Answer::Lines),
+                    (Mode::Future, _) => Ok(Answer::Follow(task, target)),
+                    (Mode::Historical, None) => {
+                        Err(Refusal::BadRequest("from and to are required".into()))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn save(&self, book: &TaskBook) -> Result<(), Refusal> {
+        let (path, book) = (self.tasks_path.clone(), book.clone());
+        match tokio::task::spawn_blocking(move || files::save_tasks(&path, &book)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!("LI tasks not saved: {e}");
+                Err(unavailable("the task book could not be saved"))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delivery(&self, r: &EscrowRecord) -> Result<Delivery, Refusal> {
+        let epoch = self
+            .escrow
+            .store()
+            .epoch(r.sealed.epoch)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                unavailable(format!("epoch record of call {} missing", r.meta.call_id))
+            })?;
+        Ok(Delivery {
+            call_id: r.meta.call_id.clone(),
+            record: STANDARD.encode(r.encode()),
+            epoch: STANDARD.encode(epoch.encode()),
+        })
+    }
+
+    async fn historical(&self, target: &str, w: Window) -> Result<Vec<Delivery>, Refusal> {
+        let range = TimeRange {
+            from_ms: w.from_ms,
+            to_ms: w.to_ms,
+        };
+        let records = self
+            .escrow
+            .store()
+            .by_party(target, range)
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::new();
+        for r in records.iter().filter(|r| is_party(r, target)) {
+            if !(w.from_ms..w.to_ms).contains(&r.meta.start_unix_ms) {
+                continue;
+            }
+            if out.len() == MAX_RECORDS {
+                return Err(Refusal::BadRequest(format!(
+                    "more than {MAX_RECORDS} records: narrow the window"
+                )));
+            }
+            out.push(self.delivery(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn current(&self, target: &str) -> Result<Vec<Delivery>, Refusal> {
+        let mut out = Vec::new();
+        for id in self.calls.in_progress(target) {
+            match self.escrow.store().get(&id).await.map_err(unavailable)? {
+                Some(r) if is_party(&r, target) && r.ended_unix_ms.is_none() => {
+                    out.push(self.delivery(&r).await?)
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// A future-mode stream: each of the target's calls whose key becomes
+    /// durable is audited, then sent, until the task ends or is revoked or
+    /// the client goes.
+    async fn stream(
+        self: Arc<Self>,
+        who: Client,
+        task: Task,
+        target: String,
+        mut sub: Subscription,
+        tx: mpsc::Sender<Bytes>,
+    ) {
+        let case = task.spec.case_id.clone();
+        let left = task
+            .spec
+            .end_unix_ms
+            .saturating_add(1)
+            .saturating_sub(unix_ms());
+        let ends = tokio::time::sleep(Duration::from_millis(left));
+        tokio::pin!(ends);
+        let mut delivered = 0u64;
+        let reason = loop {
+            let id = tokio::select! {
+                id = sub.rx.recv() => match id {
+                    Some(id) => id,
+                    None => break "task revoked",
+                },
+                _ = &mut ends => break "task ended",
+                _ = tx.closed() => break "client closed the stream",
+            };
+            let record = match self.escrow.store().get(&id).await {
+                Ok(Some(r)) if is_party(&r, &target) && covers(&task, r.meta.start_unix_ms) => r,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(case = %case, "LI stream: record not read: {e}");
+                    continue;
+                }
+            };
+            let d = match self.delivery(&record).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(case = %case, "LI stream: {e}");
+                    continue;
+                }
+            };
+            let mut e = Self::entry(&who, "future-record", Some(&case), Some(&target));
+            e.outcome = "granted".into();
+            e.status = 200;
+            e.detail = format!("call {id}");
+            if let Err(err) = self.audit.append(e).await {
+                tracing::error!("audit log: {err}; ending the stream");
+                break "audit log unavailable";
+            }
+            if tx.send(line(&Line::Record(d))).await.is_err() {
+                break "client closed the stream";
+            }
+            delivered += 1;
+        };
+        let _ = tx
+            .send(line(&Line::End {
+                reason: reason.into(),
+                delivered,
+            }))
+            .await;
+        let mut e = Self::entry(&who, "future-end", Some(&case), Some(&target));
+        e.outcome = "granted".into();
+        e.status = 200;
+        e.detail = format!("{reason}; {delivered} records delivered");
+        if let Err(err) = self.audit.append(e).await {
+            tracing::error!("audit log: {err}");
+        }
+    }
+}
+
+fn reply(status: u16, head: Head, content_type: &str, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    let headers = r.headers_mut();
+    if let Ok(v) = content_type.parse() {
+        headers.insert(hyper::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = format!("{}:{}", head.seq, head.hash_hex()).parse() {
+        headers.insert(AUDIT_HEAD, v);
+    }
+    r
+}
+
+fn refusal(r: &Refusal, head: Option<Head>) -> Response<Body> {
+    let body = serde_json::to_vec(&ApiError {
+        error: r.code().into(),
+        message: r.to_string(),
+    })
+    .unwrap_or_default();
+    let mut resp = reply(
+        r.status(),
+        head.unwrap_or(Head::EMPTY),
+        "application/json",
+        Body::Full(Some(body.into())),
+    );
+    if head.is_none() {
+        resp.headers_mut().remove(AUDIT_HEAD);
+    }
+    resp
+}

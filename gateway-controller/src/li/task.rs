@@ -1,0 +1,332 @@
+//! Intercept tasks and every check a request must pass, as pure functions
+//! of the task book, the request and the time: no sockets, no files.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use cablekey_protocol::li::{valid_case_id, valid_target, Mode, Task, TaskSpec, MAX_CASE_ID};
+
+/// Why a request is refused. Each maps to an HTTP status and a stable code
+/// (`docs/li-api.yaml`); the message is safe to send and to audit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("no such endpoint")]
+    NotFound,
+    #[error("case {0}: no such task")]
+    UnknownTask(String),
+    #[error("case {0}: a different task with this case id exists")]
+    DuplicateCase(String),
+    #[error("case {0}: the task is revoked")]
+    Revoked(String),
+    #[error("case {0}: the task is not active yet")]
+    NotYetActive(String),
+    #[error("case {0}: the task has expired")]
+    Expired(String),
+    #[error("case {case}: mode {mode} is not allowed by the task")]
+    ModeNotAllowed { case: String, mode: &'static str },
+    #[error("case {0}: the target is not the task's")]
+    WrongTarget(String),
+    #[error("case {0}: the window is outside the task's validity window")]
+    WindowOutside(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Refusal {
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::BadRequest(_) => 400,
+            Refusal::NotFound | Refusal::UnknownTask(_) => 404,
+            Refusal::DuplicateCase(_) => 409,
+            Refusal::Revoked(_)
+            | Refusal::NotYetActive(_)
+            | Refusal::Expired(_)
+            | Refusal::ModeNotAllowed { .. }
+            | Refusal::WrongTarget(_)
+            | Refusal::WindowOutside(_) => 403,
+            Refusal::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::BadRequest(_) => "bad_request",
+            Refusal::NotFound => "not_found",
+            Refusal::UnknownTask(_) => "unknown_task",
+            Refusal::DuplicateCase(_) => "duplicate_case",
+            Refusal::Revoked(_) => "task_revoked",
+            Refusal::NotYetActive(_) => "task_not_active",
+            Refusal::Expired(_) => "task_expired",
+            Refusal::ModeNotAllowed { .. } => "mode_not_allowed",
+            Refusal::WrongTarget(_) => "wrong_target",
+            Refusal::WindowOutside(_) => "window_outside_task",
+            Refusal::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// Start times `[from, to)`, Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+/// Case ids name directories on the CALEA server: no separators, no `..`.
+pub fn check_case_id(id: &str) -> Result<(), Refusal> {
+    if valid_case_id(id) {
+        Ok(())
+    } else {
+        Err(Refusal::BadRequest(format!(
+            "case id: use 1 to {MAX_CASE_ID} letters, digits, '.', '_' or '-'"
+        )))
+    }
+}
+
+/// Target numbers as escrow records carry them: digits, maybe after a `+`.
+pub fn check_target(number: &str) -> Result<(), Refusal> {
+    if valid_target(number) {
+        Ok(())
+    } else {
+        Err(Refusal::BadRequest(
+            "target: use 1 to 32 digits, optionally after a '+'".into(),
+        ))
+    }
+}
+
+/// Checks a spec and puts it in canonical form (modes sorted, no repeats).
+pub fn check_spec(mut spec: TaskSpec) -> Result<TaskSpec, Refusal> {
+    check_case_id(&spec.case_id)?;
+    check_target(&spec.target)?;
+    if spec.end_unix_ms <= spec.start_unix_ms {
+        return Err(Refusal::BadRequest(
+            "the end must be after the start".into(),
+        ));
+    }
+    spec.modes.sort();
+    spec.modes.dedup();
+    if spec.modes.is_empty() {
+        return Err(Refusal::BadRequest("at least one mode is needed".into()));
+    }
+    if spec.collector.parse::<SocketAddr>().is_err() {
+        return Err(Refusal::BadRequest("collector: expected ip:port".into()));
+    }
+    Ok(spec)
+}
+
+/// Whether a task's inclusive validity window holds `t`.
+pub fn covers(task: &Task, t: u64) -> bool {
+    (task.spec.start_unix_ms..=task.spec.end_unix_ms).contains(&t)
+}
+
+/// The intercept tasks, by case id. Revoked tasks stay (a case id is
+/// never reused).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskBook {
+    tasks: BTreeMap<String, Task>,
+}
+
+impl TaskBook {
+    pub fn from_tasks(tasks: Vec<Task>) -> TaskBook {
+        TaskBook {
+            tasks: tasks
+                .into_iter()
+                .map(|t| (t.spec.case_id.clone(), t))
+                .collect(),
+        }
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    /// Adds a task. Provisioning the same spec again is accepted (a retry),
+    /// so the second value says whether anything changed.
+    pub fn provision(
+        &mut self,
+        spec: TaskSpec,
+        now: u64,
+        by: &str,
+    ) -> Result<(Task, bool), Refusal> {
+        let spec = check_spec(spec)?;
+        if let Some(t) = self.tasks.get(&spec.case_id) {
+            if t.spec == spec && t.revoked_unix_ms.is_none() {
+                return Ok((t.clone(), false));
+            }
+            return Err(Refusal::DuplicateCase(spec.case_id));
+        }
+        let task = Task {
+            spec,
+            provisioned_unix_ms: now,
+            provisioned_by: by.to_string(),
+            revoked_unix_ms: None,
+        };
+        self.tasks.insert(task.spec.case_id.clone(), task.clone());
+        Ok((task, true))
+    }
+
+    /// Revokes a task from `now` on.
+    pub fn revoke(&mut self, case: &str, now: u64) -> Result<Task, Refusal> {
+        let t = self
+            .tasks
+            .get_mut(case)
+            .ok_or_else(|| Refusal::UnknownTask(case.to_string()))?;
+        if t.revoked_unix_ms.is_some() {
+            return Err(Refusal::Revoked(case.to_string()));
+        }
+        t.revoked_unix_ms = Some(now);
+        Ok(t.clone())
+    }
+
+    /// The checks before any record leaves: the task exists, is not
+    /// revoked, is in force at `now`, allows `mode`, names `target`, and
+    /// (historical) covers the whole `window`.
+    pub fn authorize(
+        &self,
+        case: &str,
+        target: &str,
+        mode: Mode,
+        window: Option<Window>,
+        now: u64,
+    ) -> Result<&Task, Refusal> {
+        let t = self
+            .tasks
+            .get(case)
+            .ok_or_else(|| Refusal::UnknownTask(case.to_string()))?;
+        let case = || case.to_string();
+        if t.revoked_unix_ms.is_some() {
+            return Err(Refusal::Revoked(case()));
+        }
+        if now < t.spec.start_unix_ms {
+            return Err(Refusal::NotYetActive(case()));
+        }
+        if now > t.spec.end_unix_ms {
+            return Err(Refusal::Expired(case()));
+        }
+        if !t.spec.modes.contains(&mode) {
+            return Err(Refusal::ModeNotAllowed {
+                case: case(),
+                mode: mode.name(),
+            });
+        }
+        if t.spec.target != target {
+            return Err(Refusal::WrongTarget(case()));
+        }
+        if let Some(w) = window {
+            let inside = w.from_ms < w.to_ms
+                && w.from_ms >= t.spec.start_unix_ms
+                && w.to_ms <= t.spec.end_unix_ms.saturating_add(1);
+            if !inside {
+                return Err(Refusal::WindowOutside(case()));
+            }
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(case: &str) -> TaskSpec {
+        TaskSpec {
+            case_id: case.into(),
+            target: "4001".into(),
+            start_unix_ms: 1_000,
+            end_unix_ms: 2_000,
+            modes: vec![Mode::Historical, Mode::Future, Mode::Future],
+            collector: "127.0.0.1:5000".into(),
+        }
+    }
+
+    #[test]
+    fn provision_is_idempotent_and_case_ids_unique() {
+        let mut book = TaskBook::default();
+        let (t, new) = book.provision(spec("C-1"), 500, "calea").unwrap();
+        assert!(new);
+        assert_eq!(t.spec.modes, vec![Mode::Future, Mode::Historical]);
+        assert!(!book.provision(spec("C-1"), 600, "calea").unwrap().1);
+        let mut other = spec("C-1");
+        other.target = "4002".into();
+        assert_eq!(
+            book.provision(other, 600, "calea"),
+            Err(Refusal::DuplicateCase("C-1".into()))
+        );
+        book.revoke("C-1", 700).unwrap();
+        assert_eq!(book.revoke("C-1", 800), Err(Refusal::Revoked("C-1".into())));
+        assert!(book.provision(spec("C-1"), 900, "calea").is_err());
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let mut book = TaskBook::default();
+        for case in ["", "..", "a/b", ".x", "a b"] {
+            assert!(book.provision(spec(case), 0, "x").is_err(), "{case:?}");
+        }
+        let mut s = spec("C");
+        s.target = "40-01".into();
+        assert!(book.provision(s, 0, "x").is_err());
+        let mut s = spec("C");
+        s.end_unix_ms = s.start_unix_ms;
+        assert!(book.provision(s, 0, "x").is_err());
+        let mut s = spec("C");
+        s.modes.clear();
+        assert!(book.provision(s, 0, "x").is_err());
+        let mut s = spec("C");
+        s.collector = "collector.example:5000".into();
+        assert!(book.provision(s, 0, "x").is_err());
+        assert_eq!(book.tasks().count(), 0);
+    }
+
+    #[test]
+    fn every_check_has_its_refusal() {
+        let mut book = TaskBook::default();
+        book.provision(spec("C-1"), 0, "calea").unwrap();
+        let w = |from_ms, to_ms| Some(Window { from_ms, to_ms });
+        let h = Mode::Historical;
+        assert!(book
+            .authorize("C-1", "4001", h, w(1_000, 2_001), 1_500)
+            .is_ok());
+        assert!(book
+            .authorize("C-1", "4001", Mode::Future, None, 2_000)
+            .is_ok());
+        let refusal = |book: &TaskBook, case, target, mode, window, now| {
+            book.authorize(case, target, mode, window, now)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(
+            refusal(&book, "C-2", "4001", h, None, 1_500),
+            "unknown_task"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 999),
+            "task_not_active"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 2_001),
+            "task_expired"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4001", Mode::Current, None, 1_500),
+            "mode_not_allowed"
+        );
+        assert_eq!(
+            refusal(&book, "C-1", "4002", h, None, 1_500),
+            "wrong_target"
+        );
+        for (from, to) in [(999, 1_500), (1_500, 2_002), (1_500, 1_500), (0, u64::MAX)] {
+            assert_eq!(
+                refusal(&book, "C-1", "4001", h, w(from, to), 1_500),
+                "window_outside_task"
+            );
+        }
+        book.revoke("C-1", 1_600).unwrap();
+        assert_eq!(
+            refusal(&book, "C-1", "4001", h, None, 1_700),
+            "task_revoked"
+        );
+    }
+}

@@ -1,0 +1,560 @@
+//! The lawful-intercept API end to end: a real controller service with its
+//! LI listener, simulated CTAs making calls, the CALEA server's CLI
+//! provisioning tasks and fetching records in the three modes, and the LE
+//! private key opening each record to the key the CTAs used. Then every
+//! refusal, each audited, and the audit log verified and tampered with.
+//! Loopback only, on 127.0.0.160-166.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cablekey_calea_server::li_client::{Client, Conn, KeyQuery};
+use cablekey_calea_server::records::RecordStore;
+use cablekey_cta_firmware::line::Phase;
+use cablekey_cta_firmware::sim::{self, Cta, Snapshot};
+use cablekey_gateway_controller::escrow::{keyfile, unix_ms};
+use cablekey_gateway_controller::service::{self, Settings};
+use cablekey_protocol::escrow::open;
+use cablekey_protocol::li::{Mode, TaskSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cablekey");
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ cablekey {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "cablekey {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// LE keys, the CA, the controller's and the CALEA server's certificates.
+fn keys_and_certs(dir: &Path, controller_ip: &str) {
+    keyfile::generate_keypair(&dir.join("le.key"), &dir.join("le.pub")).unwrap();
+    ok(dir, &["ca", "init", "--dir", "ca"]);
+    ok(
+        dir,
+        &[
+            "ca",
+            "issue",
+            "--dir",
+            "ca",
+            "--name",
+            "controller",
+            "--server",
+            controller_ip,
+        ],
+    );
+    ok(
+        dir,
+        &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"],
+    );
+}
+
+fn settings(dir: &Path, ip: &str, endpoints: &[(usize, &str, &str)]) -> Settings {
+    let mut text = format!(
+        "[mgcp]\nlisten = \"{ip}:2727\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n\
+         [li]\nlisten = \"{ip}:7443\"\nca_cert = \"ca/ca.crt\"\ncert = \"ca/controller.crt\"\n\
+         key = \"ca/controller.key\"\naudit_log = \"li-audit.log\"\n"
+    );
+    for (i, number, addr) in endpoints {
+        text += &format!(
+            "[[endpoint]]\nname = \"aaln/1@cta{i}.li\"\nnumber = \"{number}\"\naddr = \"{addr}:2427\"\n"
+        );
+    }
+    Settings::parse(&dir.join("controller.toml"), &text).unwrap()
+}
+
+async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        match cta.snapshot().await {
+            Some(s) if done(&s) => return true,
+            Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Sets up a call from `a` to `b` until both ends have the key; returns
+/// the key's fingerprint as both CTAs hold it. The call stays up.
+async fn call(a: &Cta, b: &Cta, b_number: &str) -> String {
+    let step = Duration::from_secs(5);
+    let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
+    a.command("offhook").await;
+    assert!(wait_for(a, step, phase(Phase::DialTone)).await, "dial tone");
+    a.command(&format!("dial {b_number}")).await;
+    assert!(wait_for(b, step, phase(Phase::Ringing)).await, "ringing");
+    b.command("offhook").await;
+    let keyed = |s: &Snapshot| s.connections.iter().any(|c| c.key.is_some());
+    assert!(wait_for(a, step, keyed).await && wait_for(b, step, keyed).await);
+    let key = |s: Snapshot| {
+        s.connections
+            .iter()
+            .find_map(|c| c.key)
+            .unwrap()
+            .to_string()
+    };
+    let (ka, kb) = (
+        key(a.snapshot().await.unwrap()),
+        key(b.snapshot().await.unwrap()),
+    );
+    assert_eq!(ka, kb);
+    ka
+}
+
+async fn hang_up(a: &Cta, b: &Cta) {
+    a.command("onhook").await;
+    b.command("onhook").await;
+    let idle = |s: &Snapshot| s.phases[0] == Phase::Idle;
+    wait_for(a, Duration::from_secs(5), idle).await;
+    wait_for(b, Duration::from_secs(5), idle).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// The fingerprints of every record in the CALEA store, opened with the
+/// LE private key, with the parties of each.
+fn opened(dir: &Path) -> Vec<(String, String, String)> {
+    let sk = keyfile::load_private_key(&dir.join("le.key")).unwrap();
+    let store = RecordStore::open(&dir.join("calea-data")).unwrap();
+    let (records, bad) = store.all().unwrap();
+    assert!(bad.is_empty());
+    records
+        .iter()
+        .map(|r| {
+            let epoch = store.epoch(&r.sealed.epoch).unwrap().unwrap();
+            let fp = open(&sk, &epoch, r).unwrap().fingerprint().to_string();
+            (
+                fp,
+                r.meta.caller.number.clone(),
+                r.meta.callee.number.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .expect("a line from cablekey calea follow")
+}
+
+fn rfc3339(ms: u64) -> String {
+    cablekey_calea_server::clock::rfc3339(ms)
+}
+
+#[test]
+fn future_current_and_historical_records_open_to_the_ctas_keys() {
+    let dir = common::scratch_dir("li-modes");
+    let ip = "127.0.0.160";
+    keys_and_certs(&dir, ip);
+    let numbers = ["4001", "4002", "4003", "4004"];
+    let addrs: Vec<String> = (161..165).map(|i| format!("127.0.0.{i}")).collect();
+    let endpoints: Vec<(usize, &str, &str)> = (0..4)
+        .map(|i| (i + 1, numbers[i], addrs[i].as_str()))
+        .collect();
+    let li = format!("{ip}:7443");
+    let calea = |args: &[&str]| {
+        let mut v = vec!["calea", "--data-dir", "calea-data"];
+        v.extend_from_slice(args);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let t0 = unix_ms();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let running = service::start(settings(&dir, ip, &endpoints), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(running.li_addr, Some(li.parse().unwrap()));
+        let mut ctas = Vec::new();
+        for (i, addr) in sim::addresses(addrs[0].parse().unwrap(), 2427, 4)
+            .into_iter()
+            .enumerate()
+        {
+            let mut c = sim::Config::new(&format!("cta{}.li", i + 1), addr, running.addr);
+            c.console = false;
+            ctas.push(Arc::new(Cta::start(c).await.unwrap()));
+        }
+        for cta in &ctas {
+            assert!(wait_for(cta, Duration::from_secs(10), |s| s.registered).await);
+        }
+        let (a, b, c, d) = (&ctas[0], &ctas[1], &ctas[2], &ctas[3]);
+
+        // Before any task: a call of the target and one of two others.
+        let past = call(a, b, "4002").await;
+        hang_up(a, b).await;
+        let other = call(c, d, "4004").await;
+        hang_up(c, d).await;
+
+        // The warrant, provisioned on the controller.
+        let dir2 = dir.clone();
+        let cli = move |args: Vec<String>| {
+            let dir = dir2.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                    ok(&dir, &a)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let fetch = |case: &str, mode: &str| {
+            cli(calea(&[
+                "fetch",
+                "--case",
+                case,
+                "--mode",
+                mode,
+                "--controller",
+                &li,
+            ]))
+        };
+        let push = |case: &str| {
+            cli(calea(&[
+                "warrant",
+                "push",
+                "--case",
+                case,
+                "--controller",
+                &li,
+            ]))
+        };
+        let (start, end) = (rfc3339(t0 - 3_600_000), rfc3339(t0 + 3_600_000));
+        cli(calea(&[
+            "warrant",
+            "add",
+            "--case",
+            "C-LI-1",
+            "--target",
+            "4001",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--modes",
+            "future,current,historical",
+            "--collector",
+            "127.0.0.160:5000",
+        ]))
+        .await;
+        push("C-LI-1").await;
+
+        // Future: the stream is open before the call; the record arrives as
+        // the call is set up.
+        let mut follow = Command::new(BIN)
+            .current_dir(&dir)
+            .args(calea(&["follow", "--case", "C-LI-1", "--controller", &li]))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = follow.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        assert!(next(&mut rx).await.starts_with("following case C-LI-1"));
+        let other_live = call(c, d, "4004").await;
+        hang_up(c, d).await;
+        let live = call(b, a, "4001").await; // the target is called
+        let line = next(&mut rx).await;
+        assert!(
+            line.starts_with("record ") && line.contains(" 4002 -> 4001 "),
+            "{line}"
+        );
+        hang_up(b, a).await;
+        follow.kill().unwrap();
+        follow.wait().unwrap();
+
+        // Current: a task provisioned while the call is up.
+        let in_call = call(a, c, "4003").await;
+        let now = unix_ms();
+        cli(calea(&[
+            "warrant",
+            "add",
+            "--case",
+            "C-LI-2",
+            "--target",
+            "4003",
+            "--start",
+            &rfc3339(now),
+            "--end",
+            &rfc3339(now + 3_600_000),
+            "--modes",
+            "current",
+            "--collector",
+            "127.0.0.160:5000",
+        ]))
+        .await;
+        push("C-LI-2").await;
+        let out = fetch("C-LI-2", "current").await;
+        assert!(out.contains("1 records stored (1 new)"), "{out}");
+        hang_up(a, c).await;
+        let out = fetch("C-LI-2", "current").await;
+        assert!(
+            out.contains("0 records stored"),
+            "no call in progress: {out}"
+        );
+
+        // Historical: the target's past calls in the window.
+        let out = fetch("C-LI-1", "historical").await;
+        assert!(out.contains("3 records stored"), "{out}");
+
+        let opened = opened(&dir);
+        let fps: BTreeSet<&str> = opened.iter().map(|(f, _, _)| f.as_str()).collect();
+        for (what, fp) in [("past", &past), ("live", &live), ("in call", &in_call)] {
+            assert!(
+                fps.contains(fp.as_str()),
+                "{what} call's key {fp} not received"
+            );
+        }
+        for fp in [&other, &other_live] {
+            assert!(
+                !fps.contains(fp.as_str()),
+                "a non-target call's record was delivered"
+            );
+        }
+        assert_eq!(opened.len(), 3, "{opened:?}");
+        for (_, from, to) in &opened {
+            assert!(from == "4001" || to == "4001" || from == "4003" || to == "4003");
+        }
+
+        for cta in ctas {
+            if let Ok(cta) = Arc::try_unwrap(cta) {
+                cta.stop().await;
+            }
+        }
+        running.shutdown(Duration::from_secs(2)).await;
+    });
+    ok(&dir, &["audit", "verify", "li-audit.log"]);
+}
+
+fn conn(dir: &Path, ip: &str, identity: Option<(&str, &str)>) -> Client {
+    Client::new(&Conn {
+        controller: format!("{ip}:7443").parse().unwrap(),
+        server_name: None,
+        ca_cert: dir.join("ca/ca.crt"),
+        identity: identity.map(|(c, k)| (dir.join(c), dir.join(k))),
+    })
+    .unwrap()
+}
+
+fn spec(case: &str, start: u64, end: u64, modes: &[Mode]) -> TaskSpec {
+    TaskSpec {
+        case_id: case.into(),
+        target: "4001".into(),
+        start_unix_ms: start,
+        end_unix_ms: end,
+        modes: modes.to_vec(),
+        collector: "127.0.0.165:5000".into(),
+    }
+}
+
+fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
+    let dir = common::scratch_dir("li-refusals");
+    let ip = "127.0.0.165";
+    keys_and_certs(&dir, ip);
+    // A second CA, whose client certificate the controller must refuse.
+    ok(&dir, &["ca", "init", "--dir", "rogue"]);
+    ok(
+        &dir,
+        &[
+            "ca", "issue", "--dir", "rogue", "--name", "calea", "--client",
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log: PathBuf = dir.join("li-audit.log");
+    rt.block_on(async {
+        let running = service::start(settings(&dir, ip, &[]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let calea = conn(&dir, ip, Some(("ca/calea.crt", "ca/calea.key")));
+        let now = unix_ms();
+        let hour = 3_600_000;
+        let all = [Mode::Historical, Mode::Current];
+        calea
+            .provision(&spec("T-EXP", now - 2 * hour, now - hour, &all))
+            .await
+            .unwrap();
+        calea
+            .provision(&spec("T-REV", now - hour, now + hour, &all))
+            .await
+            .unwrap();
+        calea
+            .provision(&spec("T-OK", now - hour, now + hour, &all))
+            .await
+            .unwrap();
+        calea.revoke("T-REV").await.unwrap();
+        let keys = |case: &str, mode, target: &str, window| KeyQuery {
+            case_id: case.into(),
+            mode,
+            target: target.into(),
+            window,
+        };
+        let w = Some((now - hour, now));
+        let cases = [
+            (keys("T-EXP", Mode::Historical, "4001", w), "task_expired"),
+            (keys("T-REV", Mode::Historical, "4001", w), "task_revoked"),
+            (keys("T-OK", Mode::Historical, "4002", w), "wrong_target"),
+            (
+                keys(
+                    "T-OK",
+                    Mode::Historical,
+                    "4001",
+                    Some((now - 2 * hour, now)),
+                ),
+                "window_outside_task",
+            ),
+            (keys("T-OK", Mode::Future, "4001", None), "mode_not_allowed"),
+            (keys("T-NONE", Mode::Current, "4001", None), "unknown_task"),
+        ];
+        for (q, code) in &cases {
+            let err = calea
+                .keys(q)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{code} granted"));
+            assert_eq!(err.refusal_code(), Some(*code), "{err}");
+        }
+        // Granted, with nothing to deliver: no calls were made.
+        let mut lines = calea
+            .keys(&keys("T-OK", Mode::Historical, "4001", w))
+            .await
+            .unwrap();
+        assert!(lines.audit_head.is_some());
+        while lines.next().await.unwrap().is_some() {}
+
+        // No client certificate; a certificate of another CA.
+        let anonymous = conn(&dir, ip, None);
+        let err = anonymous.list().await.unwrap_err();
+        assert!(err.refusal_code().is_none(), "{err}");
+        let rogue = conn(&dir, ip, Some(("rogue/calea.crt", "rogue/calea.key")));
+        let err = rogue.list().await.unwrap_err();
+        assert!(err.refusal_code().is_none(), "{err}");
+        running.shutdown(Duration::from_secs(1)).await;
+
+        // Tasks persist across a restart.
+        let running = service::start(settings(&dir, ip, &[]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let tasks = calea.list().await.unwrap();
+        let names: Vec<&str> = tasks.iter().map(|t| t.spec.case_id.as_str()).collect();
+        assert_eq!(names, ["T-EXP", "T-OK", "T-REV"]);
+        assert!(tasks[2].revoked_unix_ms.is_some());
+        running.shutdown(Duration::from_secs(1)).await;
+
+        // A controller key others can read: the controller does not start.
+        let key = dir.join("ca/controller.key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = service::start(settings(&dir, ip, &[]), Duration::from_secs(1))
+            .await
+            .err()
+            .expect("refused to start");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    });
+
+    let entries = audit_lines(&log);
+    let refused: Vec<String> = entries
+        .iter()
+        .filter(|e| e["outcome"] == "refused")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["op"].as_str().unwrap(),
+                e["detail"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for code in [
+        "task_expired",
+        "task_revoked",
+        "wrong_target",
+        "window_outside_task",
+        "mode_not_allowed",
+        "unknown_task",
+    ] {
+        assert!(
+            refused.iter().any(|r| r.contains(code)),
+            "{code} not audited: {refused:#?}"
+        );
+    }
+    let handshakes: Vec<&String> = refused
+        .iter()
+        .filter(|r| r.starts_with("tls-handshake"))
+        .collect();
+    assert_eq!(handshakes.len(), 2, "{refused:#?}");
+    // The rogue CA has the same name as ours: its certificate's signature fails.
+    assert!(
+        handshakes.iter().any(|r| r.contains("no certificates")),
+        "{handshakes:?}"
+    );
+    assert!(
+        handshakes
+            .iter()
+            .any(|r| r.contains("invalid peer certificate")),
+        "{handshakes:?}"
+    );
+    let granted = entries.iter().filter(|e| e["outcome"] == "granted").count();
+    assert!(granted >= 6, "provisions, revoke, list, the granted fetch");
+    assert!(entries.iter().all(|e| e["client"] == "-"
+        || e["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=calea sha256:")));
+
+    // The real log verifies; a changed byte and a deleted entry do not.
+    ok(&dir, &["audit", "verify", "li-audit.log"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let changed = text.replacen("task_revoked", "task_rEvoked", 1);
+    std::fs::write(dir.join("changed.log"), &changed).unwrap();
+    let out = run(&dir, &["audit", "verify", "changed.log"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chain broken at entry at line"));
+    let mut deleted = lines.clone();
+    deleted.remove(3);
+    std::fs::write(dir.join("deleted.log"), deleted.join("\n") + "\n").unwrap();
+    let out = run(&dir, &["audit", "verify", "deleted.log"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 4"));
+}
