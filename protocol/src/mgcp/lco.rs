@@ -2,10 +2,10 @@
 //! NCS security (`sc-rtp`, `sc-rtcp`) and electronic-surveillance
 //! (`es-ccd`, `es-cci`) options.
 
-use alloc::vec::Vec;
 use core::fmt;
 
-use super::text::{find_byte, skip_ws, split_byte, trim_ws, word_key};
+use super::list::{List, ListItem};
+use super::text::{find_byte, skip_ws, word_key};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -34,20 +34,35 @@ impl<'a> EncryptionKey<'a> {
     /// The `method:key` forms of RFC 4566 section 5.12, shared by MGCP's
     /// `k:` and SDP's `k=`.
     pub(crate) fn parse(v: &'a str) -> Option<EncryptionKey<'a>> {
-        if v.eq_ignore_ascii_case("prompt") {
-            return Some(EncryptionKey::Prompt);
+        const fn k(s: &str) -> u64 {
+            word_key(s.as_bytes())
         }
-        let (method, key) = split_byte(v, b':')?;
-        let is = |m: &str| method.eq_ignore_ascii_case(m);
-        if is("clear") {
-            Some(EncryptionKey::Clear(key))
-        } else if is("base64") {
-            Some(EncryptionKey::Base64(key))
-        } else if is("uri") {
-            Some(EncryptionKey::Uri(key))
-        } else {
-            None
+        const CLEAR: u64 = k("clear");
+        const BASE64: u64 = k("base64");
+        const URI: u64 = k("uri");
+        const PROMPT: u64 = k("prompt");
+        // The usual form, in lower case: one comparison.
+        if let Some(text) = v.strip_prefix("base64:") {
+            return Some(EncryptionKey::Base64(text));
         }
+        // Every method name is at most 6 bytes: look for the colon in the
+        // first 7, folding the method into its lookup key on the way.
+        let b = v.as_bytes();
+        let mut key = 0u64;
+        for (i, &c) in b.iter().take(7).enumerate() {
+            if c == b':' {
+                let text = v.get(i + 1..)?;
+                // The length too: a NUL byte adds nothing to the key.
+                return match (i, key) {
+                    (5, CLEAR) => Some(EncryptionKey::Clear(text)),
+                    (6, BASE64) => Some(EncryptionKey::Base64(text)),
+                    (3, URI) => Some(EncryptionKey::Uri(text)),
+                    _ => None,
+                };
+            }
+            key |= u64::from(c.to_ascii_lowercase()) << (8 * i);
+        }
+        (b.len() == 6 && key == PROMPT).then_some(EncryptionKey::Prompt)
     }
 
     pub fn method(&self) -> &'static str {
@@ -158,59 +173,31 @@ pub enum LcoError {
     Duplicate,
 }
 
-/// Parsed LocalConnectionOptions, in the order sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
-pub struct LocalConnectionOptions<'a> {
-    pub items: Vec<LcoItem<'a>>,
-}
+/// LocalConnectionOptions, in the order sent. Parsed ones are checked
+/// once and read again from their text on each iteration.
+pub type LocalConnectionOptions<'a> = List<'a, LcoItem<'a>>;
 
-impl<'a> LocalConnectionOptions<'a> {
+impl<'a> List<'a, LcoItem<'a>> {
     pub const MAX_ITEMS: usize = 32;
 
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
-        let mut items: Vec<LcoItem<'a>> = Vec::new();
         let b = s.as_bytes();
-        let mut i = skip_ws(b, 0);
-        if i == b.len() {
-            return Ok(LocalConnectionOptions { items });
-        }
-        items.reserve(8);
+        let start = skip_ws(b, 0);
+        let mut at = start;
+        let mut len = 0;
         // One bit per known option, for the duplicate check.
         let mut seen = 0u32;
-        loop {
-            // One pass over each byte: the name (visible, folded into its
-            // lookup key as it goes), its colon, then the value up to a comma.
-            let name_start = i;
-            let mut key = 0u64;
-            while let Some(&c) = b.get(i) {
-                if !c.is_ascii_graphic() || c == b':' || c == b',' {
-                    break;
-                }
-                if i - name_start < 8 {
-                    key |= u64::from(c.to_ascii_lowercase()) << (8 * (i - name_start));
-                }
-                i += 1;
-            }
-            let name_end = i;
-            i = skip_ws(b, i);
-            // Anything but a colon here is a malformed item (a name with white
-            // space or control bytes in it, or no colon before the comma).
-            if name_end == name_start || b.get(i) != Some(&b':') {
+        while at < b.len() {
+            let raw = split_item(s, at)?;
+            if len == Self::MAX_ITEMS {
                 return Err(LcoError::Syntax);
             }
-            if items.len() == Self::MAX_ITEMS {
-                return Err(LcoError::Syntax);
-            }
-            let value_start = i + 1;
-            let end = find_byte(&b[value_start..], b',').map_or(b.len(), |n| value_start + n);
-            // Every cut is next to an ASCII byte, so on a char boundary.
-            let name = &s[name_start..name_end];
-            let value = trim_ws(&s[value_start..end]);
-            let key = if name_end - name_start > 8 { 0 } else { key };
-            let (bit, item) = LcoItem::parse(key, name, value)?;
+            let (bit, _) = LcoItem::parse(raw.key, raw.name, raw.value)?;
             let dup = if bit == 0 {
-                items.iter().any(|i| i.name().eq_ignore_ascii_case(name))
+                // Rare: compare with the earlier items' names.
+                List::<LcoItem>::validated(s.get(start..).unwrap_or(""), len)
+                    .iter()
+                    .any(|i| i.name().eq_ignore_ascii_case(raw.name))
             } else {
                 seen & bit != 0
             };
@@ -218,41 +205,109 @@ impl<'a> LocalConnectionOptions<'a> {
                 return Err(LcoError::Duplicate);
             }
             seen |= bit;
-            items.push(item);
-            if end == b.len() {
-                return Ok(LocalConnectionOptions { items });
+            len += 1;
+            match raw.next {
+                // A comma with nothing after it.
+                Some(next) if next == b.len() => return Err(LcoError::Syntax),
+                Some(next) => at = next,
+                None => break,
             }
-            i = skip_ws(b, end + 1);
         }
+        Ok(List::validated(s.get(start..).unwrap_or(""), len))
     }
 
-    pub fn encryption_key(&self) -> Option<&EncryptionKey<'a>> {
-        self.items.iter().find_map(|i| match i {
+    pub fn encryption_key(&self) -> Option<EncryptionKey<'a>> {
+        self.iter().find_map(|i| match i {
             LcoItem::EncryptionKey(k) => Some(k),
             _ => None,
         })
     }
 
-    pub fn find(&self, name: &str) -> Option<&LcoItem<'a>> {
-        self.items
-            .iter()
-            .find(|i| i.name().eq_ignore_ascii_case(name))
+    pub fn find(&self, name: &str) -> Option<LcoItem<'a>> {
+        self.iter().find(|i| i.name().eq_ignore_ascii_case(name))
     }
 }
 
+impl<'a> ListItem<'a> for LcoItem<'a> {
+    fn split_first(text: &'a str) -> Option<(Self, &'a str)> {
+        let raw = split_item(text, 0).ok()?;
+        let (_, item) = LcoItem::parse(raw.key, raw.name, raw.value).ok()?;
+        let rest = raw.next.and_then(|n| text.get(n..)).unwrap_or("");
+        Some((item, rest))
+    }
+}
+
+/// One item split off, its value not yet checked.
+struct RawItem<'a> {
+    /// The name's [`word_key`], 0 if longer than 8 bytes.
+    key: u64,
+    name: &'a str,
+    /// Trimmed.
+    value: &'a str,
+    /// Where the next item starts (after the comma and white space);
+    /// `None` after the last item.
+    next: Option<usize>,
+}
+
+/// Splits off the item starting at `at` (not white space).
+#[inline(always)]
+fn split_item(s: &str, at: usize) -> Result<RawItem<'_>, LcoError> {
+    // One pass over each byte: the name (visible, folded into its lookup
+    // key as it goes), its colon, then the value up to a comma.
+    let b = s.as_bytes();
+    let mut key = 0u64;
+    let mut i = at;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_graphic() || c == b':' || c == b',' {
+            break;
+        }
+        if i - at < 8 {
+            key |= u64::from(c.to_ascii_lowercase()) << (8 * (i - at));
+        }
+        i += 1;
+    }
+    let name_end = i;
+    let colon = skip_ws(b, i);
+    // Anything but a colon here is a malformed item (a name with white
+    // space or control bytes in it, or no colon before the comma).
+    if name_end == at || b.get(colon) != Some(&b':') {
+        return Err(LcoError::Syntax);
+    }
+    let value_start = skip_ws(b, colon + 1);
+    let tail = b.get(value_start..).unwrap_or_default();
+    let (mut end, next) = match find_byte(tail, b',') {
+        Some(n) => (value_start + n, Some(skip_ws(b, value_start + n + 1))),
+        None => (b.len(), None),
+    };
+    while end > value_start && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
+        end -= 1;
+    }
+    // Every cut is next to an ASCII byte, so on a char boundary.
+    let name = s.get(at..name_end).ok_or(LcoError::Syntax)?;
+    let value = s.get(value_start..end).unwrap_or("");
+    let key = if name_end - at > 8 { 0 } else { key };
+    Ok(RawItem {
+        key,
+        name,
+        value,
+        next,
+    })
+}
+
 fn on_off(v: &str) -> Result<bool, LcoError> {
-    if v.eq_ignore_ascii_case("on") {
-        Ok(true)
-    } else if v.eq_ignore_ascii_case("off") {
-        Ok(false)
-    } else {
-        Err(LcoError::Value)
+    const ON: u64 = word_key(b"on");
+    const OFF: u64 = word_key(b"off");
+    match (v.len(), word_key(v.as_bytes())) {
+        (2, ON) => Ok(true),
+        (3, OFF) => Ok(false),
+        _ => Err(LcoError::Value),
     }
 }
 
 impl<'a> LcoItem<'a> {
     /// The item and its bit for the duplicate check (0 for `Other`).
     /// `key` is the name's [`word_key`].
+    #[inline(always)]
     fn parse(key: u64, name: &'a str, value: &'a str) -> Result<(u32, LcoItem<'a>), LcoError> {
         const fn k(s: &str) -> u64 {
             word_key(s.as_bytes())
@@ -351,6 +406,6 @@ impl fmt::Display for LcoItem<'_> {
 
 impl fmt::Display for LocalConnectionOptions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        super::params::write_list(f, &self.items, ", ")
+        super::list::write_list(f, self, ", ")
     }
 }

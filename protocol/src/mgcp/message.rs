@@ -83,6 +83,30 @@ impl Verb {
     }
 }
 
+impl Verb {
+    /// Four letters in any case; bit 5 folds case because every verb is
+    /// letters only.
+    pub(crate) fn from_letters(b: [u8; 4]) -> Option<Verb> {
+        const fn k(s: &str) -> u32 {
+            (word_key(s.as_bytes()) as u32) | 0x2020_2020
+        }
+        const KEYS: [u32; 9] = [
+            k("EPCF"),
+            k("CRCX"),
+            k("MDCX"),
+            k("DLCX"),
+            k("RQNT"),
+            k("NTFY"),
+            k("AUEP"),
+            k("AUCX"),
+            k("RSIP"),
+        ];
+        let key = u32::from_le_bytes(b) | 0x2020_2020;
+        let i = KEYS.iter().position(|&k| k == key)?;
+        Verb::ALL.get(i).copied()
+    }
+}
+
 impl fmt::Display for Verb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -2,8 +2,10 @@
 
 mod code;
 mod error;
+mod events;
 mod header;
 mod lco;
+mod list;
 mod message;
 mod params;
 mod parse;
@@ -14,11 +16,12 @@ mod write;
 
 pub use code::ReturnCode;
 pub use error::{ErrorKind, ParseError};
+pub use events::{EventItem, EventList};
 pub use lco::{EncryptionKey, KeyError, LcoError, LcoItem, LocalConnectionOptions};
+pub use list::{Iter, List, ListItem};
 pub use message::{Command, EndpointName, Message, Response, TransactionId, Verb, DEFAULT_VERSION};
 pub use params::{
-    ConnectionMode, ConnectionParameter, EventItem, Param, ParamName, ReasonCode, RestartMethod,
-    TidRange,
+    ConnectionMode, ConnectionParameter, Param, ParamName, ReasonCode, RestartMethod, TidRange,
 };
 pub use parse::{parse, parse_datagram, split_datagram, MAX_DATAGRAM, MAX_ID_LEN, MAX_PIGGYBACKED};
 pub use write::encode_datagram;

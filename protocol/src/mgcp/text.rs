@@ -86,6 +86,27 @@ pub(crate) fn is_graphic(s: &str) -> bool {
     chunks.remainder().iter().all(u8::is_ascii_graphic)
 }
 
+/// The length of the visible-ASCII prefix of `b`, eight bytes at a time.
+pub(crate) fn graphic_len(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = word(chunk);
+        let below = x.wrapping_sub(ONES * 0x21) & !x;
+        let bad = (x | below | x.wrapping_add(ONES)) & HIGH;
+        if bad != 0 {
+            // Borrows and carries only run upwards: the lowest flag is real.
+            return at + (bad.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    at + tail
+        .iter()
+        .position(|c| !c.is_ascii_graphic())
+        .unwrap_or(tail.len())
+}
+
 /// True if `s` is empty or only white space, as `str::trim` counts it.
 pub(crate) fn is_blank(s: &str) -> bool {
     // An ASCII byte decides at once; only non-ASCII white space needs `trim`.
@@ -171,6 +192,24 @@ mod tests {
                     let mut s = ok.clone();
                     s.replace_range(at..=at, good);
                     assert!(is_graphic(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn graphic_len_stops_at_the_first_other_byte() {
+        for len in 0..20 {
+            let ok = "a".repeat(len);
+            assert_eq!(graphic_len(ok.as_bytes()), len);
+            for at in 0..len {
+                for bad in [" ", "\t", "\x7f", "\x00", "\u{e9}", "\r", "\n"] {
+                    let mut s = ok.clone();
+                    s.replace_range(at..=at, bad);
+                    assert_eq!(graphic_len(s.as_bytes()), at, "{s:?}");
+                    // A second bad byte after the first changes nothing.
+                    s.push_str(bad);
+                    assert_eq!(graphic_len(s.as_bytes()), at, "{s:?}");
                 }
             }
         }
