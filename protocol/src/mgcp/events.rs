@@ -3,8 +3,8 @@
 
 use core::fmt;
 
-use super::list::{each_item, item_end, List, ListItem};
-use super::text::{is_graphic, trim_ws};
+use super::list::{each_item, item_end, List, ListItem, MAX_LIST_ITEMS};
+use super::text::{is_graphic, skip_ws, trim_ws};
 
 /// One item of an event or signal list: `name` or `name(args)`, where the
 /// name may carry a package prefix (`L/hd`) and a connection (`L/rt@0A3F`),
@@ -51,7 +51,10 @@ pub type EventList<'a> = List<'a, EventItem<'a>>;
 impl<'a> List<'a, EventItem<'a>> {
     /// Checks a list; an empty value is an empty list.
     pub fn parse(s: &'a str) -> Option<Self> {
-        let len = each_item(s, |item| event_item(item).map(|_| ()))?;
+        let len = match plain_count(s.as_bytes()) {
+            Some(n) => n,
+            None => each_item(s, |item| event_item(item).map(|_| ()))?,
+        };
         Some(List::validated(s, len))
     }
 }
@@ -69,6 +72,80 @@ impl fmt::Display for EventList<'_> {
         super::list::write_list(f, self, ",")
     }
 }
+
+/// The item count of a list of the usual shape, read in one pass: names of
+/// visible bytes (digit ranges such as `[0-9#*T]` included), each maybe
+/// followed by `(args)`, commas between, no quotes. `None` for anything
+/// else, which the general code then reads (it accepts all this accepts,
+/// with the same count).
+fn plain_count(b: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(b, 0);
+    let mut n = 0;
+    loop {
+        let start = i;
+        while let Some(&c) = b.get(i) {
+            if PLAIN[usize::from(c)] {
+                i += 1;
+            } else if c == b'[' {
+                i += 1 + b
+                    .get(i + 1..)?
+                    .iter()
+                    .take_while(|&&c| PLAIN[usize::from(c)])
+                    .count();
+                if b.get(i) != Some(&b']') {
+                    return None;
+                }
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i == start {
+            return None;
+        }
+        if b.get(i) == Some(&b'(') {
+            // To the `)` that closes it; commas inside do not split.
+            let mut depth = 0u32;
+            loop {
+                let c = *b.get(i)?;
+                i += 1;
+                match c {
+                    b'(' | b'[' => depth += 1,
+                    b')' | b']' if depth == 1 => {
+                        if c != b')' {
+                            return None;
+                        }
+                        break;
+                    }
+                    b')' | b']' => depth -= 1,
+                    b'"' => return None,
+                    _ => {}
+                }
+            }
+        }
+        n += 1;
+        if n > MAX_LIST_ITEMS {
+            return None;
+        }
+        i = skip_ws(b, i);
+        match b.get(i) {
+            None => return Some(n),
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(_) => return None,
+        }
+    }
+}
+
+/// Visible bytes that [`item_end`] passes over.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'!';
+    while c <= b'~' {
+        t[c as usize] = !matches!(c, b'"' | b'(' | b')' | b'[' | b']' | b',');
+        c += 1;
+    }
+    t
+};
 
 /// One trimmed item: a visible name, then optionally `(args)` to the end.
 fn event_item(item: &str) -> Option<EventItem<'_>> {
