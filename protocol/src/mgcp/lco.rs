@@ -3,6 +3,7 @@
 //! (`es-ccd`, `es-cci`) options.
 
 use core::fmt;
+use core::ops::Range;
 
 use super::list::{List, ListItem};
 use super::text::{find_byte, skip_ws, word_key};
@@ -183,21 +184,23 @@ impl<'a> List<'a, LcoItem<'a>> {
     pub fn parse(s: &'a str) -> Result<Self, LcoError> {
         let b = s.as_bytes();
         let start = skip_ws(b, 0);
+        let text = s.get(start..).unwrap_or("");
         let mut at = start;
         let mut len = 0;
         // One bit per known option, for the duplicate check.
         let mut seen = 0u32;
         while at < b.len() {
-            let raw = split_item(s, at)?;
+            let raw = split_item(b, at)?;
             if len == Self::MAX_ITEMS {
                 return Err(LcoError::Syntax);
             }
-            let (bit, _) = LcoItem::parse(raw.key, raw.name, raw.value)?;
+            let bit = raw.check(s)?;
             let dup = if bit == 0 {
                 // Rare: compare with the earlier items' names.
-                List::<LcoItem>::validated(s.get(start..).unwrap_or(""), len)
+                let name = s.get(at..raw.name_end).unwrap_or("");
+                List::<LcoItem>::validated(text, len)
                     .iter()
-                    .any(|i| i.name().eq_ignore_ascii_case(raw.name))
+                    .any(|i| i.name().eq_ignore_ascii_case(name))
             } else {
                 seen & bit != 0
             };
@@ -213,7 +216,7 @@ impl<'a> List<'a, LcoItem<'a>> {
                 None => break,
             }
         }
-        Ok(List::validated(s.get(start..).unwrap_or(""), len))
+        Ok(List::validated(text, len))
     }
 
     pub fn encryption_key(&self) -> Option<EncryptionKey<'a>> {
@@ -230,44 +233,81 @@ impl<'a> List<'a, LcoItem<'a>> {
 
 impl<'a> ListItem<'a> for LcoItem<'a> {
     fn split_first(text: &'a str) -> Option<(Self, &'a str)> {
-        let raw = split_item(text, 0).ok()?;
-        let (_, item) = LcoItem::parse(raw.key, raw.name, raw.value).ok()?;
+        let raw = split_item(text.as_bytes(), 0).ok()?;
+        let value = text.get(raw.value.clone())?;
+        let item = match raw.option {
+            Some(option) => option.item(value)?,
+            None => LcoItem::Other {
+                name: text.get(..raw.name_end)?,
+                value,
+            },
+        };
         let rest = raw.next.and_then(|n| text.get(n..)).unwrap_or("");
         Some((item, rest))
     }
 }
 
-/// One item split off, its value not yet checked.
-struct RawItem<'a> {
-    /// The name's [`word_key`], 0 if longer than 8 bytes.
-    key: u64,
-    name: &'a str,
+/// One item split off (byte positions), its value not yet checked.
+struct RawItem {
+    option: Option<Known>,
+    name_end: usize,
     /// Trimmed.
-    value: &'a str,
+    value: Range<usize>,
     /// Where the next item starts (after the comma and white space);
     /// `None` after the last item.
     next: Option<usize>,
 }
 
+impl RawItem {
+    /// Checks the value; the option's bit for the duplicate check, 0 for
+    /// an option we do not know.
+    #[inline(always)]
+    fn check(&self, s: &str) -> Result<u32, LcoError> {
+        let Some(option) = self.option else {
+            return Ok(0);
+        };
+        let value = s.as_bytes().get(self.value.clone()).unwrap_or_default();
+        let ok = match option.value_kind() {
+            ValueKind::Text => !value.is_empty(),
+            ValueKind::OnOff => on_off(value).is_ok(),
+            ValueKind::Key => s
+                .get(self.value.clone())
+                .and_then(EncryptionKey::parse)
+                .is_some(),
+        };
+        if ok {
+            Ok(1 << option as u32)
+        } else {
+            Err(LcoError::Value)
+        }
+    }
+}
+
 /// Splits off the item starting at `at` (not white space).
 #[inline(always)]
-fn split_item(s: &str, at: usize) -> Result<RawItem<'_>, LcoError> {
+fn split_item(b: &[u8], at: usize) -> Result<RawItem, LcoError> {
     // One pass over each byte: the name (visible, folded into its lookup
     // key as it goes), its colon, then the value up to a comma.
-    let b = s.as_bytes();
-    let mut key = 0u64;
-    let mut i = at;
-    while let Some(&c) = b.get(i) {
-        if !c.is_ascii_graphic() || c == b':' || c == b',' {
-            break;
+    let (key, name_end, colon) = match (b.get(at), b.get(at + 1)) {
+        // Most names are one letter, right before the colon.
+        (Some(&c), Some(b':')) if c.is_ascii_alphabetic() => {
+            (u64::from(c.to_ascii_lowercase()), at + 1, at + 1)
         }
-        if i - at < 8 {
-            key |= u64::from(c.to_ascii_lowercase()) << (8 * (i - at));
+        _ => {
+            let mut key = 0u64;
+            let mut i = at;
+            while let Some(&c) = b.get(i) {
+                if !c.is_ascii_graphic() || c == b':' || c == b',' {
+                    break;
+                }
+                if i - at < 8 {
+                    key |= u64::from(c.to_ascii_lowercase()) << (8 * (i - at));
+                }
+                i += 1;
+            }
+            (key, i, skip_ws(b, i))
         }
-        i += 1;
-    }
-    let name_end = i;
-    let colon = skip_ws(b, i);
+    };
     // Anything but a colon here is a malformed item (a name with white
     // space or control bytes in it, or no colon before the comma).
     if name_end == at || b.get(colon) != Some(&b':') {
@@ -282,33 +322,49 @@ fn split_item(s: &str, at: usize) -> Result<RawItem<'_>, LcoError> {
     while end > value_start && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
         end -= 1;
     }
-    // Every cut is next to an ASCII byte, so on a char boundary.
-    let name = s.get(at..name_end).ok_or(LcoError::Syntax)?;
-    let value = s.get(value_start..end).unwrap_or("");
-    let key = if name_end - at > 8 { 0 } else { key };
+    let option = if name_end - at > 8 {
+        None
+    } else {
+        Known::from_key(key)
+    };
     Ok(RawItem {
-        key,
-        name,
-        value,
+        option,
+        name_end,
+        value: value_start..end,
         next,
     })
 }
 
-fn on_off(v: &str) -> Result<bool, LcoError> {
-    const ON: u64 = word_key(b"on");
-    const OFF: u64 = word_key(b"off");
-    match (v.len(), word_key(v.as_bytes())) {
-        (2, ON) => Ok(true),
-        (3, OFF) => Ok(false),
-        _ => Err(LcoError::Value),
-    }
+/// The options with their own [`LcoItem`]; the discriminant is the
+/// option's bit in the duplicate check.
+#[derive(Clone, Copy)]
+enum Known {
+    P,
+    A,
+    B,
+    E,
+    Gc,
+    S,
+    T,
+    R,
+    K,
+    Nt,
+    ScRtp,
+    ScRtcp,
+    EsCcd,
+    EsCci,
 }
 
-impl<'a> LcoItem<'a> {
-    /// The item and its bit for the duplicate check (0 for `Other`).
-    /// `key` is the name's [`word_key`].
-    #[inline(always)]
-    fn parse(key: u64, name: &'a str, value: &'a str) -> Result<(u32, LcoItem<'a>), LcoError> {
+enum ValueKind {
+    /// Any text but nothing.
+    Text,
+    OnOff,
+    Key,
+}
+
+impl Known {
+    /// From a name's [`word_key`].
+    fn from_key(key: u64) -> Option<Known> {
         const fn k(s: &str) -> u64 {
             word_key(s.as_bytes())
         }
@@ -326,37 +382,65 @@ impl<'a> LcoItem<'a> {
         const SC_RTCP: u64 = k("sc-rtcp");
         const ES_CCD: u64 = k("es-ccd");
         const ES_CCI: u64 = k("es-cci");
-        // Text options need a value; the constructor is chosen per arm so
-        // it is inlined rather than called through a pointer.
-        let text = |n: u32, item: fn(&'a str) -> LcoItem<'a>| {
-            if value.is_empty() {
-                Err(LcoError::Value)
-            } else {
-                Ok((1 << n, item(value)))
-            }
-        };
-        match key {
-            P => text(0, LcoItem::PacketizationPeriod),
-            A => text(1, LcoItem::Compression),
-            B => text(2, LcoItem::Bandwidth),
-            E => Ok((1 << 3, LcoItem::EchoCancellation(on_off(value)?))),
-            GC => text(4, LcoItem::GainControl),
-            S => Ok((1 << 5, LcoItem::SilenceSuppression(on_off(value)?))),
-            T => text(6, LcoItem::TypeOfService),
-            R => text(7, LcoItem::ResourceReservation),
-            K => {
-                let key = EncryptionKey::parse(value).ok_or(LcoError::Value)?;
-                Ok((1 << 8, LcoItem::EncryptionKey(key)))
-            }
-            NT => text(9, LcoItem::TypeOfNetwork),
-            SC_RTP => text(10, LcoItem::RtpSecurity),
-            SC_RTCP => text(11, LcoItem::RtcpSecurity),
-            ES_CCD => text(12, LcoItem::SurveillanceDestination),
-            ES_CCI => text(13, LcoItem::SurveillanceId),
-            _ => Ok((0, LcoItem::Other { name, value })),
+        Some(match key {
+            P => Known::P,
+            A => Known::A,
+            B => Known::B,
+            E => Known::E,
+            GC => Known::Gc,
+            S => Known::S,
+            T => Known::T,
+            R => Known::R,
+            K => Known::K,
+            NT => Known::Nt,
+            SC_RTP => Known::ScRtp,
+            SC_RTCP => Known::ScRtcp,
+            ES_CCD => Known::EsCcd,
+            ES_CCI => Known::EsCci,
+            _ => return None,
+        })
+    }
+
+    fn value_kind(self) -> ValueKind {
+        match self {
+            Known::E | Known::S => ValueKind::OnOff,
+            Known::K => ValueKind::Key,
+            _ => ValueKind::Text,
         }
     }
 
+    /// The item for a value [`RawItem::check`] accepted.
+    fn item(self, v: &str) -> Option<LcoItem<'_>> {
+        Some(match self {
+            Known::P => LcoItem::PacketizationPeriod(v),
+            Known::A => LcoItem::Compression(v),
+            Known::B => LcoItem::Bandwidth(v),
+            Known::E => LcoItem::EchoCancellation(on_off(v.as_bytes()).ok()?),
+            Known::Gc => LcoItem::GainControl(v),
+            Known::S => LcoItem::SilenceSuppression(on_off(v.as_bytes()).ok()?),
+            Known::T => LcoItem::TypeOfService(v),
+            Known::R => LcoItem::ResourceReservation(v),
+            Known::K => LcoItem::EncryptionKey(EncryptionKey::parse(v)?),
+            Known::Nt => LcoItem::TypeOfNetwork(v),
+            Known::ScRtp => LcoItem::RtpSecurity(v),
+            Known::ScRtcp => LcoItem::RtcpSecurity(v),
+            Known::EsCcd => LcoItem::SurveillanceDestination(v),
+            Known::EsCci => LcoItem::SurveillanceId(v),
+        })
+    }
+}
+
+fn on_off(v: &[u8]) -> Result<bool, LcoError> {
+    const ON: u64 = word_key(b"on");
+    const OFF: u64 = word_key(b"off");
+    match (v.len(), word_key(v)) {
+        (2, ON) => Ok(true),
+        (3, OFF) => Ok(false),
+        _ => Err(LcoError::Value),
+    }
+}
+
+impl<'a> LcoItem<'a> {
     pub fn name(&self) -> &'a str {
         match self {
             LcoItem::PacketizationPeriod(_) => "p",

@@ -200,7 +200,10 @@ impl<'a> EndpointName<'a> {
         let l = local.as_bytes();
         let terms_ok = l.first().is_some_and(|&c| c != b'/')
             && l.last().is_some_and(|&c| c != b'/')
-            && !l.windows(2).any(|w| w == b"//");
+            && !l
+                .iter()
+                .zip(l.get(1..).unwrap_or_default())
+                .any(|(&a, &b)| a == b'/' && b == b'/');
         let plain = terms_ok && !domain.is_empty() && find_byte(domain.as_bytes(), b'@').is_none();
         plain.then_some(EndpointName { local, domain })
     }

@@ -81,6 +81,26 @@ impl ParamName {
             .map_or("X-", |(c, _)| c)
     }
 
+    /// The one-letter codes, by letter.
+    const LETTERS: [Option<ParamName>; 26] = {
+        let mut t = [None; 26];
+        let mut i = 0;
+        while i < Self::CODES.len() {
+            let (code, name) = Self::CODES[i];
+            if code.len() == 1 {
+                t[(code.as_bytes()[0] - b'A') as usize] = Some(name);
+            }
+            i += 1;
+        }
+        t
+    };
+
+    /// Looks up a one-letter code, case-insensitively.
+    pub(crate) fn from_letter(c: u8) -> Option<ParamName> {
+        let i = c.to_ascii_uppercase().wrapping_sub(b'A');
+        *Self::LETTERS.get(usize::from(i))?
+    }
+
     /// Looks up a parameter code, case-insensitively. `X-` names are extensions.
     pub fn from_code(code: &str) -> Option<ParamName> {
         use ParamName::*;
@@ -437,6 +457,13 @@ mod tests {
         );
         assert_eq!(ParamName::from_code("Q2"), None);
         assert_eq!(ParamName::from_code("X\u{e9}"), None);
+        for c in 0..=255u8 {
+            let code = [c];
+            let via_code = core::str::from_utf8(&code)
+                .ok()
+                .and_then(ParamName::from_code);
+            assert_eq!(ParamName::from_letter(c), via_code, "{c}");
+        }
         assert_eq!(ParamName::from_code(""), None);
     }
 

@@ -18,7 +18,7 @@ use super::text::{
 
 pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
     let (name, value) = param_name(line).ok_or(ErrorKind::BadParamLine)?;
-    typed_value(name, trim_ws(value), false)
+    typed_value(ParamName::from_code(name), name, trim_ws(value), false)
 }
 
 /// The parameter line at the start of `text`, if it has the usual shape
@@ -47,13 +47,23 @@ pub(crate) fn quick_param(text: &str) -> Option<(Result<Param<'_>, ErrorKind>, O
             (trim_ws(text.get(start..line_end)?), false, rest)
         }
     };
-    Some((typed_value(text.get(..colon)?, value, graphic), rest))
+    let name = text.get(..colon)?;
+    let kind = match colon {
+        1 => b.first().and_then(|&c| ParamName::from_letter(c)),
+        _ => ParamName::from_code(name),
+    };
+    Some((typed_value(kind, name, value, graphic), rest))
 }
 
-/// The typed value of a parameter; `graphic` if the value is already
-/// known to be visible ASCII.
-fn typed_value<'a>(name: &'a str, value: &'a str, graphic: bool) -> Result<Param<'a>, ErrorKind> {
-    let kind = ParamName::from_code(name).ok_or(ErrorKind::UnknownParam)?;
+/// The typed value of a parameter named `name` (`kind` if known);
+/// `graphic` if the value is already known to be visible ASCII.
+fn typed_value<'a>(
+    kind: Option<ParamName>,
+    name: &'a str,
+    value: &'a str,
+    graphic: bool,
+) -> Result<Param<'a>, ErrorKind> {
+    let kind = kind.ok_or(ErrorKind::UnknownParam)?;
     let bad = ErrorKind::BadValue(kind);
     let id = |v: &str| {
         let ok = !v.is_empty() && v.len() <= MAX_ID_LEN && (graphic || is_graphic(v));
