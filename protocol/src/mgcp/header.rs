@@ -5,7 +5,7 @@ use super::code::ReturnCode;
 use super::error::{ErrorKind, ParseError};
 use super::message::{EndpointName, TransactionId, Verb};
 use super::parse::error;
-use super::text::{find_byte, small_number, token, trim_ws};
+use super::text::{find_byte, slice, small_number, token, trim_ws};
 
 pub(crate) enum Header<'a> {
     Command {
@@ -109,7 +109,7 @@ fn plain_command(line: &str) -> Option<Header<'_>> {
     }
     let ep_start = i + 1;
     let ep_end = ep_start + find_byte(b.get(ep_start..)?, b' ')?;
-    let endpoint = EndpointName::parse(line.get(ep_start..ep_end)?)?;
+    let endpoint = EndpointName::parse(slice(line, ep_start, ep_end)?)?;
     let version = trim_ws(line.get(ep_end + 1..)?);
     is_plain_version(version.as_bytes()).then_some(Header::Command {
         verb,
@@ -122,13 +122,14 @@ fn plain_command(line: &str) -> Option<Header<'_>> {
 /// `MGCP 1.0` or `MGCP 0.1` with one space, then nothing or a profile after
 /// white space: the usual case, checked without splitting tokens.
 fn is_plain_version(v: &[u8]) -> bool {
-    let (Some(proto), Some(number)) = (v.get(..4), v.get(5..8)) else {
+    const V10: u64 = u64::from_le_bytes(*b"mgcp 1.0");
+    const V01: u64 = u64::from_le_bytes(*b"mgcp 0.1");
+    let Some(word) = v.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
         return false;
     };
-    proto.eq_ignore_ascii_case(b"MGCP")
-        && v.get(4) == Some(&b' ')
-        && (number == b"1.0" || number == b"0.1")
-        && matches!(v.get(8), None | Some(b' ' | b'\t'))
+    // Bit 5 folds the case of the four letters (and maps nothing else onto them).
+    let folded = u64::from_le_bytes(word) | 0x2020_2020;
+    (folded == V10 || folded == V01) && matches!(v.get(8), None | Some(b' ' | b'\t'))
 }
 
 /// The rest of a response line after its three-digit code.

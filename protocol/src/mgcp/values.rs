@@ -13,7 +13,7 @@ use super::params::{
 };
 use super::parse::MAX_ID_LEN;
 use super::text::{
-    graphic_len, is_graphic, next_line, skip_ws, small_number, split_byte, token, trim_ws,
+    graphic_len, is_graphic, next_line, skip_ws, slice, small_number, split_byte, token, trim_ws,
 };
 
 pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
@@ -36,10 +36,10 @@ pub(crate) fn quick_param(text: &str) -> Option<(Result<Param<'_>, ErrorKind>, O
     let start = skip_ws(b, colon + 1);
     let end = start + graphic_len(b.get(start..)?);
     let (value, graphic, rest) = match (b.get(end), b.get(end + 1)) {
-        (None, _) => (text.get(start..end)?, true, None),
-        (Some(b'\n'), _) => (text.get(start..end)?, true, text.get(end + 1..)),
-        (Some(b'\r'), Some(b'\n')) => (text.get(start..end)?, true, text.get(end + 2..)),
-        (Some(b'\r'), None) => (text.get(start..end)?, true, None),
+        (None, _) => (slice(text, start, end)?, true, None),
+        (Some(b'\n'), _) => (slice(text, start, end)?, true, text.get(end + 1..)),
+        (Some(b'\r'), Some(b'\n')) => (slice(text, start, end)?, true, text.get(end + 2..)),
+        (Some(b'\r'), None) => (slice(text, start, end)?, true, None),
         _ => {
             // White space or other bytes inside: the line ends further on.
             let (line, rest) = next_line(text.get(end..)?);
