@@ -6,7 +6,7 @@ use core::fmt;
 use core::ops::Range;
 
 use super::list::{List, ListItem};
-use super::text::{find_byte, skip_ws, word_key};
+use super::text::{find_byte, key, skip_ws, word_key};
 use crate::secret::{Base64Error, Fingerprint, SecretBytes};
 
 /// The `k:` encryption key (RFC 3435 section 3.2.2.10, after RFC 2327's `k=`).
@@ -35,13 +35,10 @@ impl<'a> EncryptionKey<'a> {
     /// The `method:key` forms of RFC 4566 section 5.12, shared by MGCP's
     /// `k:` and SDP's `k=`.
     pub(crate) fn parse(v: &'a str) -> Option<EncryptionKey<'a>> {
-        const fn k(s: &str) -> u64 {
-            word_key(s.as_bytes())
-        }
-        const CLEAR: u64 = k("clear");
-        const BASE64: u64 = k("base64");
-        const URI: u64 = k("uri");
-        const PROMPT: u64 = k("prompt");
+        const CLEAR: u64 = key("clear");
+        const BASE64: u64 = key("base64");
+        const URI: u64 = key("uri");
+        const PROMPT: u64 = key("prompt");
         // The usual form, in lower case: one comparison.
         if let Some(text) = v.strip_prefix("base64:") {
             return Some(EncryptionKey::Base64(text));
@@ -49,21 +46,21 @@ impl<'a> EncryptionKey<'a> {
         // Every method name is at most 6 bytes: look for the colon in the
         // first 7, folding the method into its lookup key on the way.
         let b = v.as_bytes();
-        let mut key = 0u64;
+        let mut method = 0u64;
         for (i, &c) in b.iter().take(7).enumerate() {
             if c == b':' {
                 let text = v.get(i + 1..)?;
                 // The length too: a NUL byte adds nothing to the key.
-                return match (i, key) {
+                return match (i, method) {
                     (5, CLEAR) => Some(EncryptionKey::Clear(text)),
                     (6, BASE64) => Some(EncryptionKey::Base64(text)),
                     (3, URI) => Some(EncryptionKey::Uri(text)),
                     _ => None,
                 };
             }
-            key |= u64::from(c.to_ascii_lowercase()) << (8 * i);
+            method |= u64::from(c.to_ascii_lowercase()) << (8 * i);
         }
-        (b.len() == 6 && key == PROMPT).then_some(EncryptionKey::Prompt)
+        (b.len() == 6 && method == PROMPT).then_some(EncryptionKey::Prompt)
     }
 
     pub fn method(&self) -> &'static str {
@@ -364,25 +361,22 @@ enum ValueKind {
 
 impl Known {
     /// From a name's [`word_key`].
-    fn from_key(key: u64) -> Option<Known> {
-        const fn k(s: &str) -> u64 {
-            word_key(s.as_bytes())
-        }
-        const P: u64 = k("p");
-        const A: u64 = k("a");
-        const B: u64 = k("b");
-        const E: u64 = k("e");
-        const GC: u64 = k("gc");
-        const S: u64 = k("s");
-        const T: u64 = k("t");
-        const R: u64 = k("r");
-        const K: u64 = k("k");
-        const NT: u64 = k("nt");
-        const SC_RTP: u64 = k("sc-rtp");
-        const SC_RTCP: u64 = k("sc-rtcp");
-        const ES_CCD: u64 = k("es-ccd");
-        const ES_CCI: u64 = k("es-cci");
-        Some(match key {
+    fn from_key(name_key: u64) -> Option<Known> {
+        const P: u64 = key("p");
+        const A: u64 = key("a");
+        const B: u64 = key("b");
+        const E: u64 = key("e");
+        const GC: u64 = key("gc");
+        const S: u64 = key("s");
+        const T: u64 = key("t");
+        const R: u64 = key("r");
+        const K: u64 = key("k");
+        const NT: u64 = key("nt");
+        const SC_RTP: u64 = key("sc-rtp");
+        const SC_RTCP: u64 = key("sc-rtcp");
+        const ES_CCD: u64 = key("es-ccd");
+        const ES_CCI: u64 = key("es-cci");
+        Some(match name_key {
             P => Known::P,
             A => Known::A,
             B => Known::B,
@@ -491,5 +485,62 @@ impl fmt::Display for LcoItem<'_> {
 impl fmt::Display for LocalConnectionOptions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         super::list::write_list(f, self, ", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    /// The plain reading of RFC 4566's `method:key`.
+    fn reference(v: &str) -> Option<EncryptionKey<'_>> {
+        if v.eq_ignore_ascii_case("prompt") {
+            return Some(EncryptionKey::Prompt);
+        }
+        let (method, key) = v.split_once(':')?;
+        let is = |m: &str| method.eq_ignore_ascii_case(m);
+        if is("clear") {
+            Some(EncryptionKey::Clear(key))
+        } else if is("base64") {
+            Some(EncryptionKey::Base64(key))
+        } else if is("uri") {
+            Some(EncryptionKey::Uri(key))
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn key_methods_read_as_the_rfc_says() {
+        let methods = [
+            "",
+            "clear",
+            "CLEAR",
+            "Clear",
+            "clear\0",
+            "clea",
+            "base64",
+            "BASE64",
+            "Base64",
+            "base6",
+            "base644",
+            "uri",
+            "URI",
+            "ur",
+            "prompt",
+            "PROMPT",
+            "promp",
+            "promptx",
+            "x",
+            "\u{e9}",
+            "cl\u{e9}ar",
+        ];
+        for m in methods {
+            for rest in ["", ":", ":abc", ":a:b", "::", ":\u{e9}"] {
+                let v = format!("{m}{rest}");
+                assert_eq!(EncryptionKey::parse(&v), reference(&v), "{v:?}");
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
-use super::text::{find_byte, is_graphic, word_key};
+use super::text::{find_byte, is_graphic, key, word_key};
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
@@ -56,18 +56,15 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
-        const fn k(s: &str) -> u64 {
-            word_key(s.as_bytes())
-        }
-        const EPCF: u64 = k("EPCF");
-        const CRCX: u64 = k("CRCX");
-        const MDCX: u64 = k("MDCX");
-        const DLCX: u64 = k("DLCX");
-        const RQNT: u64 = k("RQNT");
-        const NTFY: u64 = k("NTFY");
-        const AUEP: u64 = k("AUEP");
-        const AUCX: u64 = k("AUCX");
-        const RSIP: u64 = k("RSIP");
+        const EPCF: u64 = key("EPCF");
+        const CRCX: u64 = key("CRCX");
+        const MDCX: u64 = key("MDCX");
+        const DLCX: u64 = key("DLCX");
+        const RQNT: u64 = key("RQNT");
+        const NTFY: u64 = key("NTFY");
+        const AUEP: u64 = key("AUEP");
+        const AUCX: u64 = key("AUCX");
+        const RSIP: u64 = key("RSIP");
         Some(match word_key(token.as_bytes()) {
             EPCF => Verb::Epcf,
             CRCX => Verb::Crcx,
@@ -88,7 +85,7 @@ impl Verb {
     /// letters only.
     pub(crate) fn from_letters(b: [u8; 4]) -> Option<Verb> {
         const fn k(s: &str) -> u32 {
-            (word_key(s.as_bytes()) as u32) | 0x2020_2020
+            (key(s) as u32) | 0x2020_2020
         }
         const KEYS: [u32; 9] = [
             k("EPCF"),

@@ -59,6 +59,11 @@ pub(crate) const fn word_key(s: &[u8]) -> u64 {
     key
 }
 
+/// [`word_key`] of a keyword, for `const` lookup keys.
+pub(crate) const fn key(s: &str) -> u64 {
+    word_key(s.as_bytes())
+}
+
 /// The value of 1 to 9 ASCII digits (which cannot overflow a u32).
 pub(crate) fn small_number(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 9 {
