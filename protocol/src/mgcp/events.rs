@@ -136,7 +136,7 @@ fn plain_count(b: &[u8]) -> Option<usize> {
     }
 }
 
-/// Visible bytes that [`item_end`] passes over.
+/// Visible bytes but the six that split lists (quotes, brackets, commas).
 static PLAIN: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = b'!';

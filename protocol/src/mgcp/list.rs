@@ -49,8 +49,8 @@ impl<'a, T> List<'a, T> {
 }
 
 impl<'a, T: ListItem<'a>> List<'a, T> {
-    pub fn iter(&self) -> Iter<'_, 'a, T> {
-        Iter {
+    pub fn iter(&self) -> ListIter<'_, 'a, T> {
+        ListIter {
             repr: match &self.repr {
                 Repr::Text { text, len } => IterRepr::Text {
                     rest: text,
@@ -63,7 +63,7 @@ impl<'a, T: ListItem<'a>> List<'a, T> {
 }
 
 /// The items of a [`List`], by value.
-pub struct Iter<'l, 'a, T> {
+pub struct ListIter<'l, 'a, T> {
     repr: IterRepr<'l, 'a, T>,
 }
 
@@ -72,7 +72,7 @@ enum IterRepr<'l, 'a, T> {
     Items(core::slice::Iter<'l, T>),
 }
 
-impl<'a, T: ListItem<'a>> Iterator for Iter<'_, 'a, T> {
+impl<'a, T: ListItem<'a>> Iterator for ListIter<'_, 'a, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
@@ -100,9 +100,9 @@ impl<'a, T: ListItem<'a>> Iterator for Iter<'_, 'a, T> {
 
 impl<'l, 'a, T: ListItem<'a>> IntoIterator for &'l List<'a, T> {
     type Item = T;
-    type IntoIter = Iter<'l, 'a, T>;
+    type IntoIter = ListIter<'l, 'a, T>;
 
-    fn into_iter(self) -> Iter<'l, 'a, T> {
+    fn into_iter(self) -> ListIter<'l, 'a, T> {
         self.iter()
     }
 }

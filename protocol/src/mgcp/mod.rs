@@ -4,6 +4,7 @@ mod code;
 mod error;
 mod events;
 mod header;
+mod key;
 mod lco;
 mod list;
 mod message;
@@ -17,8 +18,9 @@ mod write;
 pub use code::ReturnCode;
 pub use error::{ErrorKind, ParseError};
 pub use events::{EventItem, EventList};
-pub use lco::{EncryptionKey, KeyError, LcoError, LcoItem, LocalConnectionOptions};
-pub use list::{Iter, List, ListItem};
+pub use key::{EncryptionKey, KeyError};
+pub use lco::{LcoError, LcoItem, LocalConnectionOptions};
+pub use list::{List, ListItem, ListIter};
 pub use message::{Command, EndpointName, Message, Response, TransactionId, Verb, DEFAULT_VERSION};
 pub use params::{
     ConnectionMode, ConnectionParameter, Param, ParamName, ReasonCode, RestartMethod, TidRange,
