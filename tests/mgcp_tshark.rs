@@ -27,7 +27,7 @@ fn ep(local: &'static str) -> EndpointName<'static> {
 }
 
 fn lco(items: Vec<LcoItem<'static>>) -> Param<'static> {
-    Param::LocalConnectionOptions(LocalConnectionOptions { items })
+    Param::LocalConnectionOptions(LocalConnectionOptions::from(items))
 }
 
 fn ev(name: &'static str, args: Option<&'static str>) -> EventItem<'static> {
@@ -59,7 +59,7 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
                 .with(Param::ConnectionMode(ConnectionMode::SendRecv))
                 .with(Param::NotifiedEntity("ca@controller.cablekey.test:2727"))
                 .with(Param::RequestIdentifier("0A1B"))
-                .with(Param::RequestedEvents(vec![ev("L/hu", Some("N"))]))
+                .with(Param::RequestedEvents(vec![ev("L/hu", Some("N"))].into()))
                 .with_sdp(SDP_OFFER),
         )),
         one(Message::Command(
@@ -86,11 +86,10 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
             cmd(Verb::Rqnt, 1005, "aaln/2")
                 .with(Param::NotifiedEntity("ca@controller.cablekey.test:2727"))
                 .with(Param::RequestIdentifier("0A1C"))
-                .with(Param::RequestedEvents(vec![
-                    ev("L/hd", Some("N")),
-                    ev("D/[0-9#*T]", Some("D")),
-                ]))
-                .with(Param::SignalRequests(vec![ev("L/dl", None)]))
+                .with(Param::RequestedEvents(
+                    vec![ev("L/hd", Some("N")), ev("D/[0-9#*T]", Some("D"))].into(),
+                ))
+                .with(Param::SignalRequests(vec![ev("L/dl", None)].into()))
                 .with(Param::DigitMap(
                     "(0T|00T|[1-7]xxx|8xxxxxxx|#xxxxxxx|*xx|91xxxxxxxxxx|9011x.T)",
                 ))
@@ -100,11 +99,9 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
             cmd(Verb::Ntfy, 1006, "aaln/2")
                 .with(Param::NotifiedEntity("ca@controller.cablekey.test:2727"))
                 .with(Param::RequestIdentifier("0A1C"))
-                .with(Param::ObservedEvents(vec![
-                    ev("D/5", None),
-                    ev("D/5", None),
-                    ev("D/1", None),
-                ])),
+                .with(Param::ObservedEvents(
+                    vec![ev("D/5", None), ev("D/5", None), ev("D/1", None)].into(),
+                )),
         )),
         one(Message::Command(cmd(Verb::Auep, 1007, "aaln/*").with(
             Param::RequestedInfo(vec!["R", "D", "S", "X", "N", "I", "T", "O", "ES"]),
@@ -198,8 +195,8 @@ fn datagrams() -> Vec<Vec<Message<'static>>> {
                         last: t(1004),
                     }]))
                     .with(Param::RequestIdentifier("0A1D"))
-                    .with(Param::RequestedEvents(vec![ev("L/hu", Some("N"))]))
-                    .with(Param::SignalRequests(vec![ev("L/rg", None)])),
+                    .with(Param::RequestedEvents(vec![ev("L/hu", Some("N"))].into()))
+                    .with(Param::SignalRequests(vec![ev("L/rg", None)].into())),
             ),
         ],
     ]

@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use cablekey_protocol::mgcp::{EventItem, ReturnCode};
+use cablekey_protocol::mgcp::{EventItem, EventList, ReturnCode};
 
 use crate::digitmap::{DigitMap, Symbol, SymbolSet};
 use crate::ports::Signal;
@@ -208,18 +208,18 @@ fn parse_embedded(body: &str) -> Result<Embedded, ReturnCode> {
 }
 
 /// Parses a RequestedEvents list.
-pub fn parse_events(items: &[EventItem<'_>]) -> Result<Vec<Requested>, ReturnCode> {
+pub fn parse_events(items: &EventList<'_>) -> Result<Vec<Requested>, ReturnCode> {
     parse_events_at(items, 0)
 }
 
-fn parse_events_at(items: &[EventItem<'_>], depth: u8) -> Result<Vec<Requested>, ReturnCode> {
+fn parse_events_at(items: &EventList<'_>, depth: u8) -> Result<Vec<Requested>, ReturnCode> {
     if items.len() > MAX_EVENTS {
         return Err(ReturnCode::NO_RESOURCES);
     }
     items
         .iter()
         .map(|item| {
-            let spec = parse_spec(item)?;
+            let spec = parse_spec(&item)?;
             let (actions, embedded) = match item.args {
                 Some(args) => parse_actions(args, depth)?,
                 // No action given: notify (RFC 3435 section 3.2.2.8).
@@ -241,10 +241,10 @@ fn parse_events_at(items: &[EventItem<'_>], depth: u8) -> Result<Vec<Requested>,
 }
 
 /// Parses a SignalRequests list.
-pub fn parse_signals(items: &[EventItem<'_>]) -> Result<Signals, ReturnCode> {
+pub fn parse_signals(items: &EventList<'_>) -> Result<Signals, ReturnCode> {
     let mut s = Signals::default();
     for item in items {
-        let (package, name) = split_name(item)?;
+        let (package, name) = split_name(&item)?;
         let signal = match package {
             Package::Line => Signal::from_code(name).ok_or(ReturnCode::NO_SUCH_EVENT)?,
             Package::Dtmf => return Err(ReturnCode::CANT_GENERATE_SIGNAL),
@@ -263,7 +263,7 @@ pub fn parse_signals(items: &[EventItem<'_>]) -> Result<Signals, ReturnCode> {
 }
 
 /// `name(args)` items of an embedded list, split like the codec splits lines.
-fn event_items(s: &str) -> Option<Vec<EventItem<'_>>> {
+fn event_items(s: &str) -> Option<EventList<'_>> {
     split_top(s)?
         .into_iter()
         .map(|item| {
@@ -309,7 +309,7 @@ fn split_top(s: &str) -> Option<Vec<&str>> {
 mod tests {
     use super::*;
 
-    fn items(s: &str) -> Vec<EventItem<'_>> {
+    fn items(s: &str) -> EventList<'_> {
         event_items(s).unwrap()
     }
 

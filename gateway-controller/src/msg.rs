@@ -196,7 +196,7 @@ mod tests {
         let key = lco.encryption_key().unwrap().decode().unwrap();
         assert_eq!(key.expose(), (0u8..32).collect::<Vec<_>>());
         assert!(
-            matches!(lco.find("x-dir"), Some(LcoItem::Other { value, .. }) if *value == "caller")
+            matches!(lco.find("x-dir"), Some(LcoItem::Other { value, .. }) if value == "caller")
         );
         assert!(cmd.sdp.unwrap().contains("m=audio 4000"));
     }

@@ -3,8 +3,8 @@
 
 use cablekey_protocol::mgcp::{
     self, Command, ConnectionMode, ConnectionParameter, EncryptionKey, EndpointName, EventItem,
-    LcoItem, LocalConnectionOptions, Message, Param, ReasonCode, Response, RestartMethod,
-    ReturnCode, TidRange, TransactionId, Verb,
+    EventList, LcoItem, LocalConnectionOptions, Message, Param, ReasonCode, Response,
+    RestartMethod, ReturnCode, TidRange, TransactionId, Verb,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -30,7 +30,7 @@ fn endpoint() -> impl Strategy<Value = EndpointName<'static>> {
         .prop_map(|(local, domain)| EndpointName { local, domain })
 }
 
-fn events() -> impl Strategy<Value = Vec<EventItem<'static>>> {
+fn events() -> impl Strategy<Value = EventList<'static>> {
     prop::collection::vec(
         (
             text("(L|D|G|T)/(hd|hu|[0-9#*]|\\[0-9#\\*T\\]|ft|rt)(@[0-9A-F]{1,4})?"),
@@ -39,6 +39,7 @@ fn events() -> impl Strategy<Value = Vec<EventItem<'static>>> {
             .prop_map(|(name, args)| EventItem { name, args }),
         0..4,
     )
+    .prop_map(EventList::from)
 }
 
 fn lco() -> impl Strategy<Value = LocalConnectionOptions<'static>> {
@@ -62,7 +63,7 @@ fn lco() -> impl Strategy<Value = LocalConnectionOptions<'static>> {
             seen.push(i.name());
             fresh
         });
-        LocalConnectionOptions { items }
+        LocalConnectionOptions::from(items)
     })
 }
 

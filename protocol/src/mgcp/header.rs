@@ -5,7 +5,7 @@ use super::code::ReturnCode;
 use super::error::{ErrorKind, ParseError};
 use super::message::{EndpointName, TransactionId, Verb};
 use super::parse::error;
-use super::text::{small_number, token, trim_ws};
+use super::text::{find_byte, slice, small_number, token, trim_ws};
 
 pub(crate) enum Header<'a> {
     Command {
@@ -36,6 +36,9 @@ pub(crate) fn parse_tid(s: &str, allow_zero: bool) -> Option<TransactionId> {
 }
 
 pub(crate) fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
+    if let Some(header) = plain_command(line) {
+        return Ok(header);
+    }
     let bad = |kind, tid, cmd| error(kind, tid, 1, cmd);
     let (first, rest) = token(line).ok_or(bad(ErrorKind::BadHeader, None, false))?;
 
@@ -81,16 +84,52 @@ pub(crate) fn parse_header(line: &str) -> Result<Header<'_>, ParseError> {
     })
 }
 
+/// The usual command line, `VERB tid endpoint MGCP 1.0 [profile]` with
+/// single spaces, read without splitting tokens; `None` leaves anything
+/// else (errors included) to the general code, which gives the same result.
+fn plain_command(line: &str) -> Option<Header<'_>> {
+    let b = line.as_bytes();
+    let verb: [u8; 4] = b.get(..4)?.try_into().ok()?;
+    if b.get(4) != Some(&b' ') {
+        return None;
+    }
+    let verb = Verb::from_letters(verb)?;
+    let mut tid = 0u32;
+    let mut i = 5;
+    // At most 9 digits, so no overflow.
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        if i == 5 + 9 {
+            return None;
+        }
+        tid = tid * 10 + u32::from(c - b'0');
+        i += 1;
+    }
+    if i == 5 || tid == 0 || b.get(i) != Some(&b' ') {
+        return None;
+    }
+    let ep_start = i + 1;
+    let ep_end = ep_start + find_byte(b.get(ep_start..)?, b' ')?;
+    let endpoint = EndpointName::parse(slice(line, ep_start, ep_end)?)?;
+    let version = trim_ws(line.get(ep_end + 1..)?);
+    is_plain_version(version.as_bytes()).then_some(Header::Command {
+        verb,
+        tid: TransactionId(tid),
+        endpoint,
+        version,
+    })
+}
+
 /// `MGCP 1.0` or `MGCP 0.1` with one space, then nothing or a profile after
 /// white space: the usual case, checked without splitting tokens.
 fn is_plain_version(v: &[u8]) -> bool {
-    let (Some(proto), Some(number)) = (v.get(..4), v.get(5..8)) else {
+    const V10: u64 = u64::from_le_bytes(*b"mgcp 1.0");
+    const V01: u64 = u64::from_le_bytes(*b"mgcp 0.1");
+    let Some(word) = v.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
         return false;
     };
-    proto.eq_ignore_ascii_case(b"MGCP")
-        && v.get(4) == Some(&b' ')
-        && (number == b"1.0" || number == b"0.1")
-        && matches!(v.get(8), None | Some(b' ' | b'\t'))
+    // Bit 5 folds the case of the four letters (and maps nothing else onto them).
+    let folded = u64::from_le_bytes(word) | 0x2020_2020;
+    (folded == V10 || folded == V01) && matches!(v.get(8), None | Some(b' ' | b'\t'))
 }
 
 /// The rest of a response line after its three-digit code.

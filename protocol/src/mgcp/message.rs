@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::code::ReturnCode;
 use super::params::{Param, ParamName};
-use super::text::{find_byte, is_graphic, word_key};
+use super::text::{find_byte, is_graphic, key, word_key};
 use crate::sdp::Redacted;
 
 /// The nine RFC 3435 command verbs.
@@ -56,18 +56,15 @@ impl Verb {
 
     /// Verbs compare case-insensitively (RFC 3435 section 3.2.1).
     pub fn from_token(token: &str) -> Option<Verb> {
-        const fn k(s: &str) -> u64 {
-            word_key(s.as_bytes())
-        }
-        const EPCF: u64 = k("EPCF");
-        const CRCX: u64 = k("CRCX");
-        const MDCX: u64 = k("MDCX");
-        const DLCX: u64 = k("DLCX");
-        const RQNT: u64 = k("RQNT");
-        const NTFY: u64 = k("NTFY");
-        const AUEP: u64 = k("AUEP");
-        const AUCX: u64 = k("AUCX");
-        const RSIP: u64 = k("RSIP");
+        const EPCF: u64 = key("EPCF");
+        const CRCX: u64 = key("CRCX");
+        const MDCX: u64 = key("MDCX");
+        const DLCX: u64 = key("DLCX");
+        const RQNT: u64 = key("RQNT");
+        const NTFY: u64 = key("NTFY");
+        const AUEP: u64 = key("AUEP");
+        const AUCX: u64 = key("AUCX");
+        const RSIP: u64 = key("RSIP");
         Some(match word_key(token.as_bytes()) {
             EPCF => Verb::Epcf,
             CRCX => Verb::Crcx,
@@ -80,6 +77,30 @@ impl Verb {
             RSIP => Verb::Rsip,
             _ => return None,
         })
+    }
+}
+
+impl Verb {
+    /// Four letters in any case; bit 5 folds case because every verb is
+    /// letters only.
+    pub(crate) fn from_letters(b: [u8; 4]) -> Option<Verb> {
+        const fn k(s: &str) -> u32 {
+            (key(s) as u32) | 0x2020_2020
+        }
+        const KEYS: [u32; 9] = [
+            k("EPCF"),
+            k("CRCX"),
+            k("MDCX"),
+            k("DLCX"),
+            k("RQNT"),
+            k("NTFY"),
+            k("AUEP"),
+            k("AUCX"),
+            k("RSIP"),
+        ];
+        let key = u32::from_le_bytes(b) | 0x2020_2020;
+        let i = KEYS.iter().position(|&k| k == key)?;
+        Verb::ALL.get(i).copied()
     }
 }
 
@@ -176,7 +197,10 @@ impl<'a> EndpointName<'a> {
         let l = local.as_bytes();
         let terms_ok = l.first().is_some_and(|&c| c != b'/')
             && l.last().is_some_and(|&c| c != b'/')
-            && !l.windows(2).any(|w| w == b"//");
+            && !l
+                .iter()
+                .zip(l.get(1..).unwrap_or_default())
+                .any(|(&a, &b)| a == b'/' && b == b'/');
         let plain = terms_ok && !domain.is_empty() && find_byte(domain.as_bytes(), b'@').is_none();
         plain.then_some(EndpointName { local, domain })
     }

@@ -2,8 +2,11 @@
 
 mod code;
 mod error;
+mod events;
 mod header;
+mod key;
 mod lco;
+mod list;
 mod message;
 mod params;
 mod parse;
@@ -14,11 +17,13 @@ mod write;
 
 pub use code::ReturnCode;
 pub use error::{ErrorKind, ParseError};
-pub use lco::{EncryptionKey, KeyError, LcoError, LcoItem, LocalConnectionOptions};
+pub use events::{EventItem, EventList};
+pub use key::{EncryptionKey, KeyError};
+pub use lco::{LcoError, LcoItem, LocalConnectionOptions};
+pub use list::{List, ListItem, ListIter};
 pub use message::{Command, EndpointName, Message, Response, TransactionId, Verb, DEFAULT_VERSION};
 pub use params::{
-    ConnectionMode, ConnectionParameter, EventItem, Param, ParamName, ReasonCode, RestartMethod,
-    TidRange,
+    ConnectionMode, ConnectionParameter, Param, ParamName, ReasonCode, RestartMethod, TidRange,
 };
 pub use parse::{parse, parse_datagram, split_datagram, MAX_DATAGRAM, MAX_ID_LEN, MAX_PIGGYBACKED};
 pub use write::encode_datagram;

@@ -3,7 +3,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::events::EventList;
 use super::lco::LocalConnectionOptions;
+use super::list::write_list;
 use super::message::{EndpointName, TransactionId};
 use super::text::word_key;
 
@@ -77,6 +79,26 @@ impl ParamName {
             .iter()
             .find(|(_, n)| *n == self)
             .map_or("X-", |(c, _)| c)
+    }
+
+    /// The one-letter codes, by letter.
+    const LETTERS: [Option<ParamName>; 26] = {
+        let mut t = [None; 26];
+        let mut i = 0;
+        while i < Self::CODES.len() {
+            let (code, name) = Self::CODES[i];
+            if code.len() == 1 {
+                t[(code.as_bytes()[0] - b'A') as usize] = Some(name);
+            }
+            i += 1;
+        }
+        t
+    };
+
+    /// Looks up a one-letter code, case-insensitively.
+    pub(crate) fn from_letter(c: u8) -> Option<ParamName> {
+        let i = c.to_ascii_uppercase().wrapping_sub(b'A');
+        *Self::LETTERS.get(usize::from(i))?
     }
 
     /// Looks up a parameter code, case-insensitively. `X-` names are extensions.
@@ -159,12 +181,14 @@ impl ConnectionMode {
     }
 
     pub fn from_token(s: &str) -> Option<ConnectionMode> {
-        // Every mode name is 8 letters: one packed-integer match.
+        // Every mode name is 8 lower-case letters: one word, case folded by
+        // setting bit 5 (which maps only `A-Z` onto `a-z`).
         const fn k(i: usize) -> u64 {
             word_key(ConnectionMode::NAMES[i].0.as_bytes())
         }
         const KEYS: [u64; 9] = [k(0), k(1), k(2), k(3), k(4), k(5), k(6), k(7), k(8)];
-        let key = word_key(s.as_bytes());
+        let word: [u8; 8] = s.as_bytes().try_into().ok()?;
+        let key = u64::from_le_bytes(word) | u64::from_ne_bytes([0x20; 8]);
         let i = KEYS.iter().position(|&k| k == key)?;
         Some(Self::NAMES[i].1)
     }
@@ -215,34 +239,6 @@ impl<'a> RestartMethod<'a> {
         // Bytes, not str: a multi-byte character may straddle index 2.
         let is_ext = s.len() > 2 && s.as_bytes()[..2].eq_ignore_ascii_case(b"x-");
         is_ext.then_some(RestartMethod::Extension(s))
-    }
-}
-
-/// One item of an event or signal list: `name` or `name(args)`, where the
-/// name may carry a package prefix (`L/hd`) and a connection (`L/rt@0A3F`),
-/// and the parenthesised part holds actions, parameters or embedded requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct EventItem<'a> {
-    pub name: &'a str,
-    pub args: Option<&'a str>,
-}
-
-impl<'a> EventItem<'a> {
-    /// The package name, if the item has a `pkg/` prefix.
-    pub fn package(&self) -> Option<&'a str> {
-        self.name.split_once('/').map(|(p, _)| p)
-    }
-
-    /// The event or signal name without package or connection.
-    pub fn event(&self) -> &'a str {
-        let n = self.name.split_once('/').map_or(self.name, |(_, e)| e);
-        n.split_once('@').map_or(n, |(e, _)| e)
-    }
-
-    /// The connection the item applies to (`@id`, `@$`, `@*`).
-    pub fn connection(&self) -> Option<&'a str> {
-        self.name.split_once('@').map(|(_, c)| c)
     }
 }
 
@@ -297,10 +293,10 @@ pub enum Param<'a> {
     RequestIdentifier(&'a str),
     LocalConnectionOptions(LocalConnectionOptions<'a>),
     ConnectionMode(ConnectionMode),
-    RequestedEvents(Vec<EventItem<'a>>),
-    SignalRequests(Vec<EventItem<'a>>),
+    RequestedEvents(EventList<'a>),
+    SignalRequests(EventList<'a>),
     DigitMap(&'a str),
-    ObservedEvents(Vec<EventItem<'a>>),
+    ObservedEvents(EventList<'a>),
     ConnectionParameters(Vec<ConnectionParameter<'a>>),
     ReasonCode(ReasonCode<'a>),
     SpecificEndpointId(EndpointName<'a>),
@@ -308,8 +304,8 @@ pub enum Param<'a> {
     /// Codes of the requested information (`F: R,S,N`).
     RequestedInfo(Vec<&'a str>),
     QuarantineHandling(Vec<&'a str>),
-    DetectEvents(Vec<EventItem<'a>>),
-    EventStates(Vec<EventItem<'a>>),
+    DetectEvents(EventList<'a>),
+    EventStates(EventList<'a>),
     RestartMethod(RestartMethod<'a>),
     RestartDelay(u32),
     /// Capability items, LocalConnectionOptions syntax (`A: a:PCMU;G729, p:10-100, e:on;off`).
@@ -369,7 +365,7 @@ impl<'a> Param<'a> {
             Param::ConnectionParameters(v) => v.is_empty(),
             Param::RequestedInfo(v) | Param::QuarantineHandling(v) => v.is_empty(),
             Param::PackageList(v) => v.is_empty(),
-            Param::LocalConnectionOptions(l) | Param::Capabilities(l) => l.items.is_empty(),
+            Param::LocalConnectionOptions(l) | Param::Capabilities(l) => l.is_empty(),
             Param::DigitMap(s) | Param::BearerInformation(s) | Param::NotifiedEntity(s) => {
                 s.is_empty()
             }
@@ -384,31 +380,6 @@ impl<'a> Param<'a> {
             Param::Extension { name, .. } => name,
             p => p.name().code(),
         }
-    }
-}
-
-/// Writes a list joined by `sep`.
-pub(crate) fn write_list<T: fmt::Display>(
-    f: &mut fmt::Formatter<'_>,
-    items: &[T],
-    sep: &str,
-) -> fmt::Result {
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            f.write_str(sep)?;
-        }
-        fmt::Display::fmt(item, f)?;
-    }
-    Ok(())
-}
-
-impl fmt::Display for EventItem<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)?;
-        if let Some(a) = self.args {
-            write!(f, "({a})")?;
-        }
-        Ok(())
     }
 }
 
@@ -486,6 +457,13 @@ mod tests {
         );
         assert_eq!(ParamName::from_code("Q2"), None);
         assert_eq!(ParamName::from_code("X\u{e9}"), None);
+        for c in 0..=255u8 {
+            let code = [c];
+            let via_code = core::str::from_utf8(&code)
+                .ok()
+                .and_then(ParamName::from_code);
+            assert_eq!(ParamName::from_letter(c), via_code, "{c}");
+        }
         assert_eq!(ParamName::from_code(""), None);
     }
 

@@ -8,9 +8,9 @@ use alloc::vec::Vec;
 use super::error::{ErrorKind, ParseError};
 use super::header::{parse_header, Header};
 use super::message::{Command, Message, Response, TransactionId};
-use super::params::ParamName;
+use super::params::{Param, ParamName};
 use super::text::{is_blank, next_line};
-use super::values::parse_param;
+use super::values::{parse_param, quick_param};
 
 /// Largest message or datagram we read (the largest UDP payload).
 pub const MAX_DATAGRAM: usize = 65_507;
@@ -69,6 +69,25 @@ pub(crate) fn error(
     }
 }
 
+/// Adds a parsed parameter; `seen` has one bit per [`ParamName`], as a
+/// parameter line may appear once.
+#[inline(always)]
+fn push_param<'a>(
+    params: &mut Vec<Param<'a>>,
+    seen: &mut u32,
+    param: Result<Param<'a>, ErrorKind>,
+) -> Result<(), ErrorKind> {
+    let param = param?;
+    let name = param.name();
+    let bit = 1u32 << (name as u32);
+    if name != ParamName::Extension && *seen & bit != 0 {
+        return Err(ErrorKind::DuplicateParam(name));
+    }
+    *seen |= bit;
+    params.push(param);
+    Ok(())
+}
+
 /// Parses one message.
 pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
     if bytes.len() > MAX_DATAGRAM {
@@ -86,13 +105,24 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
 
     let mut params = Vec::with_capacity(8);
     let mut sdp = None;
-    // One bit per ParamName: a parameter line may appear once.
     let mut seen = 0u32;
     let mut n = 0;
     while let Some(text) = rest {
         n += 1;
         if n >= MAX_LINES {
             return Err(fail(ErrorKind::TooManyLines, n));
+        }
+        // A line starting with a letter is a parameter line; most have the
+        // usual shape and are read in one pass.
+        if text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+            if params.len() == MAX_PARAMS {
+                return Err(fail(ErrorKind::TooManyParams, n));
+            }
+            if let Some((param, after)) = quick_param(text) {
+                rest = after;
+                push_param(&mut params, &mut seen, param).map_err(|k| fail(k, n))?;
+                continue;
+            }
         }
         let (line, after) = next_line(text);
         rest = after;
@@ -107,14 +137,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
         if params.len() == MAX_PARAMS {
             return Err(fail(ErrorKind::TooManyParams, n));
         }
-        let param = parse_param(line).map_err(|k| fail(k, n))?;
-        let name = param.name();
-        let bit = 1u32 << (name as u32);
-        if name != ParamName::Extension && seen & bit != 0 {
-            return Err(fail(ErrorKind::DuplicateParam(name), n));
-        }
-        seen |= bit;
-        params.push(param);
+        push_param(&mut params, &mut seen, parse_param(line)).map_err(|k| fail(k, n))?;
     }
 
     Ok(match header {

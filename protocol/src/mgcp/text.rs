@@ -1,6 +1,13 @@
 //! Small byte-level helpers shared by the MGCP readers. MGCP fields are a
 //! few bytes long, so plain loops beat calls into general-purpose searchers.
 
+/// `s[start..end]` if both ends are char boundaries. Cut as two one-sided
+/// ranges, which the compiler inlines (it calls out for a two-sided one).
+#[inline]
+pub(crate) fn slice(s: &str, start: usize, end: usize) -> Option<&str> {
+    s.get(..end)?.get(start..)
+}
+
 /// Trims spaces and tabs, the only white space MGCP allows inside lines.
 pub(crate) fn trim_ws(s: &str) -> &str {
     let b = s.as_bytes();
@@ -8,7 +15,7 @@ pub(crate) fn trim_ws(s: &str) -> &str {
     let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
     // Both ends sit next to ASCII bytes, so they are char boundaries.
-    s.get(start..end).unwrap_or("")
+    slice(s, start, end).unwrap_or("")
 }
 
 /// The index of the first byte at or after `i` that is not a space or tab.
@@ -34,7 +41,7 @@ pub(crate) fn token(s: &str) -> Option<(&str, &str)> {
         .iter()
         .position(ws)
         .map_or(b.len(), |i| start + i);
-    Some((s.get(start..end)?, s.get(end..)?))
+    Some((slice(s, start, end)?, s.get(end..)?))
 }
 
 /// A short ASCII word folded to lower case and packed into a number, so
@@ -50,6 +57,11 @@ pub(crate) const fn word_key(s: &[u8]) -> u64 {
         i += 1;
     }
     key
+}
+
+/// [`word_key`] of a keyword, for `const` lookup keys.
+pub(crate) const fn key(s: &str) -> u64 {
+    word_key(s.as_bytes())
 }
 
 /// The value of 1 to 9 ASCII digits (which cannot overflow a u32).
@@ -84,6 +96,27 @@ pub(crate) fn is_graphic(s: &str) -> bool {
         }
     }
     chunks.remainder().iter().all(u8::is_ascii_graphic)
+}
+
+/// The length of the visible-ASCII prefix of `b`, eight bytes at a time.
+pub(crate) fn graphic_len(b: &[u8]) -> usize {
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = word(chunk);
+        let below = x.wrapping_sub(ONES * 0x21) & !x;
+        let bad = (x | below | x.wrapping_add(ONES)) & HIGH;
+        if bad != 0 {
+            // Borrows and carries only run upwards: the lowest flag is real.
+            return at + (bad.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    at + tail
+        .iter()
+        .position(|c| !c.is_ascii_graphic())
+        .unwrap_or(tail.len())
 }
 
 /// True if `s` is empty or only white space, as `str::trim` counts it.
@@ -171,6 +204,24 @@ mod tests {
                     let mut s = ok.clone();
                     s.replace_range(at..=at, good);
                     assert!(is_graphic(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn graphic_len_stops_at_the_first_other_byte() {
+        for len in 0..20 {
+            let ok = "a".repeat(len);
+            assert_eq!(graphic_len(ok.as_bytes()), len);
+            for at in 0..len {
+                for bad in [" ", "\t", "\x7f", "\x00", "\u{e9}", "\r", "\n"] {
+                    let mut s = ok.clone();
+                    s.replace_range(at..=at, bad);
+                    assert_eq!(graphic_len(s.as_bytes()), at, "{s:?}");
+                    // A second bad byte after the first changes nothing.
+                    s.push_str(bad);
+                    assert_eq!(graphic_len(s.as_bytes()), at, "{s:?}");
                 }
             }
         }

@@ -3,25 +3,70 @@
 use alloc::vec::Vec;
 
 use super::error::ErrorKind;
+use super::events::EventList;
 use super::header::parse_tid;
 use super::lco::{LcoError, LocalConnectionOptions};
+use super::list::each_item;
 use super::message::EndpointName;
 use super::params::{
-    ConnectionMode, ConnectionParameter, EventItem, Param, ParamName, ReasonCode, RestartMethod,
-    TidRange,
+    ConnectionMode, ConnectionParameter, Param, ParamName, ReasonCode, RestartMethod, TidRange,
 };
 use super::parse::MAX_ID_LEN;
-use super::text::{is_graphic, small_number, split_byte, token, trim_ws};
-
-const MAX_LIST_ITEMS: usize = 64;
+use super::text::{
+    graphic_len, is_graphic, next_line, skip_ws, slice, small_number, split_byte, token, trim_ws,
+};
 
 pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
     let (name, value) = param_name(line).ok_or(ErrorKind::BadParamLine)?;
-    let value = trim_ws(value);
-    let kind = ParamName::from_code(name).ok_or(ErrorKind::UnknownParam)?;
+    typed_value(ParamName::from_code(name), name, trim_ws(value), false)
+}
+
+/// The parameter line at the start of `text`, if it has the usual shape
+/// (`C:` or `ES:`), with the text after it (`None` after the last line).
+/// The value's line end is found by the same scan that checks it is
+/// visible ASCII, the usual case for identifiers. `None` leaves the line
+/// to [`parse_param`].
+pub(crate) fn quick_param(text: &str) -> Option<(Result<Param<'_>, ErrorKind>, Option<&str>)> {
+    let b = text.as_bytes();
+    let colon = match b {
+        [a, b':', ..] if a.is_ascii_alphabetic() => 1,
+        [a, b, b':', ..] if a.is_ascii_alphabetic() && b.is_ascii_alphanumeric() => 2,
+        _ => return None,
+    };
+    let start = skip_ws(b, colon + 1);
+    let end = start + graphic_len(b.get(start..)?);
+    let (value, graphic, rest) = match (b.get(end), b.get(end + 1)) {
+        (None, _) => (slice(text, start, end)?, true, None),
+        (Some(b'\n'), _) => (slice(text, start, end)?, true, text.get(end + 1..)),
+        (Some(b'\r'), Some(b'\n')) => (slice(text, start, end)?, true, text.get(end + 2..)),
+        (Some(b'\r'), None) => (slice(text, start, end)?, true, None),
+        _ => {
+            // White space or other bytes inside: the line ends further on.
+            let (line, rest) = next_line(text.get(end..)?);
+            let line_end = end + line.len();
+            (trim_ws(text.get(start..line_end)?), false, rest)
+        }
+    };
+    let name = text.get(..colon)?;
+    let kind = match colon {
+        1 => b.first().and_then(|&c| ParamName::from_letter(c)),
+        _ => ParamName::from_code(name),
+    };
+    Some((typed_value(kind, name, value, graphic), rest))
+}
+
+/// The typed value of a parameter named `name` (`kind` if known);
+/// `graphic` if the value is already known to be visible ASCII.
+fn typed_value<'a>(
+    kind: Option<ParamName>,
+    name: &'a str,
+    value: &'a str,
+    graphic: bool,
+) -> Result<Param<'a>, ErrorKind> {
+    let kind = kind.ok_or(ErrorKind::UnknownParam)?;
     let bad = ErrorKind::BadValue(kind);
     let id = |v: &str| {
-        let ok = !v.is_empty() && v.len() <= MAX_ID_LEN && is_graphic(v);
+        let ok = !v.is_empty() && v.len() <= MAX_ID_LEN && (graphic || is_graphic(v));
         if ok {
             Ok(())
         } else {
@@ -30,7 +75,7 @@ pub(crate) fn parse_param(line: &str) -> Result<Param<'_>, ErrorKind> {
     };
     let nonempty = |v: &str| if v.is_empty() { Err(bad) } else { Ok(()) };
     let number = |v: &str| small_number(v).ok_or(bad);
-    let events = |v| event_list(v).ok_or(bad);
+    let events = |v| EventList::parse(v).ok_or(bad);
     let lco = |v| {
         LocalConnectionOptions::parse(v).map_err(|e| match e {
             LcoError::Syntax => ErrorKind::LcoSyntax,
@@ -97,98 +142,14 @@ fn param_name(line: &str) -> Option<(&str, &str)> {
     Some((line.get(..colon)?, line.get(colon + 1..)?))
 }
 
-/// Splits at commas outside parentheses, brackets and quotes, mapping each
-/// trimmed item straight into the result (no intermediate list).
-fn split_top_level<'a, T>(
-    s: &'a str,
-    mut item: impl FnMut(&'a str) -> Option<T>,
-) -> Option<Vec<T>> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    if !b.is_empty() {
-        out.reserve(4);
-    }
-    let (mut depth, mut quoted, mut start) = (0u32, false, 0);
-    for (i, &c) in b.iter().enumerate() {
-        // Most bytes are none of the six that matter: one test skips them.
-        if !SPECIAL[usize::from(c)] {
-            continue;
-        }
-        match c {
-            b'"' => quoted = !quoted,
-            _ if quoted => {}
-            b'(' | b'[' => depth += 1,
-            b')' | b']' => depth = depth.checked_sub(1)?,
-            _ if depth > 0 => {}
-            _ => {
-                // A top-level comma; ASCII, so the slices are on char boundaries.
-                if out.len() == MAX_LIST_ITEMS {
-                    return None;
-                }
-                out.push(item(trim_ws(s.get(start..i)?))?);
-                start = i + 1;
-            }
-        }
-    }
-    if depth != 0 || quoted || out.len() == MAX_LIST_ITEMS {
-        return None;
-    }
-    let last = trim_ws(s.get(start..)?);
-    if !(last.is_empty() && out.is_empty()) {
-        out.push(item(last)?);
-    }
-    Some(out)
-}
-
-/// The bytes [`split_top_level`] acts on.
-static SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    let special = b"\"()[],";
-    while i < special.len() {
-        t[special[i] as usize] = true;
-        i += 1;
-    }
-    t
-};
-
-/// `name` or `name(args)` items; an empty value is an empty list.
-fn event_list(s: &str) -> Option<Vec<EventItem<'_>>> {
-    split_top_level(s, |item| {
-        // Usually one pass: visible bytes up to `(` or the end.
-        let b = item.as_bytes();
-        let open = b.iter().position(|&c| c == b'(' || !c.is_ascii_graphic());
-        match open {
-            None if !b.is_empty() => {
-                return Some(EventItem {
-                    name: item,
-                    args: None,
-                })
-            }
-            Some(i) if i > 0 && b[i] == b'(' => {
-                let args = item.get(i + 1..)?.strip_suffix(')')?;
-                return Some(EventItem {
-                    name: item.get(..i)?,
-                    args: Some(args),
-                });
-            }
-            _ => {}
-        }
-        let (name, args) = match item.bytes().position(|c| c == b'(') {
-            Some(open) => {
-                let args = item[open + 1..].strip_suffix(')')?;
-                (trim_ws(&item[..open]), Some(args))
-            }
-            None => (item, None),
-        };
-        let ok = !name.is_empty() && is_graphic(name);
-        ok.then_some(EventItem { name, args })
-    })
-}
-
 /// Items of a list, none of them empty.
 fn word_list<'a, T>(s: &'a str, mut item: impl FnMut(&'a str) -> Option<T>) -> Option<Vec<T>> {
-    split_top_level(s, |w| if w.is_empty() { None } else { item(w) })
+    let mut out = Vec::new();
+    each_item(s, |w| {
+        out.push(if w.is_empty() { None } else { item(w) }?);
+        Some(())
+    })?;
+    Some(out)
 }
 
 fn tid_ranges(s: &str) -> Option<Vec<TidRange>> {
