@@ -221,7 +221,7 @@ mod tests {
         };
         assert!(lco.encryption_key().is_none(), "{}", text.as_str());
         assert!(
-            matches!(lco.find("x-key"), Some(LcoItem::Other { value, .. }) if *value == "derived")
+            matches!(lco.find("x-key"), Some(LcoItem::Other { value, .. }) if value == "derived")
         );
         assert!(text
             .contains("L: p:20, a:PCMU, x-key:derived, sc-rtp:AEAD_AES_128_GCM, x-dir:caller\r\n"));
