@@ -14,6 +14,7 @@ pub mod call;
 pub mod controller;
 pub mod escrow;
 mod flow;
+pub mod intercept;
 pub mod keys;
 mod msg;
 pub mod registry;
@@ -21,6 +22,7 @@ pub mod service;
 
 pub use anchor::{Anchor, AnchorError};
 pub use call::{EndReason, RefuseReason};
+pub use intercept::{Cci, Intercept};
 pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};
 pub use keys::{KeyMode, KeySource};
 pub use registry::{Kind, Registry, RegistryError};

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod ccc;
 pub mod escrow;
 pub mod mgcp;
 pub mod sdp;

@@ -18,13 +18,14 @@ use cablekey_protocol::mgcp::TransactionId;
 use getrandom::rand_core::{Rng, UnwrapErr};
 use getrandom::SysRng;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::escrow::keyfile::{self, KeyFileError};
 use crate::escrow::{self, Escrow, SledStore, StoreError};
 use crate::Controller;
 pub use config::{ConfigError, Settings};
+pub use driver::InterceptCommand;
 pub use metrics::{Histogram, Metrics};
 
 /// Why the controller did not start.
@@ -53,11 +54,18 @@ pub struct Running {
     /// Where `GET /metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
+    intercepts: mpsc::UnboundedSender<InterceptCommand>,
     task: JoinHandle<()>,
     scrapes: Option<JoinHandle<()>>,
 }
 
 impl Running {
+    /// Where intercept tasks enter the running core (the LI API's seam):
+    /// each command becomes `Controller::set_intercept` / `clear_intercept`.
+    pub fn intercepts(&self) -> mpsc::UnboundedSender<InterceptCommand> {
+        self.intercepts.clone()
+    }
+
     /// Stops taking work, finishes the transactions and escrows in flight
     /// (at most `grace`), wipes the epoch key and closes the store.
     pub async fn shutdown(mut self, grace: Duration) {
@@ -138,7 +146,8 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel();
-    let driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
+    let (intercepts, intercept_rx) = mpsc::unbounded_channel();
+    let driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone(), intercept_rx);
     let task = tokio::spawn(driver.run(stopped, grace));
     tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
     let metrics_addr = scrape.as_ref().and_then(|l| l.local_addr().ok());
@@ -152,6 +161,7 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         escrow,
         metrics_addr,
         stop: Some(stop),
+        intercepts,
         task,
         scrapes,
     })
