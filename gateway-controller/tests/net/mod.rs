@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cablekey_cta_firmware::{
     ConnId, Enrollment, Gateway, MediaController, MediaError, MediaParams, Role, SecurityApp,
-    Signal, Terminal, TerminalEvent,
+    Signal, Surveillance, Terminal, TerminalEvent,
 };
 use cablekey_gateway_controller::{
     Config, Controller, EscrowFailure, Event, KeySource, Kind, RecordMeta, Registry,
@@ -57,6 +57,14 @@ impl MediaController for Media {
     fn wipe(&mut self, conn: ConnId) {
         if self.contexts.remove(&conn).is_some() {
             self.wipes += 1;
+        }
+    }
+
+    /// Intercept changes land in the installed context's parameters,
+    /// without a new install (tests count installs).
+    fn surveil(&mut self, conn: ConnId, s: Option<Surveillance>) {
+        if let Some((_, p)) = self.contexts.get_mut(&conn) {
+            p.surveillance = s;
         }
     }
 }
