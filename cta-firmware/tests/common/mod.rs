@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use cablekey_cta_firmware::{
     ConnId, Enrollment, Event, Gateway, MediaController, MediaError, MediaParams, SecurityApp,
-    Signal, Terminal, TerminalEvent,
+    Signal, Surveillance, Terminal, TerminalEvent,
 };
 use cablekey_protocol::mgcp::{parse, Message};
 use cablekey_protocol::secret::SecretBytes;
@@ -25,6 +25,8 @@ pub struct FakeMedia {
     pub contexts: BTreeMap<ConnId, (SecretBytes, MediaParams)>,
     pub installs: Vec<ConnId>,
     pub wipes: Vec<ConnId>,
+    /// Intercept changes of installed contexts, in order.
+    pub surveils: Vec<(ConnId, Option<Surveillance>)>,
     pub refuse: bool,
 }
 
@@ -46,6 +48,13 @@ impl MediaController for FakeMedia {
     fn wipe(&mut self, conn: ConnId) {
         self.wipes.push(conn);
         self.contexts.remove(&conn);
+    }
+
+    fn surveil(&mut self, conn: ConnId, s: Option<Surveillance>) {
+        self.surveils.push((conn, s));
+        if let Some((_, p)) = self.contexts.get_mut(&conn) {
+            p.surveillance = s;
+        }
     }
 }
 
