@@ -10,6 +10,7 @@
 //!   read) and deriving both directions' SRTP keys.
 //! - [`decrypt`]: the per-packet path; matches streams to calls by trial.
 //! - [`capture`], [`net`]: pcap/pcapng frames down to UDP datagrams.
+//! - [`collect`]: `cablekey calea collect`, the live collector of media copies.
 //! - [`offline`]: `cablekey calea decrypt`, delivering through [`deliver`]
 //!   and [`track`].
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@
 pub mod bundle;
 pub mod capture;
 pub mod clock;
+pub mod collect;
 pub mod decrypt;
 pub mod deliver;
 pub mod fsutil;
