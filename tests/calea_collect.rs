@@ -14,7 +14,8 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use common::{say, start_cta, wait_for};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,7 +125,10 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
     // The callee sees the same as in an un-intercepted call.
     for (who, plain, tapped) in [("callee", &b1, &b2), ("caller", &a1, &a2)] {
         assert_eq!(tapped.rejected, 0, "{who}: {tapped:?}");
-        let (p, t) = (plain.packets_received as f64, tapped.packets_received as f64);
+        let (p, t) = (
+            plain.packets_received as f64,
+            tapped.packets_received as f64,
+        );
         assert!((t - p).abs() <= p * 0.1, "{who} received {t} vs {p}");
     }
 
@@ -205,7 +209,11 @@ fn start_collector(
     out_root: &Path,
 ) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<CaseSummary>>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let (calea, private, out_root) = (calea.to_path_buf(), private.to_path_buf(), out_root.to_path_buf());
+    let (calea, private, out_root) = (
+        calea.to_path_buf(),
+        private.to_path_buf(),
+        out_root.to_path_buf(),
+    );
     let flag = stop.clone();
     let sock = std::net::UdpSocket::bind(COLLECTOR).unwrap();
     let handle = std::thread::spawn(move || {
@@ -223,31 +231,6 @@ fn start_collector(
         collect::run(&sock, collector, &flag, Some(until)).unwrap()
     });
     (stop, handle)
-}
-
-async fn start_cta(domain: &str, addr: &str, ca: SocketAddr) -> Cta {
-    let mut config = sim::Config::new(domain, addr.parse().unwrap(), ca);
-    config.console = false;
-    let cta = Cta::start(config).await.unwrap();
-    wait_for(&cta, Duration::from_secs(10), |s| s.registered).await;
-    cta
-}
-
-async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let until = Instant::now() + limit;
-    loop {
-        let s = cta.snapshot().await.expect("the CTA stopped");
-        if done(&s) {
-            return s;
-        }
-        assert!(Instant::now() < until, "gave up after {limit:?}: {s:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn say(cta: &Cta, command: &str) {
-    let answer = cta.command(command).await;
-    assert!(answer.starts_with("ok"), "{command}: {answer}");
 }
 
 /// A calls B, both play tones for [`TALK`], both hang up; `during` runs
@@ -296,7 +279,10 @@ async fn call(
     // The parties heard each other as in any call.
     let pcm = wav::read(&heard[1]).unwrap();
     let b_hears = tone::dominance_db(&pcm[2400.min(pcm.len())..], CALLER_HZ, CALLEE_HZ);
-    assert!(b_hears >= MIN_DOMINANCE_DB, "call {tag}: callee hears {b_hears:.1} dB");
+    assert!(
+        b_hears >= MIN_DOMINANCE_DB,
+        "call {tag}: callee hears {b_hears:.1} dB"
+    );
     (snap_a, snap_b)
 }
 
@@ -315,7 +301,11 @@ fn tshark(pcap: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run tshark");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -343,7 +333,10 @@ fn check_capture(pcap: &Path, call1_end: f64) {
     let mdcx = format!("MDCX,{COLLECTOR},{CCI_CURRENT:08X}");
     assert_eq!(lines.iter().filter(|l| **l == crcx).count(), 2, "{es}");
     assert!(lines.iter().filter(|l| **l == mdcx).count() >= 2, "{es}");
-    let malformed = tshark(pcap, &["-Y", "_ws.malformed || _ws.expert.severity >= error"]);
+    let malformed = tshark(
+        pcap,
+        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
+    );
     assert!(malformed.trim().is_empty(), "malformed:\n{malformed}");
 
     let copies = fields(
@@ -366,5 +359,8 @@ fn check_capture(pcap: &Path, call1_end: f64) {
         .and_then(|l| l.split(',').next())
         .and_then(|t| t.parse().ok())
         .unwrap();
-    assert!(first_copy > call1_end, "a copy at {first_copy}, during call 1 (to {call1_end})");
+    assert!(
+        first_copy > call1_end,
+        "a copy at {first_copy}, during call 1 (to {call1_end})"
+    );
 }

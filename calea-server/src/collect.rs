@@ -198,7 +198,7 @@ impl<'k> Collector<'k> {
         };
         // When the CTA made the copy; our own clock if it sent none.
         let time_ns = match copy.unix_nanos() {
-            0 => u64::try_from(clock::now()).unwrap_or(0).saturating_mul(1_000_000),
+            0 => clock::now().saturating_mul(1_000_000),
             t => t,
         };
         let listen = self.listen;
@@ -218,7 +218,9 @@ impl<'k> Collector<'k> {
             packet: copy.packet.to_vec(),
         };
         if case.decrypt(listen, waiting)? {
-            let due = case.looked.is_none_or(|t| now.duration_since(t) >= LOOK_EVERY);
+            let due = case
+                .looked
+                .is_none_or(|t| now.duration_since(t) >= LOOK_EVERY);
             if due {
                 case.looked = Some(now);
                 if self.look_for_records(i)? {
@@ -234,9 +236,9 @@ impl<'k> Collector<'k> {
         let case = &mut self.cases[i];
         let w = &case.warrant;
         // Files that are not records are `records check`'s to report.
-        let (records, _not_records) = self
-            .store
-            .for_target(&w.target, w.start_unix_ms, w.end_unix_ms)?;
+        let (records, _not_records) =
+            self.store
+                .for_target(&w.target, w.start_unix_ms, w.end_unix_ms)?;
         let new: Vec<_> = records
             .into_iter()
             .filter(|r| case.known.insert(r.meta.call_id.clone()))
@@ -248,7 +250,8 @@ impl<'k> Collector<'k> {
         case.problems
             .extend(offline::record_problems(failures, Vec::new()));
         let added = !calls.is_empty();
-        case.audio.extend(calls.iter().map(|_| CallAudio::default()));
+        case.audio
+            .extend(calls.iter().map(|_| CallAudio::default()));
         case.dec.add_calls(calls);
         Ok(added)
     }

@@ -88,7 +88,11 @@ pub enum WarrantError {
     #[error("at least one mode (future, current, historical) is needed")]
     NoMode,
     #[error("case {case}: call-content identifier {cci:08X} is already case {other}'s")]
-    DuplicateCci { case: String, cci: u32, other: String },
+    DuplicateCci {
+        case: String,
+        cci: u32,
+        other: String,
+    },
     #[error("{path}: not a warrant book ({why})")]
     Corrupt { path: PathBuf, why: String },
     #[error(transparent)]
@@ -204,7 +208,11 @@ impl WarrantBook {
             return Err(WarrantError::DuplicateCase(w.case_id));
         }
         // One identifier, one case: copies are told apart by it alone.
-        if let Some(other) = self.warrants.iter().find(|x| w.cci.is_some() && x.cci == w.cci) {
+        if let Some(other) = self
+            .warrants
+            .iter()
+            .find(|x| w.cci.is_some() && x.cci == w.cci)
+        {
             return Err(WarrantError::DuplicateCci {
                 case: w.case_id,
                 cci: w.cci.unwrap_or_default(),

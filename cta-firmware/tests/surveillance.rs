@@ -35,9 +35,7 @@ fn a_crcx_with_es_options_installs_the_context_with_them() {
     assert_eq!(params.surveillance, want);
     assert_eq!(r.gw.connections().next().unwrap().surveillance, want);
     // IPv6 collectors are written in brackets.
-    let resp = r.command(
-        &crcx(", es-ccd:[2001:db8::1]:5000, es-cci:7").replace("C: 1A", "C: 1B"),
-    );
+    let resp = r.command(&crcx(", es-ccd:[2001:db8::1]:5000, es-cci:7").replace("C: 1A", "C: 1B"));
     assert!(resp.starts_with("200"), "{resp}");
     let last = r.gw.connections().last().unwrap().surveillance;
     assert_eq!(last, tap("[2001:db8::1]:5000", 7));
@@ -66,13 +64,14 @@ fn mdcx_starts_and_stops_copies_without_touching_the_streams() {
     let mut r = Rig::registered();
     let conn = Rig::conn_id(&r.command(&crcx("")));
     assert_eq!(r.gw.media().installs.len(), 1);
-    let mdcx = |lco: &str| {
-        format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1A\nI: {conn}\n{lco}")
-    };
+    let mdcx =
+        |lco: &str| format!("MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1A\nI: {conn}\n{lco}");
     let on = tap("192.0.2.10:5000", 0xC0FFEE);
 
     assert_eq!(
-        r.code(&mdcx("L: p:20, a:PCMU, es-ccd:192.0.2.10:5000, es-cci:C0FFEE\n")),
+        r.code(&mdcx(
+            "L: p:20, a:PCMU, es-ccd:192.0.2.10:5000, es-cci:C0FFEE\n"
+        )),
         200
     );
     // An MDCX without L: keeps the setting; a bad one changes nothing.

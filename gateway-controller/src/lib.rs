@@ -22,7 +22,7 @@ pub mod service;
 
 pub use anchor::{Anchor, AnchorError};
 pub use call::{EndReason, RefuseReason};
-pub use intercept::{Cci, Intercept};
 pub use controller::{Config, Controller, EscrowFailure, Event, Party, RecordMeta};
+pub use intercept::{Cci, Intercept};
 pub use keys::{KeyMode, KeySource};
 pub use registry::{Kind, Registry, RegistryError};

@@ -244,7 +244,10 @@ mod tests {
                 lco.find("es-ccd"),
                 Some(&LcoItem::SurveillanceDestination("127.0.0.42:5000"))
             );
-            assert_eq!(lco.find("es-cci"), Some(&LcoItem::SurveillanceId("00C0FFEE")));
+            assert_eq!(
+                lco.find("es-cci"),
+                Some(&LcoItem::SurveillanceId("00C0FFEE"))
+            );
         }
         let off = tap("aaln/1@a", "A3C4", "0001", None);
         assert!(off.ends_with("L: p:20, a:PCMU\r\n"), "{off}");

@@ -53,7 +53,11 @@ fn connect(net: &mut Net, a: usize, b: usize) -> String {
 /// What each end's connection and media context of the call carry.
 fn taps(net: &Net, cta: usize) -> Vec<Option<Surveillance>> {
     let conns = net.ctas[cta].connections().map(|c| c.surveillance);
-    let media = net.ctas[cta].media().contexts.values().map(|(_, p)| p.surveillance);
+    let media = net.ctas[cta]
+        .media()
+        .contexts
+        .values()
+        .map(|(_, p)| p.surveillance);
     conns.chain(media).collect()
 }
 
@@ -113,7 +117,10 @@ fn a_call_between_non_targets_carries_nothing() {
 fn a_task_set_mid_call_reaches_both_ends_by_mdcx_and_clearing_stops_it() {
     let mut net = booted();
     let call = connect(&mut net, 0, 1);
-    let installs = (net.ctas[0].media().installed.len(), net.ctas[1].media().installed.len());
+    let installs = (
+        net.ctas[0].media().installed.len(),
+        net.ctas[1].media().installed.len(),
+    );
     let sent = net.sent_by_ctrl;
     net.ctrl.set_intercept(net.now, &number(1, 0), task());
     net.flush();
@@ -121,7 +128,10 @@ fn a_task_set_mid_call_reaches_both_ends_by_mdcx_and_clearing_stops_it() {
     assert_eq!(taps(&net, 0), [expected(), expected()]);
     assert_eq!(taps(&net, 1), [expected(), expected()]);
     // The streams were not touched: no new SRTP context at either end.
-    let now = (net.ctas[0].media().installed.len(), net.ctas[1].media().installed.len());
+    let now = (
+        net.ctas[0].media().installed.len(),
+        net.ctas[1].media().installed.len(),
+    );
     assert_eq!(now, installs);
     assert_eq!(net.ctrl.call_state(&call), Some(State::Connected));
 
@@ -135,7 +145,10 @@ fn a_task_set_mid_call_reaches_both_ends_by_mdcx_and_clearing_stops_it() {
     net.flush();
     assert_eq!(taps(&net, 0), [None, None]);
     assert_eq!(taps(&net, 1), [None, None]);
-    let now = (net.ctas[0].media().installed.len(), net.ctas[1].media().installed.len());
+    let now = (
+        net.ctas[0].media().installed.len(),
+        net.ctas[1].media().installed.len(),
+    );
     assert_eq!(now, installs);
     assert_eq!(
         tapped_events(&net),
@@ -159,7 +172,10 @@ fn a_task_set_during_escrow_goes_in_the_crcx() {
     let sent = net.sent_by_ctrl;
     net.ctrl.set_intercept(net.now, &number(0, 0), task());
     net.flush();
-    assert_eq!(net.sent_by_ctrl, sent, "no connection yet, nothing to modify");
+    assert_eq!(
+        net.sent_by_ctrl, sent,
+        "no connection yet, nothing to modify"
+    );
     net.confirm(&call, true);
     net.flush();
     net.terminal(1, 0, TerminalEvent::OffHook);

@@ -148,7 +148,14 @@ pub fn run(args: CaleaArgs) -> ExitCode {
             key,
             duration,
             out_root,
-        } => collect(&args.data_dir, listen, case.as_deref(), &key, duration, out_root),
+        } => collect(
+            &args.data_dir,
+            listen,
+            case.as_deref(),
+            &key,
+            duration,
+            out_root,
+        ),
     };
     match result {
         Ok(code) => code,

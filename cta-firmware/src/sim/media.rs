@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
+use cablekey_protocol::ccc;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
-use cablekey_protocol::ccc;
 use cablekey_protocol::srtp::{derive, RtpHeader, SrtpContext, MAX_PACKET};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
