@@ -112,8 +112,6 @@ pub struct MediaParams {
     /// Our RTP port for this connection.
     pub local_port: u16,
     pub mode: ConnectionMode,
-    /// Copies of what this connection sends, when it is intercepted.
-    pub surveillance: Option<Surveillance>,
 }
 
 /// The media controller refused a context.
@@ -155,8 +153,9 @@ pub trait MediaController {
 
     /// Starts, changes or stops the copies of an installed connection's
     /// outbound media, leaving its SRTP contexts and streams as they are
-    /// (the other party must see no change). A platform without a tap
-    /// ignores it.
+    /// (the other party must see no change). [`Self::install`] starts a
+    /// context without copies; the core calls this right after it when the
+    /// connection is intercepted. A platform without a tap ignores it.
     fn surveil(&mut self, _conn: ConnId, _surveillance: Option<Surveillance>) {}
 
     fn stats(&self, _conn: ConnId) -> Option<MediaStats> {

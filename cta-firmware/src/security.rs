@@ -236,10 +236,13 @@ impl SecurityManager {
             remote,
             local_port: call.local_port,
             mode: call.mode,
-            surveillance: call.surveillance,
         };
         match media.install(conn, key, &params) {
             Ok(()) => {
+                // A new context starts without copies.
+                if call.surveillance.is_some() {
+                    media.surveil(conn, call.surveillance);
+                }
                 *keys_installed += 1;
                 changes(KeyChange::Installed(conn, key.fingerprint()));
                 call.state = CallState::Authorized;

@@ -31,8 +31,8 @@ fn a_crcx_with_es_options_installs_the_context_with_them() {
     let resp = r.command(&crcx(", es-ccd:192.0.2.10:5000, es-cci:00C0FFEE"));
     assert!(resp.starts_with("200"), "{resp}");
     let want = tap("192.0.2.10:5000", 0x00C0_FFEE);
-    let (_, params) = r.gw.media().contexts.values().next().unwrap();
-    assert_eq!(params.surveillance, want);
+    let id = r.gw.connections().next().unwrap().id;
+    assert_eq!(r.gw.media().taps.get(&id).copied(), want);
     assert_eq!(r.gw.connections().next().unwrap().surveillance, want);
     // IPv6 collectors are written in brackets.
     let resp = r.command(&crcx(", es-ccd:[2001:db8::1]:5000, es-cci:7").replace("C: 1A", "C: 1B"));
@@ -77,16 +77,13 @@ fn mdcx_starts_and_stops_copies_without_touching_the_streams() {
     // An MDCX without L: keeps the setting; a bad one changes nothing.
     assert_eq!(r.code(&mdcx("M: sendrecv\n")), 200);
     assert_eq!(r.code(&mdcx("L: es-cci:1\n")), 524);
-    let (_, params) = r.gw.media().contexts.values().next().unwrap();
-    assert_eq!(params.surveillance, on);
+    let id = r.gw.connections().next().unwrap().id;
+    assert_eq!(r.gw.media().taps.get(&id).copied(), on);
 
     // An L: without the options stops the copies.
     assert_eq!(r.code(&mdcx("L: p:20, a:PCMU\n")), 200);
-    let (_, params) = r.gw.media().contexts.values().next().unwrap();
-    assert_eq!(params.surveillance, None);
+    assert_eq!(r.gw.media().taps.get(&id), None);
     assert_eq!(r.gw.connections().next().unwrap().surveillance, None);
-
-    let id = r.gw.connections().next().unwrap().id;
     assert_eq!(r.gw.media().surveils, [(id, on), (id, None)]);
     assert_eq!(r.gw.media().installs.len(), 1, "never reinstalled");
 }
@@ -104,6 +101,10 @@ fn the_setting_rides_along_when_a_context_is_installed_later() {
         "MDCX {{tid}} aaln/1@cta1.example MGCP 1.0\nC: 1A\nI: {conn}\nM: sendrecv\n{SDP}"
     ));
     assert!(resp.starts_with("200"), "{resp}");
-    let (_, params) = r.gw.media().contexts.values().next().unwrap();
-    assert_eq!(params.surveillance, tap("192.0.2.10:5000", 5));
+    let id = r.gw.connections().next().unwrap().id;
+    assert!(r.gw.media().contexts.contains_key(&id));
+    assert_eq!(
+        r.gw.media().taps.get(&id).copied(),
+        tap("192.0.2.10:5000", 5)
+    );
 }

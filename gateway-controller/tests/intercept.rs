@@ -56,8 +56,8 @@ fn taps(net: &Net, cta: usize) -> Vec<Option<Surveillance>> {
     let media = net.ctas[cta]
         .media()
         .contexts
-        .values()
-        .map(|(_, p)| p.surveillance);
+        .keys()
+        .map(|c| net.ctas[cta].media().taps.get(c).copied());
     conns.chain(media).collect()
 }
 

@@ -295,7 +295,7 @@ impl MediaController for SimMedia {
             jitter: JitterBuffer::new(JITTER_DEPTH),
             stats: MediaStats::default(),
             rejected: 0,
-            tap: p.surveillance,
+            tap: None,
             copies: 0,
             _live: Live::new(&self.live),
         };

@@ -27,6 +27,8 @@ pub struct FakeMedia {
     pub wipes: Vec<ConnId>,
     /// Intercept changes of installed contexts, in order.
     pub surveils: Vec<(ConnId, Option<Surveillance>)>,
+    /// Each installed context's intercept setting (absent: none).
+    pub taps: BTreeMap<ConnId, Surveillance>,
     pub refuse: bool,
 }
 
@@ -41,6 +43,7 @@ impl MediaController for FakeMedia {
             return Err(MediaError::NoResources);
         }
         self.installs.push(conn);
+        self.taps.remove(&conn);
         self.contexts.insert(conn, (key.duplicate(), *p));
         Ok(())
     }
@@ -48,13 +51,15 @@ impl MediaController for FakeMedia {
     fn wipe(&mut self, conn: ConnId) {
         self.wipes.push(conn);
         self.contexts.remove(&conn);
+        self.taps.remove(&conn);
     }
 
     fn surveil(&mut self, conn: ConnId, s: Option<Surveillance>) {
         self.surveils.push((conn, s));
-        if let Some((_, p)) = self.contexts.get_mut(&conn) {
-            p.surveillance = s;
-        }
+        match s {
+            Some(s) if self.contexts.contains_key(&conn) => self.taps.insert(conn, s),
+            _ => self.taps.remove(&conn),
+        };
     }
 }
 
