@@ -361,10 +361,13 @@ pub fn run(
     while !stop.load(Ordering::SeqCst) && until.is_none_or(|t| Instant::now() < t) {
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => collector.datagram(Instant::now(), from, &buf[..n])?,
+            // Timed out (the stop flag is looked at), or a signal arrived.
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) => {}
             // A datagram's ICMP echo (connection refused) is not ours to stop on.
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
