@@ -8,14 +8,16 @@
 
 mod common;
 
+use common::{say, start_cta, wait_for};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cablekey_cta_firmware::line::Phase;
-use cablekey_cta_firmware::sim::{self, tone, wav, Cta, Snapshot};
+use cablekey_cta_firmware::sim::{tone, wav, Cta, Snapshot};
 use cablekey_gateway_controller::escrow::keyfile;
 use cablekey_gateway_controller::registry::Kind;
 use cablekey_gateway_controller::service::{self, Settings};
@@ -95,31 +97,6 @@ async fn call_through_osmo_mgw_keeps_srtp_end_to_end() {
     check_mgcp_dissection(&pcap);
     check_gateway_legs(&packets);
     check_media_path(&packets);
-}
-
-async fn start_cta(domain: &str, addr: &str, ca: SocketAddr) -> Cta {
-    let mut config = sim::Config::new(domain, addr.parse().unwrap(), ca);
-    config.console = false;
-    let cta = Cta::start(config).await.unwrap();
-    wait_for(&cta, Duration::from_secs(10), |s| s.registered).await;
-    cta
-}
-
-async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let until = Instant::now() + limit;
-    loop {
-        let s = cta.snapshot().await.expect("the CTA stopped");
-        if done(&s) {
-            return s;
-        }
-        assert!(Instant::now() < until, "gave up after {limit:?}: {s:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn say(cta: &Cta, command: &str) {
-    let answer = cta.command(command).await;
-    assert!(answer.starts_with("ok"), "{command}: {answer}");
 }
 
 /// A calls B; both talk (tones) for 1.5 s; both hang up. Returns each

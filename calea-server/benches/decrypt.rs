@@ -90,6 +90,7 @@ fn setup() -> Setup {
             end_unix_ms: T0 + 2 * 3_600_000,
             modes: vec![Mode::Historical],
             collector: "127.0.0.1:5000".parse().unwrap(),
+            cci: None,
             revoked_unix_ms: None,
         })
         .unwrap();

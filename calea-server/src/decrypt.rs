@@ -105,6 +105,17 @@ impl Decryptor {
         &self.calls
     }
 
+    /// Adds calls whose records arrived after decryption began (the live
+    /// collector): streams no key opened so far are tried again. Indexes
+    /// of the calls already held do not change.
+    pub fn add_calls(&mut self, calls: Vec<CallKeys>) {
+        if calls.is_empty() {
+            return;
+        }
+        self.calls.extend(calls);
+        self.flows.retain(|_, f| matches!(f, Flow::Matched { .. }));
+    }
+
     /// Decrypts one UDP payload in place. `time` is when it was captured.
     pub fn packet(
         &mut self,

@@ -12,6 +12,7 @@
 //! - [`capture`], [`net`]: pcap/pcapng frames down to UDP datagrams.
 //! - [`li_client`], [`intake`]: the client of the controller's LI API
 //!   (mutual TLS) and the checks on the records it brings in.
+//! - [`collect`]: `cablekey calea collect`, the live collector of media copies.
 //! - [`offline`]: `cablekey calea decrypt`, delivering through [`deliver`]
 //!   and [`track`].
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 pub mod bundle;
 pub mod capture;
 pub mod clock;
+pub mod collect;
 pub mod decrypt;
 pub mod deliver;
 pub mod fsutil;

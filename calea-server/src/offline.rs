@@ -16,9 +16,9 @@ use crate::clock::{self, UnixMs};
 use crate::decrypt::{Decryptor, Outcome, Unmatched};
 use crate::deliver::{self, CallJson, DeliverError, PcapOut};
 use crate::fsutil::FsError;
-use crate::keys::{dir_index, open_calls};
+use crate::keys::{dir_index, open_calls, CallKeys, KeyFailure};
 use crate::net;
-use crate::records::RecordStore;
+use crate::records::{BadFile, RecordStore};
 use crate::track::CallAudio;
 use crate::warrant::{WarrantBook, WarrantError};
 
@@ -115,19 +115,7 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     let (records, bad_files) =
         store.for_target(&warrant.target, warrant.start_unix_ms, warrant.end_unix_ms)?;
     let (calls, failures) = open_calls(req.le_key, &store, records);
-    let mut problems: Vec<RecordProblem> = failures
-        .into_iter()
-        .map(|f| RecordProblem {
-            call_id: Some(f.call_id),
-            file: None,
-            why: f.error.to_string(),
-        })
-        .collect();
-    problems.extend(bad_files.into_iter().map(|b| RecordProblem {
-        call_id: None,
-        file: Some(b.path.display().to_string()),
-        why: b.why,
-    }));
+    let problems = record_problems(failures, bad_files);
 
     deliver::prepare(&req.out)?;
     let mut pcap = PcapOut::create(&req.out.join(deliver::PCAP))?;
@@ -187,26 +175,8 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     let decrypted = started.elapsed();
 
     let mut files = vec![deliver::PCAP.to_string()];
-    let mut call_lines = Vec::new();
-    let mut calls_with_audio = 0;
-    for (keys, a) in dec.calls().iter().zip(audio.iter_mut()) {
-        let wav = if a.is_empty() {
-            None
-        } else {
-            let name = deliver::wav_name(&keys.record.meta.call_id);
-            let path = req.out.join(&name);
-            a.write(&path)
-                .map_err(|why| DeliverError::Write { path, why })?;
-            files.push(name.clone());
-            calls_with_audio += 1;
-            Some(name)
-        };
-        call_lines.push(CallJson::new(&keys.record, a.packets, wav));
-    }
+    let calls_with_audio = render_calls(&req.out, dec.calls(), &mut audio, &mut files)?;
     let rendered = started.elapsed();
-    deliver::write_json_lines(&req.out.join(deliver::CALLS), &call_lines)?;
-    files.push(deliver::CALLS.to_string());
-
     let report = Report {
         case_id: req.case_id.to_string(),
         capture: req.capture.display().to_string(),
@@ -215,10 +185,7 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
         streams_without_key: dec.unmatched().into_iter().map(stream_json).collect(),
         capture_stopped_early: end.stopped_early,
     };
-    deliver::write_json(&req.out.join(deliver::REPORT), &report)?;
-    files.push(deliver::REPORT.to_string());
-    deliver::write_manifest(&req.out, req.case_id, req.capture, &files)?;
-    files.push(deliver::MANIFEST.to_string());
+    seal(&req.out, &report, req.capture, &mut files)?;
     let timings = Timings {
         decrypt: decrypted,
         audio: rendered - decrypted,
@@ -233,7 +200,66 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     })
 }
 
-fn stream_json(u: Unmatched) -> StreamJson {
+/// Records that gave no key, and files that were not records, for the report.
+pub(crate) fn record_problems(failures: Vec<KeyFailure>, bad: Vec<BadFile>) -> Vec<RecordProblem> {
+    let failed = failures.into_iter().map(|f| RecordProblem {
+        call_id: Some(f.call_id),
+        file: None,
+        why: f.error.to_string(),
+    });
+    let bad = bad.into_iter().map(|b| RecordProblem {
+        call_id: None,
+        file: Some(b.path.display().to_string()),
+        why: b.why,
+    });
+    failed.chain(bad).collect()
+}
+
+/// Writes each call's stereo WAV (if it has media) and `calls.jsonl`,
+/// adding their names to `files`; returns how many calls had audio.
+pub(crate) fn render_calls(
+    out: &Path,
+    calls: &[CallKeys],
+    audio: &mut [CallAudio],
+    files: &mut Vec<String>,
+) -> Result<usize, DecryptError> {
+    let mut call_lines = Vec::new();
+    let mut calls_with_audio = 0;
+    for (keys, a) in calls.iter().zip(audio.iter_mut()) {
+        let wav = if a.is_empty() {
+            None
+        } else {
+            let name = deliver::wav_name(&keys.record.meta.call_id);
+            let path = out.join(&name);
+            a.write(&path)
+                .map_err(|why| DeliverError::Write { path, why })?;
+            files.push(name.clone());
+            calls_with_audio += 1;
+            Some(name)
+        };
+        call_lines.push(CallJson::new(&keys.record, a.packets, wav));
+    }
+    deliver::write_json_lines(&out.join(deliver::CALLS), &call_lines)?;
+    files.push(deliver::CALLS.to_string());
+    Ok(calls_with_audio)
+}
+
+/// Writes `report.json`, then the manifest over `files` and `source`
+/// (last, once everything is synced), adding both names to `files`.
+pub(crate) fn seal(
+    out: &Path,
+    report: &Report,
+    source: &Path,
+    files: &mut Vec<String>,
+) -> Result<(), DecryptError> {
+    deliver::write_json(&out.join(deliver::REPORT), report)?;
+    files.push(deliver::REPORT.to_string());
+    deliver::write_manifest(out, &report.case_id, source, files)?;
+    files.push(deliver::MANIFEST.to_string());
+    Ok(())
+}
+
+pub(crate) fn stream_json(u: Unmatched) -> StreamJson {
     StreamJson {
         ssrc: format!("0x{:08x}", u.ssrc),
         packets: u.packets,

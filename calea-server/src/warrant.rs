@@ -30,6 +30,11 @@ pub struct Warrant {
     pub modes: Vec<Mode>,
     /// Where the controller sends copies of the target's media.
     pub collector: SocketAddr,
+    /// The call-content identifier (`es-cci`) the target's media copies
+    /// carry; the live collector maps it back to this case. Books written
+    /// before it existed read as `None`.
+    #[serde(default)]
+    pub cci: Option<u32>,
     /// Set when revoked; a revoked warrant delivers nothing.
     pub revoked_unix_ms: Option<UnixMs>,
 }
@@ -62,6 +67,12 @@ pub enum WarrantError {
     BadWindow { start: String, end: String },
     #[error("at least one mode (future, current, historical) is needed")]
     NoMode,
+    #[error("case {case}: call-content identifier {cci:08X} is already case {other}'s")]
+    DuplicateCci {
+        case: String,
+        cci: u32,
+        other: String,
+    },
     #[error("{path}: not a warrant book ({why})")]
     Corrupt { path: PathBuf, why: String },
     #[error(transparent)]
@@ -134,6 +145,12 @@ impl WarrantBook {
     }
 
     /// A warrant that may deliver: known and not revoked.
+    /// The case whose copies carry `cci`, if any (revoked ones included:
+    /// the caller decides what a revoked case gets, which is nothing).
+    pub fn by_cci(&self, cci: u32) -> Option<&Warrant> {
+        self.warrants.iter().find(|w| w.cci == Some(cci))
+    }
+
     pub fn active(&self, case_id: &str) -> Result<&Warrant, WarrantError> {
         let w = self.get(case_id)?;
         if w.is_revoked() {
@@ -159,6 +176,18 @@ impl WarrantBook {
         }
         if self.warrants.iter().any(|x| x.case_id == w.case_id) {
             return Err(WarrantError::DuplicateCase(w.case_id));
+        }
+        // One identifier, one case: copies are told apart by it alone.
+        if let Some(other) = self
+            .warrants
+            .iter()
+            .find(|x| w.cci.is_some() && x.cci == w.cci)
+        {
+            return Err(WarrantError::DuplicateCci {
+                case: w.case_id,
+                cci: w.cci.unwrap_or_default(),
+                other: other.case_id.clone(),
+            });
         }
         w.revoked_unix_ms = None;
         self.warrants.push(w);
@@ -206,6 +235,7 @@ mod tests {
             end_unix_ms: 2_000,
             modes: vec![Mode::Historical, Mode::Future, Mode::Future],
             collector: "127.0.0.1:5000".parse().unwrap(),
+            cci: Some(0xC0FFEE),
             revoked_unix_ms: None,
         }
     }
@@ -219,8 +249,15 @@ mod tests {
             book.add(warrant("C-1")),
             Err(WarrantError::DuplicateCase(_))
         ));
+        let mut same_cci = warrant("C-9");
+        same_cci.target = "+15550009".into();
+        assert!(matches!(
+            book.add(same_cci),
+            Err(WarrantError::DuplicateCci { .. })
+        ));
         let again = WarrantBook::load(dir.path()).unwrap();
         assert_eq!(again.list().len(), 1);
+        assert_eq!(again.list()[0].cci, Some(0xC0FFEE));
         assert_eq!(again.list()[0].modes, vec![Mode::Future, Mode::Historical]);
         let mut again = again;
         again.revoke("C-1", 1_500).unwrap();

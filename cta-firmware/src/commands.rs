@@ -20,7 +20,7 @@ use crate::keyreq::KeyRequest;
 use crate::line::{Hook, NewRequest, Quarantine};
 use crate::list::List;
 use crate::ports::{
-    ConnId, MediaController, MediaError, Role, SecurityApp, Signal, Suite, Terminal,
+    ConnId, MediaController, MediaError, Role, SecurityApp, Signal, Suite, Surveillance, Terminal,
 };
 use crate::request;
 use crate::sdp;
@@ -138,6 +138,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         // Which derived key we send with: stated, never guessed.
         let role = role_of(lco)?.ok_or(ReturnCode::BAD_LCO)?;
         let remote = remote_of(cmd)?;
+        let surveillance = surveillance_of(lco)?;
         if self.conns.count_on_line(line) >= MAX_PER_LINE {
             return Err(ReturnCode::CONNECTION_LIMIT);
         }
@@ -152,6 +153,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             suite,
             remote,
             mode,
+            surveillance,
         };
         let Gateway {
             security,
@@ -175,6 +177,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         }
         if let Some(c) = self.conns.get_mut(conn.id) {
             c.remote = remote;
+            c.surveillance = surveillance;
         }
         self.report_status();
         self.install_request(now, line, prepared);
@@ -224,6 +227,11 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             SecurityManager::check_key(&self.app, k).map_err(security_code)?;
         }
         let remote = remote_of(cmd)?;
+        // An `L:` states the whole intercept setting; none keeps it.
+        let surveillance = match lco {
+            Some(_) => surveillance_of(lco)?,
+            None => conn.surveillance,
+        };
         let prepared = self.prepare_request(from, cmd, line)?;
         let offer = Offer {
             key,
@@ -231,6 +239,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             suite,
             remote,
             mode,
+            surveillance,
         };
         let Gateway {
             security,
@@ -245,6 +254,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             c.mode = mode;
             c.suite = suite;
             c.remote = remote.or(c.remote);
+            c.surveillance = surveillance;
         }
         self.install_request(now, line, prepared);
         let mut answer = Answer::new(ReturnCode::OK);
@@ -654,6 +664,34 @@ fn role_of(lco: Option<&LocalConnectionOptions<'_>>) -> Result<Option<Role>, Ref
             .map(Some)
             .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE),
         _ => Ok(None),
+    }
+}
+
+/// NCS electronic surveillance: `es-ccd:<address>:<port>` with
+/// `es-cci:<1 to 8 hex digits>`. Both or neither (524); an address that is
+/// not a literal (the core cannot resolve names) or a bad identifier is 532.
+fn surveillance_of(
+    lco: Option<&LocalConnectionOptions<'_>>,
+) -> Result<Option<Surveillance>, Refusal> {
+    use cablekey_protocol::mgcp::LcoItem;
+    let ccd = lco.and_then(|l| l.find("es-ccd"));
+    let cci = lco.and_then(|l| l.find("es-cci"));
+    match (ccd, cci) {
+        (None, None) => Ok(None),
+        (Some(LcoItem::SurveillanceDestination(d)), Some(LcoItem::SurveillanceId(i))) => {
+            let collector = d
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| ReturnCode::LCO_UNSUPPORTED_VALUE)?;
+            let i = i.trim();
+            let hex = (1..=8).contains(&i.len()) && i.bytes().all(|b| b.is_ascii_hexdigit());
+            let cci = u32::from_str_radix(i, 16)
+                .ok()
+                .filter(|_| hex)
+                .ok_or(ReturnCode::LCO_UNSUPPORTED_VALUE)?;
+            Ok(Some(Surveillance { collector, cci }))
+        }
+        _ => Err(ReturnCode::LCO_INCONSISTENT),
     }
 }
 

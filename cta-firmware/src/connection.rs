@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 
 use cablekey_protocol::mgcp::{ConnectionMode, MAX_ID_LEN};
 
-use crate::ports::{ConnId, Role, Suite};
+use crate::ports::{ConnId, Role, Suite, Surveillance};
 
 /// Connections across all lines; a CTA line holds two (call waiting).
 pub const MAX_CONNECTIONS: usize = 8;
@@ -59,6 +59,7 @@ pub struct Connection {
     pub suite: Suite,
     pub remote: Option<SocketAddr>,
     pub local_port: u16,
+    pub surveillance: Option<Surveillance>,
 }
 
 #[derive(Debug)]
@@ -126,6 +127,7 @@ impl Connections {
             suite,
             remote: None,
             local_port: self.base_port.wrapping_add(offset),
+            surveillance: None,
         };
         *slot = Some(conn);
         Some(conn)

@@ -41,6 +41,6 @@ pub mod sim;
 pub use gateway::{Config, Event, Gateway, Registration};
 pub use ports::{
     ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, Role, SecurityApp,
-    SecurityStatus, Signal, Suite, Terminal, TerminalEvent,
+    SecurityStatus, Signal, Suite, Surveillance, Terminal, TerminalEvent,
 };
 pub use security::{CallState, WipeReason};

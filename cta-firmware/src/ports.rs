@@ -82,6 +82,23 @@ impl Role {
     }
 }
 
+/// Lawful intercept of a connection's media: a copy of every SRTP/SRTCP
+/// packet it sends goes, unchanged and tagged with `cci`, to `collector`
+/// (NCS `es-ccd` and `es-cci`). `Debug` shows neither: that a line is
+/// intercepted is itself confidential.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Surveillance {
+    pub collector: SocketAddr,
+    /// The call-content connection identifier, 32 bits (`es-cci`, hex).
+    pub cci: u32,
+}
+
+impl fmt::Debug for Surveillance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Surveillance(..)")
+    }
+}
+
 /// Where and how a connection's media flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MediaParams {
@@ -133,6 +150,13 @@ pub trait MediaController {
     /// Removes the context of `conn` and zeroizes its keys. Called for
     /// unknown connections too; it must then do nothing.
     fn wipe(&mut self, conn: ConnId);
+
+    /// Starts, changes or stops the copies of an installed connection's
+    /// outbound media, leaving its SRTP contexts and streams as they are
+    /// (the other party must see no change). [`Self::install`] starts a
+    /// context without copies; the core calls this right after it when the
+    /// connection is intercepted. A platform without a tap ignores it.
+    fn surveil(&mut self, _conn: ConnId, _surveillance: Option<Surveillance>) {}
 
     fn stats(&self, _conn: ConnId) -> Option<MediaStats> {
         None

@@ -21,7 +21,7 @@ use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use crate::connection::{Id, MAX_CONNECTIONS};
 use crate::ports::{
     ConnId, Enrollment, MediaController, MediaError, MediaParams, Role, SecurityApp,
-    SecurityStatus, Suite,
+    SecurityStatus, Suite, Surveillance,
 };
 
 /// Shortest call key accepted, in bytes.
@@ -78,6 +78,7 @@ struct Call {
     remote: Option<SocketAddr>,
     local_port: u16,
     mode: ConnectionMode,
+    surveillance: Option<Surveillance>,
 }
 
 /// Where a new call sits: its line, call id, side and RTP port. Fixed for
@@ -97,6 +98,8 @@ pub struct Offer {
     pub suite: Suite,
     pub remote: Option<SocketAddr>,
     pub mode: ConnectionMode,
+    /// The full intercept setting after this command (`None`: no copies).
+    pub surveillance: Option<Surveillance>,
 }
 
 pub struct SecurityManager {
@@ -217,6 +220,7 @@ impl SecurityManager {
             remote: None,
             local_port,
             mode: offer.mode,
+            surveillance: None,
         });
         let result = self.update(media, conn, offer, changes);
         if result.is_err() {
@@ -255,10 +259,16 @@ impl SecurityManager {
         call.remote = offer.remote.or(call.remote);
         call.mode = offer.mode;
         call.suite = offer.suite;
+        let tap_changed = call.surveillance != offer.surveillance;
+        call.surveillance = offer.surveillance;
         let (Some(key), Some(remote)) = (&call.key, call.remote) else {
             return Ok(call.state);
         };
         if !changed && call.state == CallState::Authorized {
+            // Only the copies change: the running streams are left alone.
+            if tap_changed {
+                media.surveil(conn, call.surveillance);
+            }
             return Ok(call.state);
         }
         let params = MediaParams {
@@ -272,6 +282,10 @@ impl SecurityManager {
         };
         match media.install(conn, key, &params) {
             Ok(()) => {
+                // A new context starts without copies.
+                if call.surveillance.is_some() {
+                    media.surveil(conn, call.surveillance);
+                }
                 *keys_installed += 1;
                 changes(KeyChange::Installed(conn, key.fingerprint()));
                 call.state = CallState::Authorized;

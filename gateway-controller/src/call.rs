@@ -16,6 +16,7 @@ use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::time::Instant;
 
 use crate::anchor::{Anchored, MgwLeg};
+use crate::intercept::Intercept;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -91,6 +92,9 @@ pub struct Leg {
     pub created: bool,
     /// Off hook as far as we know: decides idle or parked at release.
     pub off_hook: bool,
+    /// The intercept this leg's connection was last told to copy to
+    /// (`es-ccd`/`es-cci` in its CRCX or a later MDCX).
+    pub tap: Option<Intercept>,
 }
 
 impl Leg {

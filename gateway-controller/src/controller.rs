@@ -29,6 +29,7 @@ use cablekey_protocol::time::Instant;
 use crate::anchor::Anchor;
 use crate::call::{Call, EndReason, RefuseReason, Side, State};
 use crate::escrow::EscrowError;
+use crate::intercept::Intercept;
 use crate::keys::{KeyMode, KeySource};
 use crate::registry::Registry;
 
@@ -164,6 +165,20 @@ pub enum Event {
         call_id: String,
         reason: EndReason,
     },
+    /// A connection of the call now copies its media to a collector
+    /// (`active`), or stopped copying. For the LI audit.
+    Tapped {
+        call_id: String,
+        endpoint: String,
+        active: bool,
+    },
+    /// A tap MDCX was refused (`code`) or went unanswered (`None`); the
+    /// call goes on untouched.
+    TapFailed {
+        call_id: String,
+        endpoint: String,
+        code: Option<ReturnCode>,
+    },
     /// A command failed outside of any call (logs).
     CommandFailed {
         endpoint: String,
@@ -196,6 +211,8 @@ pub(crate) enum Step {
     /// The media gateway's connection facing this side.
     MgwCrcx(Side),
     MgwMdcx(Side),
+    /// MDCX changing only a connection's intercept options.
+    Tap(Side),
     Dlcx,
 }
 
@@ -228,6 +245,8 @@ pub struct Controller<K> {
     /// DLCX whose outcome we never learned), by (endpoint, call id): DLCX
     /// again until one deletes something or the deadline passes.
     pub(crate) doubtful: BTreeMap<(String, String), Doubt>,
+    /// Intercept tasks by target number ([`crate::intercept`]).
+    pub(crate) intercepts: BTreeMap<String, Intercept>,
     pub(crate) next_call: u64,
     pub(crate) next_request: u64,
     pub(crate) events: VecDeque<Event>,
@@ -250,6 +269,7 @@ impl<K: KeySource> Controller<K> {
             pending: BTreeMap::new(),
             unsent: VecDeque::new(),
             doubtful: BTreeMap::new(),
+            intercepts: BTreeMap::new(),
             next_request: 1,
             events: VecDeque::new(),
         }
@@ -341,7 +361,7 @@ impl<K: KeySource> Controller<K> {
 
     /// Handles transaction events and unsent commands until none are left.
     /// Each round either answers a command or retires a pending one, so it ends.
-    fn drain(&mut self, now: Instant) {
+    pub(crate) fn drain(&mut self, now: Instant) {
         loop {
             if let Some(ev) = self.tx.poll_event() {
                 self.on_tx_event(now, ev);

@@ -7,6 +7,8 @@ use std::fmt::Write;
 use cablekey_protocol::callkey::{DERIVED_ITEM, DERIVED_VALUE};
 use zeroize::Zeroizing;
 
+use crate::intercept::Intercept;
+
 /// A notification request riding on a command: `X:`, `R:`, `S:` and `D:`.
 pub struct Request<'a> {
     pub id: &'a str,
@@ -71,6 +73,8 @@ pub struct Connect<'a> {
     pub side: &'a str,
     pub mode: &'a str,
     pub remote_sdp: Option<&'a str>,
+    /// Copies of this end's media go to a collector (lawful intercept).
+    pub tap: Option<&'a Intercept>,
 }
 
 pub fn crcx(endpoint: &str, c: &Connect<'_>, r: &Request<'_>) -> Zeroizing<String> {
@@ -81,11 +85,9 @@ pub fn crcx(endpoint: &str, c: &Connect<'_>, r: &Request<'_>) -> Zeroizing<Strin
         KeyItem::Base64(k) => write!(text, "k:base64:{k}"),
         KeyItem::Derived => write!(text, "{DERIVED_ITEM}:{DERIVED_VALUE}"),
     };
-    let _ = write!(
-        text,
-        ", sc-rtp:{}, x-dir:{}\r\nM: {}\r\n",
-        c.suite, c.side, c.mode
-    );
+    let _ = write!(text, ", sc-rtp:{}, x-dir:{}", c.suite, c.side);
+    tap_items(&mut text, c.tap);
+    let _ = write!(text, "\r\nM: {}\r\n", c.mode);
     request(&mut text, r);
     body(&mut text, c.remote_sdp);
     text
@@ -104,6 +106,25 @@ pub fn mdcx(
     let _ = write!(text, "C: {call_id}\r\nI: {conn}\r\nM: {mode}\r\n");
     request(&mut text, r);
     body(&mut text, remote_sdp);
+    text
+}
+
+/// `, es-ccd:…, es-cci:…` when the connection is tapped.
+fn tap_items(text: &mut String, tap: Option<&Intercept>) {
+    if let Some(t) = tap {
+        let _ = write!(text, ", {}", t.lco_items());
+    }
+}
+
+/// Starts (`Some`) or stops (`None`) the copies of a connection's media.
+/// Only `L:` changes: no mode, address or request, so the call goes on as
+/// it was. An `L:` without the options stops the copies (docs/controller.md).
+pub fn tap(endpoint: &str, call_id: &str, conn: &str, tap: Option<&Intercept>) -> String {
+    let mut text = String::with_capacity(160);
+    head(&mut text, "MDCX", endpoint);
+    let _ = write!(text, "C: {call_id}\r\nI: {conn}\r\nL: p:20, a:PCMU");
+    tap_items(&mut text, tap);
+    text.push_str("\r\n");
     text
 }
 
@@ -178,6 +199,7 @@ mod tests {
             side: "caller",
             mode: "recvonly",
             remote_sdp: Some("v=0\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            tap: None,
         };
         let text = crcx("aaln/1@cta.example", &c, &request());
         let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
@@ -210,6 +232,7 @@ mod tests {
             side: "caller",
             mode: "recvonly",
             remote_sdp: None,
+            tap: None,
         };
         let text = crcx("aaln/1@cta.example", &c, &request());
         let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
@@ -225,6 +248,51 @@ mod tests {
         );
         assert!(text
             .contains("L: p:20, a:PCMU, x-key:derived, sc-rtp:AEAD_AES_128_GCM, x-dir:caller\r\n"));
+    }
+
+    #[test]
+    fn tapped_crcx_and_tap_mdcx_carry_es_options_and_nothing_else() {
+        use crate::intercept::{Cci, Intercept};
+        let t = Intercept {
+            cci: Cci(0xC0FFEE),
+            collector: "127.0.0.42:5000".parse().unwrap(),
+        };
+        let c = Connect {
+            call_id: "A3C4",
+            key: KeyItem::Base64(KEY),
+            suite: "AEAD_AES_128_GCM",
+            side: "callee",
+            mode: "recvonly",
+            remote_sdp: None,
+            tap: Some(&t),
+        };
+        let texts = [
+            crcx("aaln/1@a", &c, &request()).to_string(),
+            tap("aaln/1@a", "A3C4", "0001", Some(&t)),
+        ];
+        for text in &texts {
+            let Ok(Message::Command(cmd)) = parse(text.as_bytes()) else {
+                panic!("{text}");
+            };
+            let Some(Param::LocalConnectionOptions(lco)) =
+                cmd.param(ParamName::LocalConnectionOptions)
+            else {
+                panic!("no L:");
+            };
+            assert_eq!(
+                lco.find("es-ccd"),
+                Some(LcoItem::SurveillanceDestination("127.0.0.42:5000"))
+            );
+            assert_eq!(
+                lco.find("es-cci"),
+                Some(LcoItem::SurveillanceId("00C0FFEE"))
+            );
+        }
+        let off = tap("aaln/1@a", "A3C4", "0001", None);
+        assert!(off.ends_with("L: p:20, a:PCMU\r\n"), "{off}");
+        for text in [&texts[1], &off] {
+            assert!(!text.contains("M:") && !text.contains("X:") && !text.contains("k:"));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod net;
 use std::time::Duration;
 
 use cablekey_cta_firmware::TerminalEvent;
-use cablekey_gateway_controller::{Config, KeyMode};
+use cablekey_gateway_controller::{Cci, Config, Intercept, KeyMode};
 use net::*;
 use proptest::prelude::*;
 
@@ -104,6 +104,49 @@ fn run_derived(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
     run_setup(derived(), seed, ops, |net| net.provision_all(&[0, 1], seed))
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The same with intercept tasks set and cleared at any moment: the
+    /// CRCX and tap MDCX that carry `es-ccd`/`es-cci` change nothing about
+    /// when keys leave, and every connection is gone at the end.
+    #[test]
+    fn no_key_leaves_early_with_intercepts_set_and_cleared(
+        seed in any::<u64>(),
+        ops in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..300),
+    ) {
+        let net = run_tapped(seed, &ops);
+        prop_assert_eq!(net.ctrl.calls(), 0);
+        prop_assert!(net.no_key_anywhere());
+    }
+}
+
+/// Ops from 240 up set (even `b`) or clear an intercept of a random line.
+fn run_tapped(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
+    let mut net = Net::new(CTAS, Config::default(), seed);
+    net.escrow = EscrowMode::Manual;
+    net.boot();
+    for &(op, a, b) in ops {
+        if op >= 240 {
+            let target = number(usize::from(a) % CTAS, usize::from(a / 16) % 2);
+            if b % 2 == 0 {
+                let collector = "10.0.9.9:5000".parse().unwrap();
+                let tap = Intercept {
+                    cci: Cci(u32::from(b)),
+                    collector,
+                };
+                net.ctrl.set_intercept(net.now, &target, tap);
+            } else {
+                net.ctrl.clear_intercept(net.now, &target);
+            }
+        } else {
+            act(&mut net, op, a, b);
+        }
+    }
+    finish(&mut net);
+    net
+}
+
 /// Runs one sequence and the same clean-up as the property.
 fn run(seed: u64, ops: &[(u8, u8, u8)]) -> Net {
     run_with(Config::default(), seed, ops)
@@ -121,6 +164,12 @@ fn run_setup(config: Config, seed: u64, ops: &[(u8, u8, u8)], setup: impl Fn(&mu
     for &(op, a, b) in ops {
         act(&mut net, op, a, b);
     }
+    finish(&mut net);
+    net
+}
+
+/// Answers the escrows left, lets every timer run, hangs up every line.
+fn finish(net: &mut Net) {
     let left: Vec<_> = net.escrow_queue.drain(..).collect();
     for (i, (call, _)) in left.iter().enumerate() {
         net.confirm(call, i % 2 == 0);
@@ -132,7 +181,6 @@ fn run_setup(config: Config, seed: u64, ops: &[(u8, u8, u8)], setup: impl Fn(&mu
         }
     }
     net.advance(Duration::from_secs(120));
-    net
 }
 
 // Regressions found by the property above.

@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod callkey;
+pub mod ccc;
 pub mod escrow;
 #[cfg(feature = "serde")]
 pub mod li;

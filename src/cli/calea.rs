@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cablekey_calea_server::warrant::{Mode, Warrant, WarrantBook};
-use cablekey_calea_server::{bundle, clock, keys, offline, records::RecordStore};
+use cablekey_calea_server::{bundle, clock, collect, keys, offline, records::RecordStore};
 use cablekey_protocol::li::Mode as LiMode;
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -79,6 +79,27 @@ enum CaleaCommand {
         #[command(flatten)]
         li: li::LiArgs,
     },
+    /// Receive media copies live (PacketCable call-content framing, tagged
+    /// with the warrant's --cci), decrypt them with the case's escrowed
+    /// keys and, when stopped (SIGINT, SIGTERM or --duration), deliver
+    /// under cases/<case id>/ as `decrypt` does.
+    Collect {
+        /// UDP address to receive copies on (the warrant's collector).
+        #[arg(long)]
+        listen: SocketAddr,
+        /// One case; without it, every active warrant with a --cci.
+        #[arg(long)]
+        case: Option<String>,
+        /// LE private key file.
+        #[arg(long, default_value = "le-private.key")]
+        key: PathBuf,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Deliveries go to <out-root>/<case id>/.
+        #[arg(long, default_value = cablekey_calea_server::DEFAULT_CASES_DIR)]
+        out_root: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +129,10 @@ enum WarrantCommand {
         /// Where the controller sends copies of the target's media (host:port).
         #[arg(long)]
         collector: SocketAddr,
+        /// Call-content identifier (es-cci) the copies carry, 1 to 8 hex
+        /// digits; needed for `collect`. Unique across warrants.
+        #[arg(long, value_parser = parse_cci)]
+        cci: Option<u32>,
     },
     /// List warrants.
     List,
@@ -187,6 +212,20 @@ pub fn run(args: CaleaArgs) -> ExitCode {
             li::fetch(&args.data_dir, &case, LiMode::Future, None, None, &li)
         }
         CaleaCommand::Tasks { li } => li::tasks(&li),
+        CaleaCommand::Collect {
+            listen,
+            case,
+            key,
+            duration,
+            out_root,
+        } => collect(
+            &args.data_dir,
+            listen,
+            case.as_deref(),
+            &key,
+            duration,
+            out_root,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -207,6 +246,7 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
             end,
             modes,
             collector,
+            cci,
         } => {
             let w = Warrant {
                 case_id: case.clone(),
@@ -215,6 +255,7 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
                 end_unix_ms: clock::parse_rfc3339(&end).context("--end")?,
                 modes: modes.into_iter().map(Mode::from).collect(),
                 collector,
+                cci,
                 revoked_unix_ms: None,
             };
             book.add(w)?;
@@ -227,8 +268,9 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
                     Some(t) => format!("revoked {}", clock::rfc3339(t)),
                     None => "active".to_string(),
                 };
+                let cci = w.cci.map_or("-".to_string(), |c| format!("{c:08X}"));
                 println!(
-                    "{}\ttarget {}\t{} .. {}\t{}\tcollector {}\t{state}",
+                    "{}\ttarget {}\t{} .. {}\t{}\tcollector {}\tcci {cci}\t{state}",
                     w.case_id,
                     w.target,
                     clock::rfc3339(w.start_unix_ms),
@@ -289,6 +331,69 @@ fn records(data_dir: &Path, cmd: RecordsCommand) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn parse_cci(s: &str) -> Result<u32, String> {
+    let ok = (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| u32::from_str_radix(s, 16).ok())
+        .flatten()
+        .ok_or_else(|| "1 to 8 hex digits".to_string())
+}
+
+fn collect(
+    data_dir: &Path,
+    listen: SocketAddr,
+    case: Option<&str>,
+    key: &Path,
+    duration: Option<f64>,
+    out_root: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let sk = cablekey_keyfile::load_private_key(key)?;
+    let sock = std::net::UdpSocket::bind(listen).with_context(|| format!("--listen {listen}"))?;
+    let listen = sock.local_addr()?;
+    let collector = collect::Collector::open(&collect::Request {
+        data_dir,
+        case_id: case,
+        le_key: &sk,
+        out_root,
+        listen,
+    })?;
+    println!(
+        "collecting copies on {listen} for {}",
+        collector.cases().join(", ")
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let flag = stop.clone();
+    rt.spawn(async move {
+        super::controller::wait_for_stop().await;
+        flag.store(true, Ordering::SeqCst);
+    });
+    let until = duration
+        .filter(|d| d.is_finite() && *d >= 0.0)
+        .map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d));
+    let summaries = collect::run(&sock, collector, &stop, until)?;
+    for s in &summaries {
+        let c = &s.report.counts;
+        println!(
+            "case {}: {} calls with audio, {} RTP and {} RTCP packets decrypted from {} copies, delivered to {}",
+            s.report.case_id,
+            s.calls_with_audio,
+            c.rtp_decrypted,
+            c.rtcp_decrypted,
+            c.frames,
+            s.out.display()
+        );
+        for f in &s.files {
+            println!("  {f}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn decrypt(

@@ -204,3 +204,43 @@ pub fn escrowed_keys(
         keys
     })
 }
+
+/// A simulated CTA on `addr` without a console, once it has registered.
+pub async fn start_cta(
+    domain: &str,
+    addr: &str,
+    ca: std::net::SocketAddr,
+) -> cablekey_cta_firmware::sim::Cta {
+    use cablekey_cta_firmware::sim::{self, Cta};
+    let mut config = sim::Config::new(domain, addr.parse().unwrap(), ca);
+    config.console = false;
+    let cta = Cta::start(config).await.unwrap();
+    wait_for(&cta, std::time::Duration::from_secs(10), |s| s.registered).await;
+    cta
+}
+
+/// Polls the CTA's snapshot until `done` holds; fails after `limit`.
+pub async fn wait_for(
+    cta: &cablekey_cta_firmware::sim::Cta,
+    limit: std::time::Duration,
+    done: impl Fn(&cablekey_cta_firmware::sim::Snapshot) -> bool,
+) -> cablekey_cta_firmware::sim::Snapshot {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let s = cta.snapshot().await.expect("the CTA stopped");
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "gave up after {limit:?}: {s:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// A console command that must answer `ok`.
+pub async fn say(cta: &cablekey_cta_firmware::sim::Cta, command: &str) {
+    let answer = cta.command(command).await;
+    assert!(answer.starts_with("ok"), "{command}: {answer}");
+}

@@ -149,6 +149,7 @@ pub fn build(dir: &Path, v6: bool, packets: u32, import: bool) -> Scenario {
             end_unix_ms: T0 + 3_600_000,
             modes: vec![Mode::Historical],
             collector: "127.0.0.1:5000".parse().unwrap(),
+            cci: None,
             revoked_unix_ms: None,
         })
         .unwrap();

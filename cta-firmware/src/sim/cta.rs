@@ -234,6 +234,7 @@ impl Runner {
                     packets_sent: m.map_or(0, |m| m.stats.packets_sent),
                     packets_received: m.map_or(0, |m| m.stats.packets_received),
                     rejected: m.map_or(0, |m| m.rejected),
+                    copies_sent: m.map_or(0, |m| m.copies),
                 }
             })
             .collect();

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use std::vec::Vec;
 
+use cablekey_protocol::ccc;
 use cablekey_protocol::mgcp::ConnectionMode;
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::srtp::{derive, RtpHeader, SrtpContext, MAX_PACKET};
@@ -24,7 +25,7 @@ use tokio::task::JoinHandle;
 use super::audio::LineAudio;
 use super::g711;
 use super::jitter::{JitterBuffer, Playout, FRAME};
-use crate::ports::{ConnId, MediaController, MediaError, MediaParams, MediaStats};
+use crate::ports::{ConnId, MediaController, MediaError, MediaParams, MediaStats, Surveillance};
 
 /// Frames held before playout (60 ms).
 const JITTER_DEPTH: usize = 3;
@@ -56,6 +57,10 @@ struct Session {
     jitter: JitterBuffer,
     stats: MediaStats,
     rejected: u64,
+    /// Lawful intercept: where copies of what we send go, and their tag.
+    tap: Option<Surveillance>,
+    /// Copies sent (console, tests).
+    copies: u64,
     _live: Live,
 }
 
@@ -112,6 +117,18 @@ impl Session {
         self.stats.packets_sent += 1;
         self.stats.octets_sent += FRAME as u64;
         Some(n)
+    }
+
+    /// Frames the copy of a packet just protected for the collector, if
+    /// this connection is intercepted (`docs/calea.md`, "Media copies").
+    fn copy(&mut self, packet: &[u8], out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let tap = self.tap?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let n = ccc::write(tap.cci, ccc::ntp_from_unix_nanos(nanos), packet, out)?;
+        self.copies += 1;
+        Some((n, tap.collector))
     }
 
     /// Plays one frame out of the jitter buffer into the line's recorder.
@@ -178,6 +195,8 @@ pub struct ConnView {
     pub stats: MediaStats,
     pub rejected: u64,
     pub concealed: u64,
+    /// Lawful-intercept copies sent to a collector.
+    pub copies: u64,
 }
 
 pub struct SimMedia {
@@ -220,6 +239,7 @@ impl SimMedia {
                     stats: s.stats,
                     rejected: s.rejected,
                     concealed: s.jitter.concealed,
+                    copies: s.copies,
                 })
             })
             .collect();
@@ -275,6 +295,8 @@ impl MediaController for SimMedia {
             jitter: JitterBuffer::new(JITTER_DEPTH),
             stats: MediaStats::default(),
             rejected: 0,
+            tap: None,
+            copies: 0,
             _live: Live::new(&self.live),
         };
         // A new key or address replaces the old session (its keys go with it).
@@ -293,6 +315,15 @@ impl MediaController for SimMedia {
     fn wipe(&mut self, conn: ConnId) {
         if let Some(port) = self.conns.remove(&conn).and_then(|p| self.ports.get(&p)) {
             lock(&port.slot).take();
+        }
+    }
+
+    fn surveil(&mut self, conn: ConnId, surveillance: Option<Surveillance>) {
+        let Some(port) = self.conns.get(&conn).and_then(|p| self.ports.get(p)) else {
+            return;
+        };
+        if let Some(s) = lock(&port.slot).as_mut() {
+            s.tap = surveillance;
         }
     }
 
@@ -319,6 +350,7 @@ async fn run_port(sock: UdpSocket, slot: Arc<Mutex<Option<Session>>>, lines: Lin
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rx_buf = [0u8; MAX_PACKET];
     let mut tx_buf = [0u8; 256];
+    let mut copy_buf = [0u8; 256 + ccc::HEADER];
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -327,11 +359,15 @@ async fn run_port(sock: UdpSocket, slot: Arc<Mutex<Option<Session>>>, lines: Lin
                     let Some(s) = guard.as_mut() else { continue };
                     let audio = &lines[s.line];
                     s.play_out(audio);
-                    s.next_packet(audio, &mut tx_buf).map(|n| (n, s.remote))
+                    s.next_packet(audio, &mut tx_buf).map(|n| (n, s.remote, s.copy(&tx_buf[..n], &mut copy_buf)))
                 };
-                if let Some((n, to)) = send {
+                if let Some((n, to, copy)) = send {
                     // Lost datagrams are part of life on UDP.
                     let _ = sock.send_to(&tx_buf[..n], to).await;
+                    // The copy goes after the packet, so the packet is never held up for it.
+                    if let Some((len, collector)) = copy {
+                        let _ = sock.send_to(&copy_buf[..len], collector).await;
+                    }
                 }
             }
             r = sock.recv_from(&mut rx_buf) => {

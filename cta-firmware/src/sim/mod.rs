@@ -100,6 +100,8 @@ pub struct ConnSnapshot {
     pub packets_received: u64,
     /// Packets that failed SRTP authentication or replay checks.
     pub rejected: u64,
+    /// Lawful-intercept copies of sent packets (zero unless tapped).
+    pub copies_sent: u64,
 }
 
 /// Call keys a CTA installed, shared between its task and its handle.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use cablekey_cta_firmware::{
     ConnId, Enrollment, Event, Gateway, MediaController, MediaError, MediaParams, SecurityApp,
-    Signal, Terminal, TerminalEvent,
+    Signal, Surveillance, Terminal, TerminalEvent,
 };
 use cablekey_protocol::mgcp::{parse, Message};
 use cablekey_protocol::secret::SecretBytes;
@@ -25,6 +25,10 @@ pub struct FakeMedia {
     pub contexts: BTreeMap<ConnId, (SecretBytes, MediaParams)>,
     pub installs: Vec<ConnId>,
     pub wipes: Vec<ConnId>,
+    /// Intercept changes of installed contexts, in order.
+    pub surveils: Vec<(ConnId, Option<Surveillance>)>,
+    /// Each installed context's intercept setting (absent: none).
+    pub taps: BTreeMap<ConnId, Surveillance>,
     pub refuse: bool,
 }
 
@@ -39,6 +43,7 @@ impl MediaController for FakeMedia {
             return Err(MediaError::NoResources);
         }
         self.installs.push(conn);
+        self.taps.remove(&conn);
         self.contexts.insert(conn, (key.duplicate(), *p));
         Ok(())
     }
@@ -46,6 +51,15 @@ impl MediaController for FakeMedia {
     fn wipe(&mut self, conn: ConnId) {
         self.wipes.push(conn);
         self.contexts.remove(&conn);
+        self.taps.remove(&conn);
+    }
+
+    fn surveil(&mut self, conn: ConnId, s: Option<Surveillance>) {
+        self.surveils.push((conn, s));
+        match s {
+            Some(s) if self.contexts.contains_key(&conn) => self.taps.insert(conn, s),
+            _ => self.taps.remove(&conn),
+        };
     }
 }
 

@@ -4,11 +4,13 @@
 //! - here: what gateways tell us (restart, hook, digits) and routing;
 //! - [`setup`]: from escrow to connected (the only place K goes out);
 //! - [`anchor`]: the media gateway's connections of an anchored call;
-//! - [`release`]: failures, deadlines and tearing a call down.
+//! - [`release`]: failures, deadlines and tearing a call down;
+//! - [`tap`]: lawful-intercept copies of a call's media.
 
 mod anchor;
 mod release;
 mod setup;
+mod tap;
 
 use std::net::SocketAddr;
 

@@ -15,6 +15,10 @@ use crate::msg::{self, Request, HANG_UP_EVENTS, IDLE_EVENTS};
 
 impl<K: KeySource> Controller<K> {
     pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
+        if let Step::Tap(_) = p.step {
+            self.on_tap_failed(p, code);
+            return;
+        }
         let doubtful = matches!(p.step, Step::Crcx(_) | Step::MgwCrcx(_) | Step::Dlcx);
         // A connection the media gateway made on an endpoint of its choice
         // cannot be named: it stays until the gateway drops it.

@@ -47,6 +47,7 @@ impl<K: KeySource> Controller<K> {
     pub(super) fn create(&mut self, now: Instant, id: &str, side: Side) {
         let rid = self.request_id();
         let suite = self.config.suite.name();
+        let tap = self.calls.get(id).and_then(|c| self.tap_of(c));
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
@@ -66,11 +67,13 @@ impl<K: KeySource> Controller<K> {
                     return;
                 };
                 leg.created = true;
+                leg.tap = tap;
                 let r = (IDLE_EVENTS, "L/rg");
                 (leg.endpoint.clone(), None, r)
             }
             Side::Caller => {
                 call.caller.created = true;
+                call.caller.tap = tap;
                 let sdp = call.callee.as_ref().and_then(|l| l.sdp.clone());
                 (call.caller.endpoint.clone(), sdp, (HANG_UP_EVENTS, "L/rt"))
             }
@@ -83,6 +86,7 @@ impl<K: KeySource> Controller<K> {
             side: side.token(),
             mode: "recvonly",
             remote_sdp: remote_sdp.as_deref(),
+            tap: tap.as_ref(),
         };
         let req = Request {
             id: &rid,
@@ -166,6 +170,7 @@ impl<K: KeySource> Controller<K> {
                     leg.conn = conn;
                     leg.sdp = sdp;
                 }
+                let tapped = call.leg_mut(side).is_some_and(|l| l.tap.is_some());
                 match (side, call.state) {
                     (Side::Callee, State::CreatingCallee) => {
                         call.state = State::CreatingCaller;
@@ -182,7 +187,13 @@ impl<K: KeySource> Controller<K> {
                     }
                     _ => {}
                 }
+                if tapped {
+                    self.on_tapped(id, side);
+                }
+                // A task set while this CRCX was in flight.
+                self.retap(now, id);
             }
+            Step::Tap(side) => self.on_tapped(id, side),
             Step::MgwCrcx(side) => self.on_mgw_created(now, &p, side, resp),
             Step::Mdcx(_) | Step::MgwMdcx(_) => {
                 if call.state != State::Answering {

@@ -13,10 +13,17 @@ use tokio::sync::{mpsc, oneshot};
 use super::metrics::Metrics;
 use super::ServiceEscrow;
 use crate::escrow::{unix_ms, EscrowStore};
-use crate::{Controller, EscrowFailure, Event};
+use crate::{Controller, EscrowFailure, Event, Intercept};
 
 /// Most datagrams read in one go before the core's output is sent.
 const READ_BURST: usize = 64;
+
+/// An intercept task set or cleared by the LI side ([`super::Running::intercepts`]).
+/// Not `Debug`: it names a target.
+pub enum InterceptCommand {
+    Set(String, Intercept),
+    Clear(String),
+}
 
 /// An escrow's answer, back to the loop.
 struct Escrowed {
@@ -37,6 +44,7 @@ pub(super) struct Driver {
     routed_at: HashMap<String, std::time::Instant>,
     /// The lawful-intercept service's view of calls, if it runs.
     pub li: Option<Arc<crate::li::Calls>>,
+    intercepts: mpsc::UnboundedReceiver<InterceptCommand>,
 }
 
 impl Driver {
@@ -45,6 +53,7 @@ impl Driver {
         sock: UdpSocket,
         escrow: Arc<ServiceEscrow>,
         metrics: Arc<Metrics>,
+        intercepts: mpsc::UnboundedReceiver<InterceptCommand>,
     ) -> Driver {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Driver {
@@ -58,6 +67,7 @@ impl Driver {
             escrows_in_flight: 0,
             routed_at: HashMap::new(),
             li: None,
+            intercepts,
         }
     }
 
@@ -112,6 +122,15 @@ impl Driver {
                     self.escrows_in_flight -= 1;
                     let now = self.now();
                     self.ctrl.handle_escrowed(now, &done.call_id, done.result);
+                }
+                Some(cmd) = self.intercepts.recv() => {
+                    let now = self.now();
+                    match cmd {
+                        InterceptCommand::Set(number, i) => self.ctrl.set_intercept(now, &number, i),
+                        InterceptCommand::Clear(number) => {
+                            self.ctrl.clear_intercept(now, &number);
+                        }
+                    }
                 }
                 _ = tokio::time::sleep_until(wake.unwrap_or(stop_at)), if wake.is_some() => {
                     let now = self.now();
@@ -251,6 +270,21 @@ impl Driver {
                         Err(e) => tracing::warn!(call = %call_id, "end time not stored: {e}"),
                     }
                 });
+            }
+            Event::Tapped {
+                call_id,
+                endpoint,
+                active,
+            } => {
+                tracing::info!(call = %call_id, %endpoint, active, "media copies changed");
+            }
+            Event::TapFailed {
+                call_id,
+                endpoint,
+                code,
+            } => {
+                let code = code.map(|c| c.0);
+                tracing::warn!(call = %call_id, %endpoint, ?code, "media copies not changed");
             }
             Event::CommandFailed { endpoint, code } => {
                 Metrics::inc(&m.command_failures);

@@ -18,13 +18,14 @@ use cablekey_protocol::mgcp::TransactionId;
 use getrandom::rand_core::{Rng, UnwrapErr};
 use getrandom::SysRng;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::escrow::keyfile::{self, KeyFileError};
 use crate::escrow::{self, Escrow, SledStore, StoreError};
 use crate::Controller;
 pub use config::{ConfigError, Settings};
+pub use driver::InterceptCommand;
 pub use metrics::{Histogram, Metrics};
 
 /// Why the controller did not start.
@@ -58,11 +59,18 @@ pub struct Running {
     pub li_addr: Option<SocketAddr>,
     li: Option<crate::li::Li>,
     stop: Option<oneshot::Sender<()>>,
+    intercepts: mpsc::UnboundedSender<InterceptCommand>,
     task: JoinHandle<()>,
     scrapes: Option<JoinHandle<()>>,
 }
 
 impl Running {
+    /// Where intercept tasks enter the running core (the LI API's seam):
+    /// each command becomes `Controller::set_intercept` / `clear_intercept`.
+    pub fn intercepts(&self) -> mpsc::UnboundedSender<InterceptCommand> {
+        self.intercepts.clone()
+    }
+
     /// Stops taking work, finishes the transactions and escrows in flight
     /// (at most `grace`), wipes the epoch key and closes the store.
     pub async fn shutdown(mut self, grace: Duration) {
@@ -172,7 +180,8 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel();
-    let mut driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone());
+    let (intercepts, intercept_rx) = mpsc::unbounded_channel();
+    let mut driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone(), intercept_rx);
     driver.li = li.as_ref().map(|l| l.calls.clone());
     let task = tokio::spawn(driver.run(stopped, grace));
     tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
@@ -189,6 +198,7 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         li_addr: li.as_ref().map(|l| l.addr),
         li,
         stop: Some(stop),
+        intercepts,
         task,
         scrapes,
     })

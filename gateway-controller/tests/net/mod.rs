@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cablekey_cta_firmware::{
     ConnId, Enrollment, Gateway, MediaController, MediaError, MediaParams, Role, SecurityApp,
-    Signal, Terminal, TerminalEvent,
+    Signal, Surveillance, Terminal, TerminalEvent,
 };
 use cablekey_gateway_controller::{
     Config, Controller, EscrowFailure, Event, KeyMode, KeySource, Kind, RecordMeta, Registry,
@@ -37,6 +37,8 @@ pub struct Media {
     pub wipes: usize,
     /// Refuse every context (the CTA then refuses the CRCX).
     pub refuse: bool,
+    /// Each context's intercept setting (absent: none).
+    pub taps: BTreeMap<ConnId, Surveillance>,
 }
 
 impl MediaController for Media {
@@ -50,6 +52,7 @@ impl MediaController for Media {
             return Err(MediaError::NoResources);
         }
         self.installed.push(key.fingerprint());
+        self.taps.remove(&conn);
         self.contexts.insert(conn, (key.duplicate(), *p));
         Ok(())
     }
@@ -58,6 +61,16 @@ impl MediaController for Media {
         if self.contexts.remove(&conn).is_some() {
             self.wipes += 1;
         }
+        self.taps.remove(&conn);
+    }
+
+    /// Intercept changes of an installed context, without a new install
+    /// (tests count installs).
+    fn surveil(&mut self, conn: ConnId, s: Option<Surveillance>) {
+        match s {
+            Some(s) if self.contexts.contains_key(&conn) => self.taps.insert(conn, s),
+            _ => self.taps.remove(&conn),
+        };
     }
 }
 

@@ -1,0 +1,366 @@
+//! Lawful intercept of media, end to end on loopback addresses of this
+//! test's own (127.0.0.170-174): the controller service, two simulated CTAs
+//! with SRTP and tones, and the CALEA live collector. Three calls:
+//!
+//! 1. nobody is a target: no copy is sent anywhere (the baseline);
+//! 2. the caller is a target before the call: both ends copy their SRTP,
+//!    tagged with the case's CCI, and the collector decrypts it to a WAV
+//!    with each party's tone on its channel; the callee sees exactly what
+//!    it saw in call 1;
+//! 3. a task set mid-call (MDCX): audio from then on.
+//!
+//! tshark captures everything: MGCP with es-ccd/es-cci decodes, nothing is
+//! malformed, every copy carries a case's CCI and none was sent in call 1.
+
+mod common;
+
+use common::{say, start_cta, wait_for};
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cablekey_calea_server::collect::{self, CaseSummary};
+use cablekey_calea_server::records::RecordStore;
+use cablekey_calea_server::warrant::{Mode, Warrant, WarrantBook};
+use cablekey_cta_firmware::line::Phase;
+use cablekey_cta_firmware::sim::{self, tone, wav, Cta, Snapshot};
+use cablekey_gateway_controller::escrow::{keyfile, EscrowStore, TimeRange};
+use cablekey_gateway_controller::registry::Kind;
+use cablekey_gateway_controller::service::{self, InterceptCommand, Running, Settings};
+use cablekey_gateway_controller::{Cci, Intercept};
+
+const NET: &str = "127.0.0.168/29";
+const PROBE_IP: &str = "127.0.0.174";
+const CONTROLLER: &str = "127.0.0.170:2727";
+const CTA_A: &str = "127.0.0.171:2427";
+const CTA_B: &str = "127.0.0.172:2427";
+const COLLECTOR: &str = "127.0.0.173:5000";
+const A_NUMBER: &str = "3001";
+const B_NUMBER: &str = "3002";
+/// The cases' call-content identifiers: before the call, and mid-call.
+const CCI_FUTURE: u32 = 0x00C0_FFEE;
+const CCI_CURRENT: u32 = 0x0000_0BEE;
+
+const CALLER_HZ: f64 = 1000.0;
+const CALLEE_HZ: f64 = 440.0;
+const MIN_DOMINANCE_DB: f64 = 20.0;
+const TALK: Duration = Duration::from_millis(2000);
+const STEP: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intercepted_calls_are_copied_decrypted_and_delivered() {
+    let dir = common::scratch_dir("calea_collect");
+    let pcap = dir.join("collect.pcapng");
+    let mut capture = common::Capture::start(&format!("net {NET}"), PROBE_IP, &pcap);
+    let (private, public) = (dir.join("le-private.key"), dir.join("le-public.key"));
+    keyfile::generate_keypair(&private, &public).unwrap();
+    let calea = dir.join("calea-data");
+    add_warrants(&calea);
+
+    let mut settings = Settings::new(CONTROLLER.parse().unwrap(), dir.join("data"), public);
+    for (name, number) in [
+        ("aaln/1@ctaa.collect", A_NUMBER),
+        ("aaln/1@ctab.collect", B_NUMBER),
+    ] {
+        settings
+            .registry
+            .add(name, Kind::Line, Some(number), None)
+            .unwrap();
+    }
+    let ctrl = service::start(settings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let feeding = feed_records(&ctrl, &calea);
+    let (stop, collector) = start_collector(&calea, &private, &dir.join("cases"));
+    let a = start_cta("ctaa.collect", CTA_A, ctrl.addr).await;
+    let b = start_cta("ctab.collect", CTA_B, ctrl.addr).await;
+    let intercepts = ctrl.intercepts();
+    let task = |cci| Intercept {
+        cci: Cci(cci),
+        collector: COLLECTOR.parse().unwrap(),
+    };
+
+    // 1. Nobody intercepted.
+    let (a1, b1) = call(&a, &b, &dir, "1", || {}).await;
+    let call1_end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // 2. The caller is a target before the call.
+    intercepts
+        .send(InterceptCommand::Set(A_NUMBER.into(), task(CCI_FUTURE)))
+        .unwrap();
+    let (a2, b2) = call(&a, &b, &dir, "2", || {}).await;
+    // 3. Mid-call: the task comes ~0.8 s into the conversation.
+    intercepts
+        .send(InterceptCommand::Clear(A_NUMBER.into()))
+        .unwrap();
+    let mid = || {
+        let tx = intercepts.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            tx.send(InterceptCommand::Set(A_NUMBER.into(), task(CCI_CURRENT)))
+                .unwrap();
+        });
+    };
+    let (a3, b3) = call(&a, &b, &dir, "3", mid).await;
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stop.store(true, Ordering::SeqCst);
+    let cases = collector.join().unwrap();
+    feeding.abort();
+    a.stop().await;
+    b.stop().await;
+    ctrl.shutdown(Duration::from_secs(2)).await;
+    capture.stop();
+
+    // 1: no copies; 2 and 3: the sender side's copies, one per packet sent.
+    assert_eq!((a1.copies_sent, b1.copies_sent), (0, 0));
+    assert!(a2.copies_sent > 60 && b2.copies_sent > 60, "{a2:?} {b2:?}");
+    assert!(a3.copies_sent > 30 && b3.copies_sent > 30, "{a3:?} {b3:?}");
+    assert!(a3.copies_sent < a3.packets_sent - 20, "mid-call: {a3:?}");
+    // The callee sees the same as in an un-intercepted call.
+    for (who, plain, tapped) in [("callee", &b1, &b2), ("caller", &a1, &a2)] {
+        assert_eq!(tapped.rejected, 0, "{who}: {tapped:?}");
+        let (p, t) = (
+            plain.packets_received as f64,
+            tapped.packets_received as f64,
+        );
+        assert!((t - p).abs() <= p * 0.1, "{who} received {t} vs {p}");
+    }
+
+    let future = case(&cases, "C-FUTURE");
+    let current = case(&cases, "C-CURRENT");
+    for (c, min_packets) in [(future, 80), (current, 30)] {
+        let n = &c.report.counts;
+        assert_eq!((n.rejected, n.outside_warrant), (0, 0), "{:?}", c.report);
+        assert!(n.rtp_decrypted >= 2 * min_packets, "{:?}", c.report);
+        assert_eq!(c.calls_with_audio, 1, "{:?}", c.files);
+        for f in [
+            "decrypted.pcap",
+            "calls.jsonl",
+            "report.json",
+            "manifest.json",
+        ] {
+            assert!(c.out.join(f).is_file(), "{f} in {}", c.out.display());
+        }
+        let wav_file = c.files.iter().find(|f| f.ends_with(".wav")).unwrap();
+        let (left, right) = channels(&c.out.join(wav_file));
+        let l = tone::dominance_db(&left, CALLER_HZ, CALLEE_HZ);
+        let r = tone::dominance_db(&right, CALLEE_HZ, CALLER_HZ);
+        eprintln!(
+            "{}: caller channel 1 kHz by {l:.1} dB, callee channel 440 Hz by {r:.1} dB",
+            c.report.case_id
+        );
+        assert!(l >= MIN_DOMINANCE_DB && r >= MIN_DOMINANCE_DB);
+    }
+    // Mid-call: audio from the task on, not the whole call.
+    assert!(current.report.counts.rtp_decrypted < future.report.counts.rtp_decrypted - 40);
+
+    check_capture(&pcap, call1_end);
+}
+
+fn case<'a>(cases: &'a [CaseSummary], id: &str) -> &'a CaseSummary {
+    cases.iter().find(|c| c.report.case_id == id).unwrap()
+}
+
+fn add_warrants(calea: &Path) {
+    let mut book = WarrantBook::load(calea).unwrap();
+    let now = cablekey_calea_server::clock::now();
+    for (case, cci) in [("C-FUTURE", CCI_FUTURE), ("C-CURRENT", CCI_CURRENT)] {
+        book.add(Warrant {
+            case_id: case.into(),
+            target: A_NUMBER.into(),
+            start_unix_ms: now - 60_000,
+            end_unix_ms: now + 3_600_000,
+            modes: vec![Mode::Future, Mode::Current],
+            collector: COLLECTOR.parse().unwrap(),
+            cci: Some(cci),
+            revoked_unix_ms: None,
+        })
+        .unwrap();
+    }
+}
+
+/// What the LI client will do: bring the controller's escrow records to
+/// the CALEA record store as they are made (here: every 100 ms).
+fn feed_records(ctrl: &Running, calea: &Path) -> tokio::task::JoinHandle<()> {
+    let escrow = ctrl.escrow.clone();
+    let store = RecordStore::open(calea).unwrap();
+    tokio::spawn(async move {
+        loop {
+            for record in escrow.store().by_time(TimeRange::ALL).await.unwrap() {
+                if let Some(epoch) = escrow.store().epoch(record.sealed.epoch).await.unwrap() {
+                    store.put_epoch(&epoch).unwrap();
+                }
+                store.put(&record).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+fn start_collector(
+    calea: &Path,
+    private: &Path,
+    out_root: &Path,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<CaseSummary>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (calea, private, out_root) = (
+        calea.to_path_buf(),
+        private.to_path_buf(),
+        out_root.to_path_buf(),
+    );
+    let flag = stop.clone();
+    let sock = std::net::UdpSocket::bind(COLLECTOR).unwrap();
+    let handle = std::thread::spawn(move || {
+        let sk = cablekey_keyfile::load_private_key(&private).unwrap();
+        let collector = collect::Collector::open(&collect::Request {
+            data_dir: &calea,
+            case_id: None,
+            le_key: &sk,
+            out_root,
+            listen: COLLECTOR.parse().unwrap(),
+        })
+        .unwrap();
+        // A bound on the whole test, whatever happens to it.
+        let until = Instant::now() + Duration::from_secs(90);
+        collect::run(&sock, collector, &flag, Some(until)).unwrap()
+    });
+    (stop, handle)
+}
+
+/// A calls B, both play tones for [`TALK`], both hang up; `during` runs
+/// once they are connected. Each side's connection as it was before the
+/// hang-up.
+async fn call(
+    a: &Cta,
+    b: &Cta,
+    dir: &Path,
+    tag: &str,
+    during: impl FnOnce(),
+) -> (sim::ConnSnapshot, sim::ConnSnapshot) {
+    say(a, &format!("play tone {CALLER_HZ} 0.5")).await;
+    say(b, &format!("play tone {CALLEE_HZ} 0.5")).await;
+    let heard: [PathBuf; 2] = [
+        dir.join(format!("a-hears-{tag}.wav")),
+        dir.join(format!("b-hears-{tag}.wav")),
+    ];
+    say(a, &format!("record {}", heard[0].display())).await;
+    say(b, &format!("record {}", heard[1].display())).await;
+    let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
+    say(a, "offhook").await;
+    wait_for(a, STEP, phase(Phase::DialTone)).await;
+    say(a, &format!("dial {B_NUMBER}")).await;
+    wait_for(b, STEP, phase(Phase::Ringing)).await;
+    say(b, "offhook").await;
+    let keyed = |s: &Snapshot| {
+        s.phases[0] == Phase::Connected && s.connections.iter().any(|c| c.key.is_some())
+    };
+    wait_for(a, STEP, keyed).await;
+    wait_for(b, STEP, keyed).await;
+    during();
+    tokio::time::sleep(TALK).await;
+    let snap_a = a.snapshot().await.unwrap().connections[0].clone();
+    let snap_b = b.snapshot().await.unwrap().connections[0].clone();
+    for cta in [a, b] {
+        say(cta, "onhook").await;
+    }
+    for cta in [a, b] {
+        say(cta, "record stop").await;
+        say(cta, "play stop").await;
+    }
+    let idle = |s: &Snapshot| s.phases[0] == Phase::Idle && s.connections.is_empty();
+    wait_for(a, STEP, idle).await;
+    wait_for(b, STEP, idle).await;
+    // The parties heard each other as in any call.
+    let pcm = wav::read(&heard[1]).unwrap();
+    let b_hears = tone::dominance_db(&pcm[2400.min(pcm.len())..], CALLER_HZ, CALLEE_HZ);
+    assert!(
+        b_hears >= MIN_DOMINANCE_DB,
+        "call {tag}: callee hears {b_hears:.1} dB"
+    );
+    (snap_a, snap_b)
+}
+
+/// Both channels of a delivered stereo WAV, after the first 300 ms.
+fn channels(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    let (l, r) = wav::read_stereo(path).unwrap();
+    let skip = 2400.min(l.len());
+    (l[skip..].to_vec(), r[skip..].to_vec())
+}
+
+fn tshark(pcap: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-n", "-d", "udp.port==5000,pkt_ccc"])
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// MGCP carries es-ccd/es-cci as Wireshark reads them; nothing is
+/// malformed; every copy to the collector carries a case's CCI, comes from
+/// a CTA, and none was sent during call 1.
+fn check_capture(pcap: &Path, call1_end: f64) {
+    let fields = |filter: &str, names: &[&str]| {
+        let mut args = vec!["-Y", filter, "-T", "fields", "-E", "separator=,"];
+        for n in names {
+            args.extend(["-e", n]);
+        }
+        tshark(pcap, &args)
+    };
+    let es = fields(
+        "mgcp.param.localconnectionoptions.escci",
+        &[
+            "mgcp.req.verb",
+            "mgcp.param.localconnectionoptions.esccd",
+            "mgcp.param.localconnectionoptions.escci",
+        ],
+    );
+    let lines: Vec<&str> = es.lines().collect();
+    let crcx = format!("CRCX,{COLLECTOR},{CCI_FUTURE:08X}");
+    let mdcx = format!("MDCX,{COLLECTOR},{CCI_CURRENT:08X}");
+    assert_eq!(lines.iter().filter(|l| **l == crcx).count(), 2, "{es}");
+    assert!(lines.iter().filter(|l| **l == mdcx).count() >= 2, "{es}");
+    let malformed = tshark(
+        pcap,
+        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
+    );
+    assert!(malformed.trim().is_empty(), "malformed:\n{malformed}");
+
+    let copies = fields(
+        "pkt_ccc && udp.dstport == 5000",
+        &["frame.time_epoch", "ip.src", "pkt_ccc.ccc_id"],
+    );
+    let mut n = 0;
+    for l in copies.lines() {
+        let f: Vec<&str> = l.split(',').collect();
+        let cci: u32 = f[2].parse().unwrap();
+        assert!(cci == CCI_FUTURE || cci == CCI_CURRENT, "{l}");
+        assert!(f[1] == "127.0.0.171" || f[1] == "127.0.0.172", "{l}");
+        n += 1;
+    }
+    assert!(n > 200, "{n} copies");
+    // The capture ran through call 1: its first copy is from after it.
+    let first_copy: f64 = copies
+        .lines()
+        .next()
+        .and_then(|l| l.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(
+        first_copy > call1_end,
+        "a copy at {first_copy}, during call 1 (to {call1_end})"
+    );
+}
