@@ -27,6 +27,8 @@ use cablekey_protocol::srtp::Suite;
 use cablekey_protocol::time::Instant;
 
 use crate::anchor::Anchor;
+use zeroize::Zeroizing;
+
 use crate::call::{Call, EndReason, RefuseReason, Side, State};
 use crate::escrow::EscrowError;
 use crate::intercept::Intercept;
@@ -241,6 +243,11 @@ pub struct Controller<K> {
     pub(crate) pending: BTreeMap<TransactionId, Pending>,
     /// Commands that could not be sent: handled as if timed out.
     pub(crate) unsent: VecDeque<Pending>,
+    /// Endpoints with a command of ours outstanding, and the commands
+    /// waiting behind it. One at a time per endpoint: RFC 3435 leaves
+    /// ordering to the call agent, and a late retransmission of an older
+    /// RQNT would otherwise replace a newer one at the gateway.
+    pub(crate) busy: BTreeMap<String, VecDeque<(Zeroizing<String>, Pending)>>,
     /// Connections that may exist though their call is gone (a CRCX or
     /// DLCX whose outcome we never learned), by (endpoint, call id): DLCX
     /// again until one deletes something or the deadline passes.
@@ -268,6 +275,7 @@ impl<K: KeySource> Controller<K> {
             lines: BTreeMap::new(),
             pending: BTreeMap::new(),
             unsent: VecDeque::new(),
+            busy: BTreeMap::new(),
             doubtful: BTreeMap::new(),
             intercepts: BTreeMap::new(),
             next_request: 1,
@@ -384,6 +392,9 @@ impl<K: KeySource> Controller<K> {
                 let Some(p) = self.pending.remove(&tid) else {
                     return;
                 };
+                // What waited goes first: it was decided before what this
+                // answer will make us send.
+                self.next_for(now, &p.endpoint);
                 if code.is_success() {
                     if let Ok(Message::Response(r)) = text.message() {
                         self.on_success(now, p, &r);
@@ -394,6 +405,7 @@ impl<K: KeySource> Controller<K> {
             }
             TxEvent::TimedOut { tid, .. } => {
                 if let Some(p) = self.pending.remove(&tid) {
+                    self.next_for(now, &p.endpoint);
                     self.on_failed(now, p, None);
                 }
             }
@@ -404,9 +416,38 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    /// Sends a command we built; a failure to send is handled like a
-    /// time-out, from [`Self::drain`].
+    /// Sends a command we built, once the endpoint has no other command of
+    /// ours outstanding; a failure to send is handled like a time-out.
     pub(crate) fn send(&mut self, now: Instant, text: &str, pending: Pending) {
+        let key = pending.endpoint.to_ascii_lowercase();
+        if let Some(waiting) = self.busy.get_mut(&key) {
+            waiting.push_back((Zeroizing::new(text.to_string()), pending));
+        } else if self.transmit(now, text, pending) {
+            self.busy.insert(key, VecDeque::new());
+        }
+    }
+
+    /// The endpoint's outstanding command is done: sends the next one
+    /// waiting, if any.
+    fn next_for(&mut self, now: Instant, endpoint: &str) {
+        let key = endpoint.to_ascii_lowercase();
+        loop {
+            let Some(waiting) = self.busy.get_mut(&key) else {
+                return;
+            };
+            let Some((text, pending)) = waiting.pop_front() else {
+                self.busy.remove(&key);
+                return;
+            };
+            if self.transmit(now, &text, pending) {
+                return;
+            }
+        }
+    }
+
+    /// Hands a command to the transaction layer; one that cannot be sent
+    /// is handled like a time-out, from [`Self::drain`].
+    fn transmit(&mut self, now: Instant, text: &str, pending: Pending) -> bool {
         let addr = self.addr_of(&pending.endpoint);
         let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
         debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
@@ -417,8 +458,12 @@ impl<K: KeySource> Controller<K> {
         match sent {
             Some(tid) => {
                 self.pending.insert(tid, pending);
+                true
             }
-            None => self.unsent.push_back(pending),
+            None => {
+                self.unsent.push_back(pending);
+                false
+            }
         }
     }
 

@@ -385,3 +385,31 @@ fn a_late_on_hook_for_a_line_known_on_hook_changes_nothing() {
         "the current request's events still count"
     );
 }
+
+/// One command of ours at a time per endpoint: at release the caller's
+/// DLCX and its idle request do not race (a late retransmission of an
+/// older request could replace a newer one at the gateway).
+#[test]
+fn commands_to_one_endpoint_wait_for_the_previous_answer() {
+    let mut net = booted(2);
+    ring(&mut net, 0, 1);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+    net.press(0, 0, TerminalEvent::OnHook);
+    // Deliver the caller's on-hook NTFY and nothing the controller sends.
+    let ntfy = net.wire.iter().position(|(_, to, _, _)| *to == CA).unwrap();
+    net.deliver_at(ntfy, 1);
+    let to_caller = |net: &Net| {
+        net.wire
+            .iter()
+            .filter(|(from, to, p, _)| *from == CA && *to == cta_addr(0) && !p.starts_with(b"2"))
+            .count()
+    };
+    assert_eq!(
+        to_caller(&net),
+        1,
+        "only the DLCX is out; the idle request waits"
+    );
+    net.flush();
+    assert_eq!(net.ctrl.calls(), 0, "the call was released");
+}
