@@ -53,6 +53,9 @@ enum Command {
     /// MGCP tools for operators debugging gateways.
     #[command(subcommand)]
     Mgcp(cli::mgcp::MgcpCommand),
+    /// Load benchmarks (`bench calls`).
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
 }
 
 /// `RUST_LOG` wins over `default` (an `EnvFilter` directive).
@@ -96,7 +99,7 @@ fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The lab's output is its table; its logs only say what went wrong.
-    let default = if matches!(cli.command, Command::Lab(_)) {
+    let default = if matches!(cli.command, Command::Lab(_) | Command::Bench(_)) {
         "warn"
     } else {
         "info"
@@ -111,5 +114,6 @@ fn main() -> ExitCode {
         Command::Hil => not_yet("hil", 5),
         Command::Keygen { private, public } => keygen(&private, &public),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),
+        Command::Bench(cmd) => cli::bench::run(cmd),
     }
 }

@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod calea;
 pub mod controller;
 pub mod cta;
