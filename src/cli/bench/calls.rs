@@ -153,6 +153,10 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
     let sk = keyfile::load_private_key(&private)?;
     let mut settings = Settings::new(args.controller, store.clone(), public);
     settings.core.max_calls = settings.core.max_calls.max(4 * args.concurrency);
+    // The default history (8,192 transactions each way, kept 30 s) caps a
+    // controller at about 270 commands a second: size it for the load.
+    settings.core.transaction.max_history = 1 << 20;
+    settings.core.transaction.max_outstanding = 1 << 14;
     for cta in 0..args.ctas {
         for line in 0..args.lines {
             let n = number(cta * args.lines + line);

@@ -10,7 +10,8 @@
 mod tests;
 mod timer;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use core::cmp::Reverse;
 use alloc::format;
 use alloc::vec::Vec;
 use core::fmt;
@@ -201,6 +202,14 @@ pub struct Counters {
     pub overloads: u64,
 }
 
+/// A transaction, as the deadline queue names it. Outgoing ones sort
+/// first, by id, as `handle_timeout` has always run them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Out(TransactionId),
+    In(SocketAddr, TransactionId),
+}
+
 /// Our command, waiting for its response or remembered after it.
 struct Outgoing {
     to: SocketAddr,
@@ -215,9 +224,9 @@ enum OutState {
         rto: Duration,
         provisional: bool,
     },
-    /// Answered or given up; `needs_ack` while the final response still has
-    /// to be listed in a `K:` line.
-    Done { needs_ack: bool },
+    /// Answered or given up. Whether the response still has to be listed
+    /// in a `K:` line is in [`Endpoint::unacked`].
+    Done,
 }
 
 /// A command we received, executing or answered.
@@ -269,8 +278,12 @@ enum Action {
 /// Transmits queued by one round of input are drained together, so responses
 /// to the same peer made in that round share datagrams.
 ///
-/// Every transaction keeps a small table of timers; `poll_timeout` and
-/// `handle_timeout` walk all of them, which is cheap at the configured caps.
+/// Every transaction keeps a small table of timers, and each deadline set
+/// is also queued in a heap: `poll_timeout` and `handle_timeout` cost
+/// O(log n) per due deadline, not a walk of the whole history (which, at a
+/// busy call agent's hundreds of thousands of remembered transactions, was
+/// most of its CPU). A queued deadline whose timer has since changed only
+/// causes a spurious, harmless `on_timeout`.
 pub struct Endpoint {
     config: Config,
     next_tid: TransactionId,
@@ -283,6 +296,11 @@ pub struct Endpoint {
     counters: Counters,
     /// Peers whose responses are never acknowledged with `K:`.
     no_acks: Vec<SocketAddr>,
+    /// Every deadline set, soonest first (stale ones included).
+    deadlines: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// Final responses still to list in a `K:` line, by peer (the
+    /// answered entries of `outgoing`, indexed so `send_command` need not walk it).
+    unacked: BTreeSet<(SocketAddr, TransactionId)>,
 }
 
 impl Endpoint {
@@ -307,6 +325,8 @@ impl Endpoint {
             events: VecDeque::new(),
             counters: Counters::default(),
             no_acks: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            unacked: BTreeSet::new(),
         }
     }
 
@@ -375,8 +395,10 @@ impl Endpoint {
             rto: self.config.initial_rto,
             provisional: false,
         };
+        self.arm(Key::Out(tid), &timers);
         self.outgoing.insert(tid, Outgoing { to, timers, state });
         self.pending += 1;
+        self.prune();
         Ok(tid)
     }
 
@@ -430,6 +452,9 @@ impl Endpoint {
                 .timers
                 .set(Timer::Retransmit, now + self.config.initial_rto);
         }
+        let timers = entry.timers;
+        self.arm(Key::In(to, tid), &timers);
+        self.prune();
         self.queue(to, bytes, true);
         Ok(())
     }
@@ -456,52 +481,105 @@ impl Endpoint {
                 Err(e) => self.on_bad_message(from, e),
             }
         }
+        self.prune();
     }
 
     /// Runs the timers that are due at `now`; does nothing if none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Endpoint {
-            config,
-            outgoing,
-            pending,
-            incoming,
-            transmits,
-            events,
-            counters,
-            ..
-        } = self;
-        outgoing.retain(|&tid, out| match out.on_timeout(now, config) {
-            Action::None => true,
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            due.push(key);
+        }
+        due.sort_unstable();
+        due.dedup();
+        for key in due {
+            match key {
+                Key::Out(tid) => self.out_timeout(now, tid),
+                Key::In(from, tid) => self.in_timeout(now, from, tid),
+            }
+        }
+        self.prune();
+    }
+
+    fn out_timeout(&mut self, now: Instant, tid: TransactionId) {
+        let Some(out) = self.outgoing.get_mut(&tid) else {
+            return;
+        };
+        let to = out.to;
+        match out.on_timeout(now, &self.config) {
+            Action::None => return,
             Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to: out.to,
+                self.counters.retransmissions += 1;
+                self.transmits.push_back(Queued {
+                    to,
                     bytes,
                     piggyback: false,
                 });
-                true
             }
             Action::GaveUp => {
-                *pending -= 1;
-                counters.timeouts += 1;
-                events.push_back(Event::TimedOut { tid, to: out.to });
-                true
+                self.pending -= 1;
+                self.counters.timeouts += 1;
+                self.events.push_back(Event::TimedOut { tid, to });
             }
-            Action::Forget => false,
-        });
-        incoming.retain(|&(to, _), entry| match entry.on_timeout(now, config) {
+            Action::Forget => {
+                self.outgoing.remove(&tid);
+                self.unacked.remove(&(to, tid));
+                return;
+            }
+        }
+        // Sending again and giving up set new deadlines.
+        let timers = out.timers;
+        self.arm(Key::Out(tid), &timers);
+    }
+
+    fn in_timeout(&mut self, now: Instant, from: SocketAddr, tid: TransactionId) {
+        let Some(entry) = self.incoming.get_mut(&(from, tid)) else {
+            return;
+        };
+        match entry.on_timeout(now, &self.config) {
             Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to,
+                self.counters.retransmissions += 1;
+                self.transmits.push_back(Queued {
+                    to: from,
                     bytes,
                     piggyback: true,
                 });
-                true
+                let timers = entry.timers;
+                self.arm(Key::In(from, tid), &timers);
             }
-            Action::Forget => false,
-            Action::None | Action::GaveUp => true,
-        });
+            Action::Forget => {
+                self.incoming.remove(&(from, tid));
+            }
+            Action::None | Action::GaveUp => {}
+        }
+    }
+
+    /// Drops stale deadlines from the top of the queue, so that
+    /// `poll_timeout` is exact: every timer's deadline was queued when set,
+    /// so once the top is a live timer's, it is the soonest of all.
+    fn prune(&mut self) {
+        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+            let timers = match key {
+                Key::Out(tid) => self.outgoing.get(&tid).map(|o| o.timers),
+                Key::In(from, tid) => self.incoming.get(&(from, tid)).map(|i| i.timers),
+            };
+            if timers.is_some_and(|t| t.deadlines().any(|d| d == at)) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+    }
+
+    /// Queues the deadlines of `key`'s timers (again, for those unchanged:
+    /// a duplicate only costs a spurious `on_timeout`).
+    fn arm(&mut self, key: Key, timers: &Timers) {
+        for at in timers.deadlines() {
+            self.deadlines.push(Reverse((at, key)));
+        }
     }
 
     /// The next datagram to send. Responses and acknowledgements queued for
@@ -537,9 +615,7 @@ impl Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let out = self.outgoing.values().map(|o| &o.timers);
-        let inc = self.incoming.values().map(|i| &i.timers);
-        out.chain(inc).filter_map(Timers::next).min()
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
     /// The next id that is not remembered. Ids only go up (wrapping after
@@ -559,13 +635,9 @@ impl Endpoint {
     /// The final responses from `to` not yet acknowledged, as `K:` ranges.
     fn take_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
         let mut ranges: Vec<TidRange> = Vec::new();
-        for (&tid, out) in self.outgoing.iter_mut() {
-            let OutState::Done { needs_ack } = &mut out.state else {
-                continue;
-            };
-            if out.to != to || !*needs_ack {
-                continue;
-            }
+        let mut taken = Vec::new();
+        let peer = (to, TransactionId(0))..=(to, TransactionId(u32::MAX));
+        for &(_, tid) in self.unacked.range(peer) {
             let full = ranges.len() >= MAX_ACK_RANGES;
             match ranges.last_mut() {
                 Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
@@ -575,7 +647,10 @@ impl Endpoint {
                     last: tid,
                 }),
             }
-            *needs_ack = false;
+            taken.push(tid);
+        }
+        for tid in taken {
+            self.unacked.remove(&(to, tid));
         }
         ranges
     }
@@ -630,6 +705,7 @@ impl Endpoint {
         let state = InState::Executing {
             provisional_sent: false,
         };
+        self.arm(Key::In(from, tid), &timers);
         self.incoming
             .insert((from, tid), Incoming { timers, state });
         self.events.push_back(Event::Command {
@@ -682,9 +758,10 @@ impl Endpoint {
             }
             OutState::Pending { .. } => {
                 // A 000 acknowledges this response, so `K:` need not list it.
-                out.state = OutState::Done {
-                    needs_ack: acked_later,
-                };
+                out.state = OutState::Done;
+                if acked_later {
+                    self.unacked.insert((from, tid));
+                }
                 out.timers.stop_all();
                 out.timers.set(Timer::Expire, now + self.config.history);
                 self.pending -= 1;
@@ -694,8 +771,10 @@ impl Endpoint {
                     text: MessageText(text.to_vec()),
                 });
             }
-            OutState::Done { .. } => self.counters.duplicates += 1,
+            OutState::Done => self.counters.duplicates += 1,
         }
+        let timers = out.timers;
+        self.arm(Key::Out(tid), &timers);
         // Also when repeated: our earlier 000 may have been lost.
         if asks_ack {
             self.queue_response(from, Response::new(ReturnCode::ACK, tid));
@@ -720,8 +799,8 @@ impl Outgoing {
     fn on_timeout(&mut self, now: Instant, config: &Config) -> Action {
         let timers = &mut self.timers;
         match &mut self.state {
-            OutState::Done { .. } if timers.is_due(Timer::Expire, now) => Action::Forget,
-            OutState::Done { .. } => Action::None,
+            OutState::Done if timers.is_due(Timer::Expire, now) => Action::Forget,
+            OutState::Done => Action::None,
             OutState::Pending {
                 text,
                 sends,
@@ -734,7 +813,7 @@ impl Outgoing {
                     // Keep the id for the history: the peer may have executed it.
                     timers.stop_all();
                     timers.set(Timer::Expire, now + config.history);
-                    self.state = OutState::Done { needs_ack: false };
+                    self.state = OutState::Done;
                     return Action::GaveUp;
                 }
                 if !retransmit {
