@@ -38,8 +38,4 @@ impl Timers {
     pub fn deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
         self.0.iter().flatten().copied()
     }
-
-    pub fn next(&self) -> Option<Instant> {
-        self.0.iter().flatten().min().copied()
-    }
 }
