@@ -23,7 +23,10 @@ fn a_small_run_sets_up_every_call_and_escrows_every_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let has = |s: &str| stdout.contains(s);
-    assert!(has("calls started 200  set up 200  answered 40"), "{stdout}");
+    assert!(
+        has("calls started 200  set up 200  answered 40"),
+        "{stdout}"
+    );
     assert!(has("setups/s "), "{stdout}");
     assert!(has("setup latency at the CTAs (last digit"), "{stdout}");
     assert!(has("failures: none"), "{stdout}");
@@ -33,7 +36,10 @@ fn a_small_run_sets_up_every_call_and_escrows_every_key() {
     );
     assert!(has("every key checked was escrowed"), "{stdout}");
     // The CPU of each process is measured and reported.
-    assert!(has("CPU: controller ") && has("load generator "), "{stdout}");
+    assert!(
+        has("CPU: controller ") && has("load generator "),
+        "{stdout}"
+    );
     // The temporary files stay where asked, with a store in them.
     assert!(dir.join("store").is_dir());
 }

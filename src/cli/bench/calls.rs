@@ -176,7 +176,14 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
     ctrl.shutdown(Duration::from_secs(5)).await;
     let report = child?;
     let verdict = verify::check(&store, &sk, &report.keys, args.verify_sample).await?;
-    print(args, &report, &metrics, cpu, &verdict, (load_before, load_after));
+    print(
+        args,
+        &report,
+        &metrics,
+        cpu,
+        &verdict,
+        (load_before, load_after),
+    );
     Ok(verdict.all_escrowed() && report.setups > 0)
 }
 

@@ -11,9 +11,9 @@ mod tests;
 mod timer;
 
 use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
-use core::cmp::Reverse;
 use alloc::format;
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;

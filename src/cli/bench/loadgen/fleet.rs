@@ -317,7 +317,11 @@ impl Fleet {
         for i in installs {
             let seen = self.tally.keys.entry(i.call_id).or_insert(i.fingerprint);
             if *seen != i.fingerprint {
-                *self.tally.failures.entry("two keys for one call").or_default() += 1;
+                *self
+                    .tally
+                    .failures
+                    .entry("two keys for one call")
+                    .or_default() += 1;
             }
         }
         for l in 0..self.plan.lines {

@@ -167,7 +167,8 @@ fn load(args: &LoadGenArgs) -> anyhow::Result<LoadReport> {
     for i in 0..args.ctas {
         let port = args.cta_port + u16::try_from(i).context("too many CTAs")?;
         let at = SocketAddr::new(args.cta_ip, port);
-        let mut s = UdpSocket::bind(at).with_context(|| format!("binding CTA {} to {at}", i + 1))?;
+        let mut s =
+            UdpSocket::bind(at).with_context(|| format!("binding CTA {} to {at}", i + 1))?;
         poll.registry()
             .register(&mut s, Token(i), Interest::READABLE)
             .context("epoll register")?;
