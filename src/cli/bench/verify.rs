@@ -2,6 +2,7 @@
 //! opening (with the LE private key, as the CALEA server would) to that key.
 //! The store is reopened from disk, so what is checked is what survived.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -74,13 +75,13 @@ async fn check_in(
             continue;
         };
         let id = record.sealed.epoch;
-        if !epochs.contains_key(&id) {
+        if let Entry::Vacant(slot) = epochs.entry(id) {
             // One HPKE open per epoch; a record of an unopenable epoch is wrong.
             let opened = match store.epoch(id).await? {
                 Some(e) => open_epoch(sk, &e).ok(),
                 None => None,
             };
-            epochs.insert(id, opened);
+            slot.insert(opened);
         }
         let key = epochs
             .get(&id)

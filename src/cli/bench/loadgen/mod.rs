@@ -124,10 +124,7 @@ impl Driver {
         }
         for ev in events.iter() {
             let cta = ev.token().0;
-            loop {
-                let Some(sock) = self.socks.get(cta) else {
-                    break;
-                };
+            while let Some(sock) = self.socks.get(cta) {
                 match sock.recv_from(&mut self.buf) {
                     Ok((n, from)) => {
                         self.counts.datagrams_in += 1;
