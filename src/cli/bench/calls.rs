@@ -141,8 +141,7 @@ fn prepare(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
     );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (private, public) = (dir.join("le-private.key"), dir.join("le-public.key"));
-    let _ = std::fs::remove_file(&private);
-    let _ = std::fs::remove_file(&public);
+    // Never overwritten (keyfile refuses): a --dir holding real keys stays intact.
     keyfile::generate_keypair(&private, &public)?;
     Ok((store, private, public))
 }

@@ -2,6 +2,11 @@
 //! process of their own. One thread, one epoll loop over one UDP socket per
 //! CTA (each CTA a real MGCP endpoint at its own address); the calls run in
 //! the sans-IO [`fleet::Fleet`]. The report goes to stdout as one JSON line.
+//!
+//! Why a socket per CTA rather than one for all: the controller knows each
+//! gateway by the address its RSIP came from and piggy-backs responses to
+//! one address into one datagram, so CTAs sharing an address would need a
+//! demultiplexer no real network has. epoll makes the many sockets cheap.
 
 mod device;
 pub mod fleet;
