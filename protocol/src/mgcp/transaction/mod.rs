@@ -62,6 +62,11 @@ pub struct Config {
     /// First transaction id. Seed it from a random number or the wall clock
     /// so a restarted process does not reuse ids a peer still remembers.
     pub first_tid: TransactionId,
+    /// Index the timers and the responses to acknowledge (a heap and a set),
+    /// so each step costs O(log n) in the history's size instead of a walk
+    /// of it all. A call agent remembering thousands of transactions needs
+    /// this; a CTA remembering a handful saves the index's memory without.
+    pub indexed: bool,
 }
 
 impl Default for Config {
@@ -78,6 +83,7 @@ impl Default for Config {
             max_history: 8192,
             max_datagram: 4000,
             first_tid: TransactionId(1),
+            indexed: true,
         }
     }
 }
@@ -224,9 +230,9 @@ enum OutState {
         rto: Duration,
         provisional: bool,
     },
-    /// Answered or given up. Whether the response still has to be listed
-    /// in a `K:` line is in [`Endpoint::unacked`].
-    Done,
+    /// Answered or given up; `needs_ack` while the final response still has
+    /// to be listed in a `K:` line (also in `Endpoint::unacked` if indexed).
+    Done { needs_ack: bool },
 }
 
 /// A command we received, executing or answered.
@@ -278,12 +284,13 @@ enum Action {
 /// Transmits queued by one round of input are drained together, so responses
 /// to the same peer made in that round share datagrams.
 ///
-/// Every transaction keeps a small table of timers, and each deadline set
-/// is also queued in a heap: `poll_timeout` and `handle_timeout` cost
-/// O(log n) per due deadline, not a walk of the whole history (which, at a
-/// busy call agent's hundreds of thousands of remembered transactions, was
-/// most of its CPU). A queued deadline whose timer has since changed only
-/// causes a spurious, harmless `on_timeout`.
+/// Every transaction keeps a small table of timers. With
+/// [`Config::indexed`] each deadline set is also queued in a heap:
+/// `poll_timeout` and `handle_timeout` cost O(log n) per due deadline, not a
+/// walk of the whole history (which, at a busy call agent's hundreds of
+/// thousands of remembered transactions, was most of its CPU). A queued
+/// deadline whose timer has since changed only causes a spurious, harmless
+/// `on_timeout`. Without it they walk every transaction.
 pub struct Endpoint {
     config: Config,
     next_tid: TransactionId,
@@ -486,6 +493,10 @@ impl Endpoint {
 
     /// Runs the timers that are due at `now`; does nothing if none is.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.config.indexed {
+            self.walk_timeouts(now);
+            return;
+        }
         let mut due = Vec::new();
         while let Some(&Reverse((at, key))) = self.deadlines.peek() {
             if at > now {
@@ -503,6 +514,52 @@ impl Endpoint {
             }
         }
         self.prune();
+    }
+
+    /// `handle_timeout` without the index: every transaction's timers.
+    fn walk_timeouts(&mut self, now: Instant) {
+        let Endpoint {
+            config,
+            outgoing,
+            pending,
+            incoming,
+            transmits,
+            events,
+            counters,
+            ..
+        } = self;
+        outgoing.retain(|&tid, out| match out.on_timeout(now, config) {
+            Action::None => true,
+            Action::Send(bytes) => {
+                counters.retransmissions += 1;
+                transmits.push_back(Queued {
+                    to: out.to,
+                    bytes,
+                    piggyback: false,
+                });
+                true
+            }
+            Action::GaveUp => {
+                *pending -= 1;
+                counters.timeouts += 1;
+                events.push_back(Event::TimedOut { tid, to: out.to });
+                true
+            }
+            Action::Forget => false,
+        });
+        incoming.retain(|&(to, _), entry| match entry.on_timeout(now, config) {
+            Action::Send(bytes) => {
+                counters.retransmissions += 1;
+                transmits.push_back(Queued {
+                    to,
+                    bytes,
+                    piggyback: true,
+                });
+                true
+            }
+            Action::Forget => false,
+            Action::None | Action::GaveUp => true,
+        });
     }
 
     fn out_timeout(&mut self, now: Instant, tid: TransactionId) {
@@ -562,6 +619,9 @@ impl Endpoint {
     /// `poll_timeout` is exact: every timer's deadline was queued when set,
     /// so once the top is a live timer's, it is the soonest of all.
     fn prune(&mut self) {
+        if !self.config.indexed {
+            return;
+        }
         while let Some(&Reverse((at, key))) = self.deadlines.peek() {
             let timers = match key {
                 Key::Out(tid) => self.outgoing.get(&tid).map(|o| o.timers),
@@ -572,11 +632,26 @@ impl Endpoint {
             }
             self.deadlines.pop();
         }
+        // Give memory back as the history drains: a CTA's heap budget is a
+        // few KiB per call (BENCHMARKS.md), and a burst must not stay behind.
+        let (len, cap) = (self.deadlines.len(), self.deadlines.capacity());
+        if len == 0 && cap > 0 {
+            self.deadlines = BinaryHeap::new();
+        } else if cap >= 64 && cap > 4 * len {
+            self.deadlines.shrink_to(2 * len);
+        }
+        if self.unacked.is_empty() {
+            // An emptied B-tree may keep its root node.
+            self.unacked = BTreeSet::new();
+        }
     }
 
     /// Queues the deadlines of `key`'s timers (again, for those unchanged:
     /// a duplicate only costs a spurious `on_timeout`).
     fn arm(&mut self, key: Key, timers: &Timers) {
+        if !self.config.indexed {
+            return;
+        }
         for at in timers.deadlines() {
             self.deadlines.push(Reverse((at, key)));
         }
@@ -615,6 +690,11 @@ impl Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.config.indexed {
+            let out = self.outgoing.values().map(|o| &o.timers);
+            let inc = self.incoming.values().map(|i| &i.timers);
+            return out.chain(inc).filter_map(Timers::next).min();
+        }
         self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
@@ -634,6 +714,9 @@ impl Endpoint {
 
     /// The final responses from `to` not yet acknowledged, as `K:` ranges.
     fn take_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
+        if !self.config.indexed {
+            return self.walk_acks(to);
+        }
         let mut ranges: Vec<TidRange> = Vec::new();
         let mut taken = Vec::new();
         let peer = (to, TransactionId(0))..=(to, TransactionId(u32::MAX));
@@ -651,6 +734,37 @@ impl Endpoint {
         }
         for tid in taken {
             self.unacked.remove(&(to, tid));
+            if let Some(Outgoing {
+                state: OutState::Done { needs_ack },
+                ..
+            }) = self.outgoing.get_mut(&tid)
+            {
+                *needs_ack = false;
+            }
+        }
+        ranges
+    }
+
+    /// `take_acks` without the index: every remembered command of ours.
+    fn walk_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
+        let mut ranges: Vec<TidRange> = Vec::new();
+        for (&tid, out) in self.outgoing.iter_mut() {
+            let OutState::Done { needs_ack } = &mut out.state else {
+                continue;
+            };
+            if out.to != to || !*needs_ack {
+                continue;
+            }
+            let full = ranges.len() >= MAX_ACK_RANGES;
+            match ranges.last_mut() {
+                Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
+                _ if full => break,
+                _ => ranges.push(TidRange {
+                    first: tid,
+                    last: tid,
+                }),
+            }
+            *needs_ack = false;
         }
         ranges
     }
@@ -758,8 +872,10 @@ impl Endpoint {
             }
             OutState::Pending { .. } => {
                 // A 000 acknowledges this response, so `K:` need not list it.
-                out.state = OutState::Done;
-                if acked_later {
+                out.state = OutState::Done {
+                    needs_ack: acked_later,
+                };
+                if acked_later && self.config.indexed {
                     self.unacked.insert((from, tid));
                 }
                 out.timers.stop_all();
@@ -771,7 +887,7 @@ impl Endpoint {
                     text: MessageText(text.to_vec()),
                 });
             }
-            OutState::Done => self.counters.duplicates += 1,
+            OutState::Done { .. } => self.counters.duplicates += 1,
         }
         let timers = out.timers;
         self.arm(Key::Out(tid), &timers);
@@ -799,8 +915,8 @@ impl Outgoing {
     fn on_timeout(&mut self, now: Instant, config: &Config) -> Action {
         let timers = &mut self.timers;
         match &mut self.state {
-            OutState::Done if timers.is_due(Timer::Expire, now) => Action::Forget,
-            OutState::Done => Action::None,
+            OutState::Done { .. } if timers.is_due(Timer::Expire, now) => Action::Forget,
+            OutState::Done { .. } => Action::None,
             OutState::Pending {
                 text,
                 sends,
@@ -813,7 +929,7 @@ impl Outgoing {
                     // Keep the id for the history: the peer may have executed it.
                     timers.stop_all();
                     timers.set(Timer::Expire, now + config.history);
-                    self.state = OutState::Done;
+                    self.state = OutState::Done { needs_ack: false };
                     return Action::GaveUp;
                 }
                 if !retransmit {

@@ -34,6 +34,10 @@ impl Timers {
         self.0[timer as usize].is_some_and(|at| at <= now)
     }
 
+    pub fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+
     /// Every deadline set.
     pub fn deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
         self.0.iter().flatten().copied()

@@ -130,6 +130,7 @@ impl Fleet {
                 // transaction of the 30 s history.
                 c.transaction.max_history = 1 << 16;
                 c.transaction.max_outstanding = 64;
+                c.transaction.indexed = true;
                 Gateway::new(c, KeyRecorder::default(), Silent, Enrolled)
             })
             .collect();
