@@ -507,59 +507,28 @@ impl Endpoint {
         }
         due.sort_unstable();
         due.dedup();
-        for key in due {
+        self.run_due(now, due);
+        self.prune();
+    }
+
+    /// `handle_timeout` without the index: a walk for the due timers.
+    fn walk_timeouts(&mut self, now: Instant) {
+        let due = |t: &Timers| t.deadlines().any(|d| d <= now);
+        let out = self.outgoing.iter().filter(|(_, o)| due(&o.timers));
+        let mut keys: Vec<Key> = out.map(|(&tid, _)| Key::Out(tid)).collect();
+        let inc = self.incoming.iter().filter(|(_, i)| due(&i.timers));
+        keys.extend(inc.map(|(&(from, tid), _)| Key::In(from, tid)));
+        self.run_due(now, keys);
+    }
+
+    /// Runs the timers of `keys` (in order: ours by id, then the peers').
+    fn run_due(&mut self, now: Instant, keys: Vec<Key>) {
+        for key in keys {
             match key {
                 Key::Out(tid) => self.out_timeout(now, tid),
                 Key::In(from, tid) => self.in_timeout(now, from, tid),
             }
         }
-        self.prune();
-    }
-
-    /// `handle_timeout` without the index: every transaction's timers.
-    fn walk_timeouts(&mut self, now: Instant) {
-        let Endpoint {
-            config,
-            outgoing,
-            pending,
-            incoming,
-            transmits,
-            events,
-            counters,
-            ..
-        } = self;
-        outgoing.retain(|&tid, out| match out.on_timeout(now, config) {
-            Action::None => true,
-            Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to: out.to,
-                    bytes,
-                    piggyback: false,
-                });
-                true
-            }
-            Action::GaveUp => {
-                *pending -= 1;
-                counters.timeouts += 1;
-                events.push_back(Event::TimedOut { tid, to: out.to });
-                true
-            }
-            Action::Forget => false,
-        });
-        incoming.retain(|&(to, _), entry| match entry.on_timeout(now, config) {
-            Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to,
-                    bytes,
-                    piggyback: true,
-                });
-                true
-            }
-            Action::Forget => false,
-            Action::None | Action::GaveUp => true,
-        });
     }
 
     fn out_timeout(&mut self, now: Instant, tid: TransactionId) {
