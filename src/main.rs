@@ -59,6 +59,9 @@ enum Command {
     /// MGCP tools for operators debugging gateways.
     #[command(subcommand)]
     Mgcp(cli::mgcp::MgcpCommand),
+    /// Load benchmarks (`bench calls`).
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
 }
 
 #[derive(Subcommand)]
@@ -108,7 +111,7 @@ fn keygen(private: &std::path::Path, public: &std::path::Path) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The lab's output is its table; its logs only say what went wrong.
-    let default = if matches!(cli.command, Command::Lab(_)) {
+    let default = if matches!(cli.command, Command::Lab(_) | Command::Bench(_)) {
         "warn"
     } else {
         "info"
@@ -125,5 +128,6 @@ fn main() -> ExitCode {
         Command::Ca(cmd) => cli::ca::run(cmd),
         Command::Audit(AuditCommand::Verify { file }) => cli::audit::verify(&file),
         Command::Mgcp(cmd) => cli::mgcp::run(cmd),
+        Command::Bench(cmd) => cli::bench::run(cmd),
     }
 }

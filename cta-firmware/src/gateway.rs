@@ -78,6 +78,8 @@ impl Config {
                 // A CTA talks to one call agent: small caps bound its heap.
                 max_outstanding: 16,
                 max_history: 128,
+                // A handful of transactions: walking them costs less heap than an index.
+                indexed: false,
                 ..transaction::Config::default()
             },
         }

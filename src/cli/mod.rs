@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod bench;
 pub mod ca;
 pub mod calea;
 pub mod calea_li;

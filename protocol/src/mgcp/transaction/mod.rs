@@ -10,9 +10,10 @@
 mod tests;
 mod timer;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use alloc::format;
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -61,6 +62,11 @@ pub struct Config {
     /// First transaction id. Seed it from a random number or the wall clock
     /// so a restarted process does not reuse ids a peer still remembers.
     pub first_tid: TransactionId,
+    /// Index the timers and the responses to acknowledge (a heap and a set),
+    /// so each step costs O(log n) in the history's size instead of a walk
+    /// of it all. A call agent remembering thousands of transactions needs
+    /// this; a CTA remembering a handful saves the index's memory without.
+    pub indexed: bool,
 }
 
 impl Default for Config {
@@ -77,6 +83,7 @@ impl Default for Config {
             max_history: 8192,
             max_datagram: 4000,
             first_tid: TransactionId(1),
+            indexed: true,
         }
     }
 }
@@ -201,6 +208,14 @@ pub struct Counters {
     pub overloads: u64,
 }
 
+/// A transaction, as the deadline queue names it. Outgoing ones sort
+/// first, by id, as `handle_timeout` has always run them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Out(TransactionId),
+    In(SocketAddr, TransactionId),
+}
+
 /// Our command, waiting for its response or remembered after it.
 struct Outgoing {
     to: SocketAddr,
@@ -216,7 +231,7 @@ enum OutState {
         provisional: bool,
     },
     /// Answered or given up; `needs_ack` while the final response still has
-    /// to be listed in a `K:` line.
+    /// to be listed in a `K:` line (also in `Endpoint::unacked` if indexed).
     Done { needs_ack: bool },
 }
 
@@ -269,8 +284,13 @@ enum Action {
 /// Transmits queued by one round of input are drained together, so responses
 /// to the same peer made in that round share datagrams.
 ///
-/// Every transaction keeps a small table of timers; `poll_timeout` and
-/// `handle_timeout` walk all of them, which is cheap at the configured caps.
+/// Every transaction keeps a small table of timers. With
+/// [`Config::indexed`] each deadline set is also queued in a heap:
+/// `poll_timeout` and `handle_timeout` cost O(log n) per due deadline, not a
+/// walk of the whole history (which, at a busy call agent's hundreds of
+/// thousands of remembered transactions, was most of its CPU). A queued
+/// deadline whose timer has since changed only causes a spurious, harmless
+/// `on_timeout`. Without it they walk every transaction.
 pub struct Endpoint {
     config: Config,
     next_tid: TransactionId,
@@ -283,6 +303,11 @@ pub struct Endpoint {
     counters: Counters,
     /// Peers whose responses are never acknowledged with `K:`.
     no_acks: Vec<SocketAddr>,
+    /// Every deadline set, soonest first (stale ones included).
+    deadlines: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// Final responses still to list in a `K:` line, by peer (the
+    /// answered entries of `outgoing`, indexed so `send_command` need not walk it).
+    unacked: BTreeSet<(SocketAddr, TransactionId)>,
 }
 
 impl Endpoint {
@@ -307,6 +332,8 @@ impl Endpoint {
             events: VecDeque::new(),
             counters: Counters::default(),
             no_acks: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            unacked: BTreeSet::new(),
         }
     }
 
@@ -375,8 +402,10 @@ impl Endpoint {
             rto: self.config.initial_rto,
             provisional: false,
         };
+        self.arm(Key::Out(tid), &timers);
         self.outgoing.insert(tid, Outgoing { to, timers, state });
         self.pending += 1;
+        self.prune();
         Ok(tid)
     }
 
@@ -430,6 +459,9 @@ impl Endpoint {
                 .timers
                 .set(Timer::Retransmit, now + self.config.initial_rto);
         }
+        let timers = entry.timers;
+        self.arm(Key::In(to, tid), &timers);
+        self.prune();
         self.queue(to, bytes, true);
         Ok(())
     }
@@ -456,52 +488,142 @@ impl Endpoint {
                 Err(e) => self.on_bad_message(from, e),
             }
         }
+        self.prune();
     }
 
     /// Runs the timers that are due at `now`; does nothing if none is.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Endpoint {
-            config,
-            outgoing,
-            pending,
-            incoming,
-            transmits,
-            events,
-            counters,
-            ..
-        } = self;
-        outgoing.retain(|&tid, out| match out.on_timeout(now, config) {
-            Action::None => true,
+        if !self.config.indexed {
+            self.walk_timeouts(now);
+            return;
+        }
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            due.push(key);
+        }
+        due.sort_unstable();
+        due.dedup();
+        self.run_due(now, due);
+        self.prune();
+    }
+
+    /// `handle_timeout` without the index: a walk for the due timers.
+    fn walk_timeouts(&mut self, now: Instant) {
+        let due = |t: &Timers| t.deadlines().any(|d| d <= now);
+        let out = self.outgoing.iter().filter(|(_, o)| due(&o.timers));
+        let mut keys: Vec<Key> = out.map(|(&tid, _)| Key::Out(tid)).collect();
+        let inc = self.incoming.iter().filter(|(_, i)| due(&i.timers));
+        keys.extend(inc.map(|(&(from, tid), _)| Key::In(from, tid)));
+        self.run_due(now, keys);
+    }
+
+    /// Runs the timers of `keys` (in order: ours by id, then the peers').
+    fn run_due(&mut self, now: Instant, keys: Vec<Key>) {
+        for key in keys {
+            match key {
+                Key::Out(tid) => self.out_timeout(now, tid),
+                Key::In(from, tid) => self.in_timeout(now, from, tid),
+            }
+        }
+    }
+
+    fn out_timeout(&mut self, now: Instant, tid: TransactionId) {
+        let Some(out) = self.outgoing.get_mut(&tid) else {
+            return;
+        };
+        let to = out.to;
+        match out.on_timeout(now, &self.config) {
+            Action::None => return,
             Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to: out.to,
+                self.counters.retransmissions += 1;
+                self.transmits.push_back(Queued {
+                    to,
                     bytes,
                     piggyback: false,
                 });
-                true
             }
             Action::GaveUp => {
-                *pending -= 1;
-                counters.timeouts += 1;
-                events.push_back(Event::TimedOut { tid, to: out.to });
-                true
+                self.pending -= 1;
+                self.counters.timeouts += 1;
+                self.events.push_back(Event::TimedOut { tid, to });
             }
-            Action::Forget => false,
-        });
-        incoming.retain(|&(to, _), entry| match entry.on_timeout(now, config) {
+            Action::Forget => {
+                self.outgoing.remove(&tid);
+                self.unacked.remove(&(to, tid));
+                return;
+            }
+        }
+        // Sending again and giving up set new deadlines.
+        let timers = out.timers;
+        self.arm(Key::Out(tid), &timers);
+    }
+
+    fn in_timeout(&mut self, now: Instant, from: SocketAddr, tid: TransactionId) {
+        let Some(entry) = self.incoming.get_mut(&(from, tid)) else {
+            return;
+        };
+        match entry.on_timeout(now, &self.config) {
             Action::Send(bytes) => {
-                counters.retransmissions += 1;
-                transmits.push_back(Queued {
-                    to,
+                self.counters.retransmissions += 1;
+                self.transmits.push_back(Queued {
+                    to: from,
                     bytes,
                     piggyback: true,
                 });
-                true
+                let timers = entry.timers;
+                self.arm(Key::In(from, tid), &timers);
             }
-            Action::Forget => false,
-            Action::None | Action::GaveUp => true,
-        });
+            Action::Forget => {
+                self.incoming.remove(&(from, tid));
+            }
+            Action::None | Action::GaveUp => {}
+        }
+    }
+
+    /// Drops stale deadlines from the top of the queue, so that
+    /// `poll_timeout` is exact: every timer's deadline was queued when set,
+    /// so once the top is a live timer's, it is the soonest of all.
+    fn prune(&mut self) {
+        if !self.config.indexed {
+            return;
+        }
+        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+            let timers = match key {
+                Key::Out(tid) => self.outgoing.get(&tid).map(|o| o.timers),
+                Key::In(from, tid) => self.incoming.get(&(from, tid)).map(|i| i.timers),
+            };
+            if timers.is_some_and(|t| t.deadlines().any(|d| d == at)) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+        // Give memory back as the history drains: a CTA's heap budget is a
+        // few KiB per call (BENCHMARKS.md), and a burst must not stay behind.
+        let (len, cap) = (self.deadlines.len(), self.deadlines.capacity());
+        if len == 0 && cap > 0 {
+            self.deadlines = BinaryHeap::new();
+        } else if cap >= 64 && cap > 4 * len {
+            self.deadlines.shrink_to(2 * len);
+        }
+        if self.unacked.is_empty() {
+            // An emptied B-tree may keep its root node.
+            self.unacked = BTreeSet::new();
+        }
+    }
+
+    /// Queues the deadlines of `key`'s timers (again, for those unchanged:
+    /// a duplicate only costs a spurious `on_timeout`).
+    fn arm(&mut self, key: Key, timers: &Timers) {
+        if !self.config.indexed {
+            return;
+        }
+        for at in timers.deadlines() {
+            self.deadlines.push(Reverse((at, key)));
+        }
     }
 
     /// The next datagram to send. Responses and acknowledgements queued for
@@ -537,9 +659,12 @@ impl Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let out = self.outgoing.values().map(|o| &o.timers);
-        let inc = self.incoming.values().map(|i| &i.timers);
-        out.chain(inc).filter_map(Timers::next).min()
+        if !self.config.indexed {
+            let out = self.outgoing.values().map(|o| &o.timers);
+            let inc = self.incoming.values().map(|i| &i.timers);
+            return out.chain(inc).filter_map(Timers::next).min();
+        }
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
     /// The next id that is not remembered. Ids only go up (wrapping after
@@ -558,6 +683,39 @@ impl Endpoint {
 
     /// The final responses from `to` not yet acknowledged, as `K:` ranges.
     fn take_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
+        if !self.config.indexed {
+            return self.walk_acks(to);
+        }
+        let mut ranges: Vec<TidRange> = Vec::new();
+        let mut taken = Vec::new();
+        let peer = (to, TransactionId(0))..=(to, TransactionId(u32::MAX));
+        for &(_, tid) in self.unacked.range(peer) {
+            let full = ranges.len() >= MAX_ACK_RANGES;
+            match ranges.last_mut() {
+                Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
+                _ if full => break,
+                _ => ranges.push(TidRange {
+                    first: tid,
+                    last: tid,
+                }),
+            }
+            taken.push(tid);
+        }
+        for tid in taken {
+            self.unacked.remove(&(to, tid));
+            if let Some(Outgoing {
+                state: OutState::Done { needs_ack },
+                ..
+            }) = self.outgoing.get_mut(&tid)
+            {
+                *needs_ack = false;
+            }
+        }
+        ranges
+    }
+
+    /// `take_acks` without the index: every remembered command of ours.
+    fn walk_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
         let mut ranges: Vec<TidRange> = Vec::new();
         for (&tid, out) in self.outgoing.iter_mut() {
             let OutState::Done { needs_ack } = &mut out.state else {
@@ -630,6 +788,7 @@ impl Endpoint {
         let state = InState::Executing {
             provisional_sent: false,
         };
+        self.arm(Key::In(from, tid), &timers);
         self.incoming
             .insert((from, tid), Incoming { timers, state });
         self.events.push_back(Event::Command {
@@ -685,6 +844,9 @@ impl Endpoint {
                 out.state = OutState::Done {
                     needs_ack: acked_later,
                 };
+                if acked_later && self.config.indexed {
+                    self.unacked.insert((from, tid));
+                }
                 out.timers.stop_all();
                 out.timers.set(Timer::Expire, now + self.config.history);
                 self.pending -= 1;
@@ -696,6 +858,8 @@ impl Endpoint {
             }
             OutState::Done { .. } => self.counters.duplicates += 1,
         }
+        let timers = out.timers;
+        self.arm(Key::Out(tid), &timers);
         // Also when repeated: our earlier 000 may have been lost.
         if asks_ack {
             self.queue_response(from, Response::new(ReturnCode::ACK, tid));

@@ -37,4 +37,9 @@ impl Timers {
     pub fn next(&self) -> Option<Instant> {
         self.0.iter().flatten().min().copied()
     }
+
+    /// Every deadline set.
+    pub fn deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
+        self.0.iter().flatten().copied()
+    }
 }

@@ -1,0 +1,31 @@
+//! `cablekey bench …`: load benchmarks of the running system.
+//!
+//! `bench calls` runs a controller with durable escrow in this process and
+//! spawns `bench load-gen` (simulated CTAs) as a child, so each side's CPU
+//! is its own and measured apart.
+
+mod calls;
+mod cpu;
+mod loadgen;
+mod report;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Call setups per second with durable escrow; simulated CTAs in a child process.
+    Calls(calls::CallsArgs),
+    /// The load generator `bench calls` spawns (simulated CTAs; JSON report on stdout).
+    #[command(hide = true)]
+    LoadGen(loadgen::LoadGenArgs),
+}
+
+pub fn run(cmd: BenchCommand) -> ExitCode {
+    match cmd {
+        BenchCommand::Calls(args) => calls::run(args),
+        BenchCommand::LoadGen(args) => loadgen::run(args),
+    }
+}

@@ -1,0 +1,45 @@
+//! `cablekey bench calls` with a tiny bounded load: it completes, reports,
+//! and every key the simulated CTAs received was found in the escrow store
+//! (opened with the run's LE private key). Its own loopback addresses.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn a_small_run_sets_up_every_call_and_escrows_every_key() {
+    let dir = common::scratch_dir("bench-calls");
+    let out = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args(["bench", "calls", "--calls", "200", "--ctas", "10"])
+        .args(["--concurrency", "10", "--answer-percent", "20"])
+        .args(["--duration", "30", "--step-limit", "5"])
+        .args(["--controller", "127.0.1.101:2727"])
+        .args(["--cta-ip", "127.0.1.102", "--cta-port", "21000"])
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let has = |s: &str| stdout.contains(s);
+    assert!(
+        has("calls started 200  set up 200  answered 40"),
+        "{stdout}"
+    );
+    assert!(has("setups/s "), "{stdout}");
+    assert!(has("setup latency at the CTAs (last digit"), "{stdout}");
+    assert!(has("failures: none"), "{stdout}");
+    assert!(
+        has("keys at the CTAs 200 | checked 200 against the store: missing 0 wrong 0"),
+        "{stdout}"
+    );
+    assert!(has("every key checked was escrowed"), "{stdout}");
+    // The CPU of each process is measured and reported.
+    assert!(
+        has("CPU: controller ") && has("load generator "),
+        "{stdout}"
+    );
+    // The temporary files stay where asked, with a store in them.
+    assert!(dir.join("store").is_dir());
+}
