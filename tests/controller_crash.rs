@@ -65,18 +65,6 @@ fn start_controller(config: &Path) -> Child {
     child
 }
 
-async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        match cta.snapshot().await {
-            Some(s) if done(&s) => return true,
-            Some(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            None => return false,
-        }
-    }
-    false
-}
-
 /// One call from `a` to `b`, up to ringing with the key at both ends and
 /// then hung up. Whatever happens, both end on hook.
 async fn call(a: &Cta, b: &Cta, b_number: &str) -> bool {
@@ -84,16 +72,16 @@ async fn call(a: &Cta, b: &Cta, b_number: &str) -> bool {
     let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
     let ok = async {
         a.command("offhook").await;
-        if !wait_for(a, step, phase(Phase::DialTone)).await {
+        if !common::reached(a, step, phase(Phase::DialTone)).await {
             return false;
         }
         a.command(&format!("dial {b_number}")).await;
-        if !wait_for(b, step, phase(Phase::Ringing)).await {
+        if !common::reached(b, step, phase(Phase::Ringing)).await {
             return false;
         }
         b.command("offhook").await;
         let keyed = |s: &Snapshot| s.connections.iter().any(|c| c.key.is_some());
-        wait_for(a, step, keyed).await && wait_for(b, step, keyed).await
+        common::reached(a, step, keyed).await && common::reached(b, step, keyed).await
     }
     .await;
     a.command("onhook").await;
@@ -134,7 +122,7 @@ fn sigkill_mid_load_loses_no_key_a_cta_received() {
             ctas.push(Arc::new(Cta::start(c).await.unwrap()));
         }
         for cta in &ctas {
-            assert!(wait_for(cta, Duration::from_secs(10), |s| s.registered).await);
+            assert!(common::reached(cta, Duration::from_secs(10), |s| s.registered).await);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let completed = Arc::new(AtomicUsize::new(0));

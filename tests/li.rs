@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cablekey_calea_server::li_client::{Client, Conn, KeyQuery};
 use cablekey_calea_server::records::RecordStore;
@@ -83,30 +83,24 @@ fn settings(dir: &Path, ip: &str, endpoints: &[(usize, &str, &str)]) -> Settings
     Settings::parse(&dir.join("controller.toml"), &text).unwrap()
 }
 
-async fn wait_for(cta: &Cta, limit: Duration, done: impl Fn(&Snapshot) -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        match cta.snapshot().await {
-            Some(s) if done(&s) => return true,
-            Some(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            None => return false,
-        }
-    }
-    false
-}
-
 /// Sets up a call from `a` to `b` until both ends have the key; returns
 /// the key's fingerprint as both CTAs hold it. The call stays up.
 async fn call(a: &Cta, b: &Cta, b_number: &str) -> String {
     let step = Duration::from_secs(5);
     let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
     a.command("offhook").await;
-    assert!(wait_for(a, step, phase(Phase::DialTone)).await, "dial tone");
+    assert!(
+        common::reached(a, step, phase(Phase::DialTone)).await,
+        "dial tone"
+    );
     a.command(&format!("dial {b_number}")).await;
-    assert!(wait_for(b, step, phase(Phase::Ringing)).await, "ringing");
+    assert!(
+        common::reached(b, step, phase(Phase::Ringing)).await,
+        "ringing"
+    );
     b.command("offhook").await;
     let keyed = |s: &Snapshot| s.connections.iter().any(|c| c.key.is_some());
-    assert!(wait_for(a, step, keyed).await && wait_for(b, step, keyed).await);
+    assert!(common::reached(a, step, keyed).await && common::reached(b, step, keyed).await);
     let key = |s: Snapshot| {
         s.connections
             .iter()
@@ -126,8 +120,8 @@ async fn hang_up(a: &Cta, b: &Cta) {
     a.command("onhook").await;
     b.command("onhook").await;
     let idle = |s: &Snapshot| s.phases[0] == Phase::Idle;
-    wait_for(a, Duration::from_secs(5), idle).await;
-    wait_for(b, Duration::from_secs(5), idle).await;
+    common::reached(a, Duration::from_secs(5), idle).await;
+    common::reached(b, Duration::from_secs(5), idle).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
@@ -201,7 +195,7 @@ fn future_current_and_historical_records_open_to_the_ctas_keys() {
             ctas.push(Arc::new(Cta::start(c).await.unwrap()));
         }
         for cta in &ctas {
-            assert!(wait_for(cta, Duration::from_secs(10), |s| s.registered).await);
+            assert!(common::reached(cta, Duration::from_secs(10), |s| s.registered).await);
         }
         let (a, b, c, d) = (&ctas[0], &ctas[1], &ctas[2], &ctas[3]);
 

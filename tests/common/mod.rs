@@ -220,6 +220,24 @@ pub async fn start_cta(
 }
 
 /// Polls the CTA's snapshot until `done` holds; fails after `limit`.
+/// Polls `cta` until `done` holds (true) or `limit` passes or the CTA
+/// stops (false): for tests that go on after a step fails.
+pub async fn reached(
+    cta: &cablekey_cta_firmware::sim::Cta,
+    limit: std::time::Duration,
+    done: impl Fn(&cablekey_cta_firmware::sim::Snapshot) -> bool,
+) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        match cta.snapshot().await {
+            Some(s) if done(&s) => return true,
+            Some(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+            None => return false,
+        }
+    }
+    false
+}
+
 pub async fn wait_for(
     cta: &cablekey_cta_firmware::sim::Cta,
     limit: std::time::Duration,
