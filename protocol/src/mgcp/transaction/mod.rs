@@ -6,6 +6,21 @@
 //! and waits for their responses, and it receives commands and remembers the
 //! responses given to them.
 
+/// Adds `tid` to the `K:` ranges (ids arrive in ascending order); false
+/// when it starts a new range and there is no room for one.
+fn add_to_ranges(ranges: &mut Vec<TidRange>, tid: TransactionId) -> bool {
+    let full = ranges.len() >= MAX_ACK_RANGES;
+    match ranges.last_mut() {
+        Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
+        _ if full => return false,
+        _ => ranges.push(TidRange {
+            first: tid,
+            last: tid,
+        }),
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests;
 mod timer;
@@ -690,14 +705,8 @@ impl Endpoint {
         let mut taken = Vec::new();
         let peer = (to, TransactionId(0))..=(to, TransactionId(u32::MAX));
         for &(_, tid) in self.unacked.range(peer) {
-            let full = ranges.len() >= MAX_ACK_RANGES;
-            match ranges.last_mut() {
-                Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
-                _ if full => break,
-                _ => ranges.push(TidRange {
-                    first: tid,
-                    last: tid,
-                }),
+            if !add_to_ranges(&mut ranges, tid) {
+                break;
             }
             taken.push(tid);
         }
@@ -724,14 +733,8 @@ impl Endpoint {
             if out.to != to || !*needs_ack {
                 continue;
             }
-            let full = ranges.len() >= MAX_ACK_RANGES;
-            match ranges.last_mut() {
-                Some(r) if r.last.0.checked_add(1) == Some(tid.0) => r.last = tid,
-                _ if full => break,
-                _ => ranges.push(TidRange {
-                    first: tid,
-                    last: tid,
-                }),
+            if !add_to_ranges(&mut ranges, tid) {
+                break;
             }
             *needs_ack = false;
         }
