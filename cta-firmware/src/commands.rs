@@ -60,7 +60,7 @@ struct Prepared {
 }
 
 /// Which lines a command names.
-type Lines = List<usize, { crate::gateway::MAX_LINES }>;
+type Lines = List<usize, { crate::gateway::MAX_ENDPOINTS }>;
 
 impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
     pub(crate) fn on_command(
@@ -576,19 +576,31 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         Ok(self.lines_for(ep, false)?.as_slice()[0])
     }
 
-    /// The lines a command names: `aaln/N`, or with `all`, `aaln/*` and `*`.
+    /// The lines a command names: `<prefix>/N` (`aaln/N`, `ds/ds1-1/N`),
+    /// or with `all`, `<prefix>/*` and `*`.
     fn lines_for(&self, ep: &EndpointName<'_>, all: bool) -> Result<Lines, Refusal> {
         if !self.owns_domain(ep) {
             return Err(ReturnCode::UNKNOWN_ENDPOINT);
         }
         let mut out = Lines::default();
         let mut terms = ep.terms();
-        let first = terms.next().unwrap_or("");
-        let (second, rest) = (terms.next(), terms.next());
-        let which = match (first, second, rest) {
-            ("*", None, None) => "*",
-            (a, Some(n), None) if a.eq_ignore_ascii_case("aaln") => n,
-            _ => return Err(ReturnCode::UNKNOWN_ENDPOINT),
+        let mut prefix = self.config.endpoint_prefix.split('/');
+        let which = match terms.next() {
+            Some("*") if terms.next().is_none() => "*",
+            first => {
+                let mut term = first;
+                // Every prefix term in order, then the number, then nothing.
+                for want in prefix.by_ref() {
+                    match term {
+                        Some(t) if t.eq_ignore_ascii_case(want) => term = terms.next(),
+                        _ => return Err(ReturnCode::UNKNOWN_ENDPOINT),
+                    }
+                }
+                match (term, terms.next()) {
+                    (Some(n), None) => n,
+                    _ => return Err(ReturnCode::UNKNOWN_ENDPOINT),
+                }
+            }
         };
         match which {
             "*" if all => (0..self.lines.len()).for_each(|i| {

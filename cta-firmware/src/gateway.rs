@@ -32,6 +32,7 @@ use crate::connection::{Connections, Id};
 use crate::line::{DigitTimers, Hook, Line, Outcome, Phase};
 use crate::ports::{ConnId, MediaController, SecurityApp, Suite, Terminal, TerminalEvent};
 use crate::security::{KeyChange, SecurityManager, WipeReason};
+use crate::signal::SignalSet;
 
 /// Events kept for the application; older ones are dropped past this.
 const MAX_EVENTS: usize = 64;
@@ -40,7 +41,12 @@ const MAX_EVENTS: usize = 64;
 pub struct Config {
     /// The domain of our endpoint names (`aaln/1@<domain>`).
     pub domain: String,
-    /// Subscriber lines, 1 to [`MAX_LINES`].
+    /// The local name before the line number: `aaln` for a CTA's analog
+    /// lines, `ds/ds1-1` for the trunks of a POTS gateway (TGCP style,
+    /// `ds/ds1-1/N@<domain>`). Terms compare case-insensitively.
+    pub endpoint_prefix: String,
+    /// Subscriber lines (or trunks), 1 to [`MAX_ENDPOINTS`]; a CTA has 1 to
+    /// [`MAX_LINES`].
     pub lines: usize,
     /// Where RSIP goes, and NTFY until a call agent names another entity.
     pub call_agent: SocketAddr,
@@ -59,12 +65,19 @@ pub struct Config {
     pub transaction: transaction::Config,
 }
 
+/// Lines of a CTA.
 pub const MAX_LINES: usize = 4;
+/// Endpoints of one gateway core: a DS1's 24 channels for a trunk gateway.
+pub const MAX_ENDPOINTS: usize = 24;
+
+/// The CTA's endpoint prefix (`aaln/N`).
+pub const LINE_PREFIX: &str = "aaln";
 
 impl Config {
     pub fn new(domain: &str, call_agent: SocketAddr, media_ip: IpAddr) -> Config {
         Config {
             domain: domain.into(),
+            endpoint_prefix: LINE_PREFIX.into(),
             lines: 1,
             call_agent,
             media_ip,
@@ -112,6 +125,18 @@ pub enum Event {
         verb: Verb,
         code: ReturnCode,
     },
+}
+
+/// One line as seen from the far side of it ([`Gateway::line_view`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineView {
+    pub hook: Hook,
+    /// Time-out signals playing now.
+    pub playing: SignalSet,
+    /// Connections on the line.
+    pub connections: usize,
+    /// One of them is `sendrecv`.
+    pub connected: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +187,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
     /// A gateway that has not announced itself yet: call
     /// [`restart`](Self::restart) to send the RSIP.
     pub fn new(mut config: Config, media: M, terminal: T, app: A) -> Self {
-        config.lines = config.lines.clamp(1, MAX_LINES);
+        config.lines = config.lines.clamp(1, MAX_ENDPOINTS);
         let lines = (0..config.lines)
             .map(|i| LineCtl {
                 line: Line::new(i, config.digit_timers),
@@ -267,6 +292,29 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         self.lines.get(line).map(|l| l.line.hook())
     }
 
+    /// What is visible of line `line` from the far side of it (hook,
+    /// signals playing, connections): what a PSTN model behind a trunk
+    /// reacts to.
+    pub fn line_view(&self, line: usize) -> Option<LineView> {
+        let ctl = self.lines.get(line)?;
+        let mut connections = 0;
+        let mut connected = false;
+        for c in self.conns.on_line(line) {
+            connections += 1;
+            connected |= c.mode == cablekey_protocol::mgcp::ConnectionMode::SendRecv;
+        }
+        Some(LineView {
+            hook: ctl.line.hook(),
+            playing: ctl.line.playing(),
+            connections,
+            connected,
+        })
+    }
+
+    pub fn lines(&self) -> usize {
+        self.lines.len()
+    }
+
     pub fn phase(&self, line: usize) -> Option<Phase> {
         let connected = self
             .conns
@@ -321,7 +369,12 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
 
     /// Our endpoint name for line `i` (0-based).
     pub fn endpoint_name(&self, i: usize) -> String {
-        format!("aaln/{}@{}", i + 1, self.config.domain)
+        format!(
+            "{}/{}@{}",
+            self.config.endpoint_prefix,
+            i + 1,
+            self.config.domain
+        )
     }
 
     fn drain(&mut self, now: Instant) {
@@ -399,7 +452,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
     }
 
     fn send_rsip(&mut self, now: Instant, method: RestartMethod<'_>) {
-        let name = format!("aaln/*@{}", self.config.domain);
+        let name = format!("{}/*@{}", self.config.endpoint_prefix, self.config.domain);
         let Some(endpoint) = EndpointName::parse(&name) else {
             return;
         };

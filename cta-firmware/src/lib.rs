@@ -38,7 +38,7 @@ pub mod signal;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-pub use gateway::{Config, Event, Gateway, Registration};
+pub use gateway::{Config, Event, Gateway, LineView, Registration};
 pub use ports::{
     ConnId, Enrollment, MediaController, MediaError, MediaParams, MediaStats, Role, SecurityApp,
     SecurityStatus, Signal, Suite, Surveillance, Terminal, TerminalEvent,

@@ -158,6 +158,8 @@ pub struct Request {
 pub enum Ask {
     Console(Request),
     Snapshot(oneshot::Sender<super::Snapshot>),
+    /// For the [`super::FarEnd`].
+    FarEnd(Request),
 }
 
 /// Opens a pseudo-terminal and serves commands on it; returns the path a

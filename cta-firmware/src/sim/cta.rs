@@ -1,6 +1,7 @@
 //! One simulated CTA: a tokio task driving the sans-IO gateway from its
 //! MGCP socket, its timers and its console.
 
+use std::boxed::Box;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,7 +46,12 @@ pub struct Runner {
     pub console: Option<PathBuf>,
     /// Every call key installed, as fingerprints (see [`super::Cta::keys_received`]).
     pub keys: super::KeysReceived,
+    pub far_end: Option<Box<dyn super::FarEnd>>,
 }
+
+/// Rounds of far-end reactions per input: each feeds the core hook or
+/// digit events, which may change what the far end sees.
+const FAR_END_ROUNDS: usize = 8;
 
 /// The first line of an MGCP message: verb or code, transaction id and
 /// endpoint. Keys only ever travel in later lines, so this is safe to log.
@@ -79,7 +85,14 @@ impl Runner {
         self.flush().await;
         let mut buf = vec![0u8; 8192];
         loop {
-            let deadline = self.gw.poll_timeout().map(|t| clock.at(t));
+            let far = self.far_end.as_ref().and_then(|f| f.poll_timeout());
+            let deadline = self
+                .gw
+                .poll_timeout()
+                .into_iter()
+                .chain(far)
+                .min()
+                .map(|t| clock.at(t));
             let timer = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -106,14 +119,44 @@ impl Runner {
                     Some(Ask::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
                     }
+                    Some(Ask::FarEnd(req)) => {
+                        let answer = match self.far_end.as_mut() {
+                            Some(f) => f.command(clock.now(), &req.text),
+                            None => "error: nothing on the far side of these lines".into(),
+                        };
+                        let _ = req.reply.send(answer);
+                    }
                 },
                 _ = &mut stop => break,
             }
+            self.step_far_end(clock.now());
             self.flush().await;
         }
         for line in self.lines.iter() {
             if let Some((_, rec)) = lock(line).recorder.take() {
                 let _ = rec.finish();
+            }
+        }
+    }
+
+    /// Lets the far end react to what the core did, feeding its hook and
+    /// digit events back in.
+    fn step_far_end(&mut self, now: Instant) {
+        let Some(far) = self.far_end.as_mut() else {
+            return;
+        };
+        let mut out = std::vec::Vec::new();
+        for _ in 0..FAR_END_ROUNDS {
+            let views: std::vec::Vec<_> = (0..self.gw.lines())
+                .filter_map(|i| self.gw.line_view(i))
+                .collect();
+            far.step(now, &views, &mut out);
+            if out.is_empty() {
+                return;
+            }
+            for (line, ev) in out.drain(..) {
+                self.log.push(format!("line {}: far end {ev:?}", line + 1));
+                self.gw.handle_terminal(now, line, ev);
             }
         }
     }

@@ -17,6 +17,7 @@ mod platform;
 // G.711, WAV and tone checks are shared with the CALEA server.
 pub use cablekey_audio::{g711, tone, wav};
 
+use std::boxed::Box;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ use crate::ports::{Role, Suite};
 pub struct Config {
     /// Its domain: endpoints are `aaln/N@<domain>`.
     pub domain: String,
+    /// `aaln` (a CTA's lines) or a trunk gateway's `ds/ds1-1`
+    /// ([`crate::Config::endpoint_prefix`]).
+    pub endpoint_prefix: String,
     /// Where it listens for MGCP; its IP is also its media address.
     pub mgcp: SocketAddr,
     pub call_agent: SocketAddr,
@@ -64,6 +68,7 @@ impl Config {
     pub fn new(domain: &str, mgcp: SocketAddr, call_agent: SocketAddr) -> Config {
         Config {
             domain: domain.into(),
+            endpoint_prefix: crate::gateway::LINE_PREFIX.into(),
             mgcp,
             call_agent,
             lines: 1,
@@ -73,6 +78,25 @@ impl Config {
             session_key: None,
         }
     }
+}
+
+/// What sits on the far side of a gateway's lines and acts on its own: the
+/// PSTN behind a POTS gateway's trunks (`cablekey-pots-gateway`). Sans-IO:
+/// the simulator calls [`FarEnd::step`] after everything the core does,
+/// with what each line shows, and feeds the hook and digit events it asks
+/// for back into the core, until it asks for none.
+pub trait FarEnd: Send {
+    /// React to the lines as they are at `now`; push `(line, event)` pairs.
+    fn step(
+        &mut self,
+        now: cablekey_protocol::time::Instant,
+        lines: &[crate::LineView],
+        out: &mut Vec<(usize, crate::TerminalEvent)>,
+    );
+    /// When [`FarEnd::step`] wants to run again without any other input.
+    fn poll_timeout(&self) -> Option<cablekey_protocol::time::Instant>;
+    /// A request from the operator or a test ([`Cta::far_end`]).
+    fn command(&mut self, now: cablekey_protocol::time::Instant, text: &str) -> String;
 }
 
 /// A CTA's state for programs (the lab, tests). Keys show as fingerprints.
@@ -136,10 +160,19 @@ pub struct Cta {
 impl Cta {
     /// Binds the MGCP socket, opens the console and starts the CTA, which
     /// announces itself with RSIP. Call from within a tokio runtime.
-    pub async fn start(mut config: Config) -> io::Result<Cta> {
+    pub async fn start(config: Config) -> io::Result<Cta> {
+        Cta::start_with(config, None).await
+    }
+
+    /// Starts a gateway with `far_end` acting on the far side of its lines
+    /// (the PSTN behind a trunk gateway): see [`FarEnd`].
+    pub async fn start_with(
+        mut config: Config,
+        far_end: Option<Box<dyn FarEnd>>,
+    ) -> io::Result<Cta> {
         let sock = UdpSocket::bind(config.mgcp).await?;
         let mgcp = sock.local_addr()?;
-        let lines: media::Lines = (0..config.lines.clamp(1, crate::gateway::MAX_LINES))
+        let lines: media::Lines = (0..config.lines.clamp(1, crate::gateway::MAX_ENDPOINTS))
             .map(|_| Mutex::new(audio::LineAudio::default()))
             .collect();
         let media = SimMedia::new(mgcp.ip(), lines.clone());
@@ -147,6 +180,7 @@ impl Cta {
         let log = Log::new(&config.domain);
         let mut core = crate::Config::new(&config.domain, config.call_agent, mgcp.ip());
         core.lines = lines.len();
+        core.endpoint_prefix = config.endpoint_prefix.clone();
         core.rtp_base_port = config.rtp_base_port;
         core.default_suite = config.default_suite;
         core.first_connection_id = first_connection_id();
@@ -174,6 +208,7 @@ impl Cta {
             log,
             console: console.clone(),
             keys: keys.clone(),
+            far_end,
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(runner.run(rx, stopped));
@@ -202,6 +237,21 @@ impl Cta {
         answer
             .await
             .unwrap_or_else(|_| "error: the CTA has stopped".into())
+    }
+
+    /// Hands `text` to the [`FarEnd`] and returns its answer.
+    pub async fn far_end(&self, text: &str) -> String {
+        let (reply, answer) = oneshot::channel();
+        let req = Request {
+            text: text.into(),
+            reply,
+        };
+        if self.requests.send(Ask::FarEnd(req)).await.is_err() {
+            return "error: the gateway has stopped".into();
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| "error: the gateway has stopped".into())
     }
 
     /// What the CTA is doing now; `None` once it has stopped.
