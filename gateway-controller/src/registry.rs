@@ -2,7 +2,9 @@
 //!
 //! Endpoints come from configuration (name, kind, subscriber number) and
 //! their addresses from configuration or from the RSIP a gateway sends when
-//! it starts. The dial plan maps a dialed number to one endpoint.
+//! it starts. The dial plan maps a dialed number to one endpoint, or, for
+//! numbers no endpoint owns, by longest matching prefix to a group of
+//! POTS-gateway trunks (`docs/pots.md`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +37,14 @@ pub enum RegistryError {
     BadNumber(String),
     #[error("no endpoint {0:?}")]
     Unknown(String),
+    #[error("trunk route prefix {0:?} is not a string of dial digits (or empty for every number)")]
+    BadPrefix(String),
+    #[error("trunk route prefix {0:?} is configured twice")]
+    DuplicatePrefix(String),
+    #[error("a trunk route names {0:?}, which is not a configured trunk endpoint")]
+    NotATrunk(String),
+    #[error("a trunk route needs at least one trunk")]
+    NoTrunks,
 }
 
 /// One endpoint. The session key is the signaling key shared with the
@@ -69,6 +79,9 @@ pub struct Registry {
     endpoints: BTreeMap<String, Endpoint>,
     /// Number to the lower-case endpoint name.
     plan: BTreeMap<String, String>,
+    /// Prefix (may be empty: every number) to its trunks, in the order
+    /// they are tried.
+    trunk_routes: BTreeMap<String, Vec<String>>,
 }
 
 /// Numbers are personal data: only how many.
@@ -77,6 +90,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("endpoints", &self.endpoints.values().collect::<Vec<_>>())
             .field("numbers", &self.plan.len())
+            .field("trunk_routes", &self.trunk_routes.len())
             .finish()
     }
 }
@@ -144,6 +158,41 @@ impl Registry {
     /// address may still be unknown).
     pub fn route(&self, number: &str) -> Option<&Endpoint> {
         self.endpoints.get(self.plan.get(number)?)
+    }
+
+    /// Routes numbers starting with `prefix` (empty: any number no
+    /// endpoint owns) to `trunks`, configured trunk endpoints tried in this
+    /// order. An exact number in the plan always wins; then the longest
+    /// prefix.
+    pub fn add_trunk_route(&mut self, prefix: &str, trunks: &[&str]) -> Result<(), RegistryError> {
+        if prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(RegistryError::BadPrefix(prefix.into()));
+        }
+        if self.trunk_routes.contains_key(prefix) {
+            return Err(RegistryError::DuplicatePrefix(prefix.into()));
+        }
+        if trunks.is_empty() {
+            return Err(RegistryError::NoTrunks);
+        }
+        let mut names = Vec::new();
+        for t in trunks {
+            match self.get(t) {
+                Some(e) if e.kind == Kind::Trunk => names.push(e.name.clone()),
+                _ => return Err(RegistryError::NotATrunk((*t).into())),
+            }
+        }
+        self.trunk_routes.insert(prefix.into(), names);
+        Ok(())
+    }
+
+    /// The trunks a number no endpoint owns goes out on: those of the
+    /// longest configured prefix it starts with.
+    pub fn trunks_for(&self, number: &str) -> Option<&[String]> {
+        self.trunk_routes
+            .iter()
+            .filter(|(p, _)| number.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, t)| t.as_slice())
     }
 
     /// A gateway announced a restart for `pattern` from `from`: records the
@@ -235,6 +284,45 @@ mod tests {
             r.add("aaln/3@a", Kind::Trunk, Some("12a"), None),
             Err(RegistryError::BadNumber(_))
         ));
+    }
+
+    #[test]
+    fn numbers_nobody_owns_go_out_on_the_longest_matching_trunk_route() {
+        let mut r = Registry::new();
+        r.add("aaln/1@a", Kind::Line, Some("2001"), None).unwrap();
+        for i in 1..=3 {
+            r.add(&format!("ds/ds1-1/{i}@gw"), Kind::Trunk, None, None)
+                .unwrap();
+        }
+        r.add_trunk_route("9", &["ds/ds1-1/1@gw", "DS/ds1-1/2@gw"])
+            .unwrap();
+        r.add_trunk_route("", &["ds/ds1-1/3@gw"]).unwrap();
+        assert_eq!(
+            r.trunks_for("95551234").unwrap(),
+            ["ds/ds1-1/1@gw", "ds/ds1-1/2@gw"]
+        );
+        assert_eq!(r.trunks_for("5551234").unwrap(), ["ds/ds1-1/3@gw"]);
+        assert_eq!(r.route("2001").unwrap().name, "aaln/1@a");
+        assert!(matches!(
+            r.add_trunk_route("9", &["ds/ds1-1/3@gw"]),
+            Err(RegistryError::DuplicatePrefix(_))
+        ));
+        assert!(matches!(
+            r.add_trunk_route("8", &["aaln/1@a"]),
+            Err(RegistryError::NotATrunk(_))
+        ));
+        assert!(matches!(
+            r.add_trunk_route("8a", &["ds/ds1-1/3@gw"]),
+            Err(RegistryError::BadPrefix(_))
+        ));
+        assert!(matches!(
+            r.add_trunk_route("7", &[]),
+            Err(RegistryError::NoTrunks)
+        ));
+        let mut none = Registry::new();
+        none.add("aaln/1@a", Kind::Line, Some("2001"), None)
+            .unwrap();
+        assert!(none.trunks_for("95551234").is_none());
     }
 
     #[test]

@@ -90,16 +90,29 @@ pub enum Release {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PstnEvent {
     /// A call to the network: the far party is being alerted.
-    Alerted { trunk: usize },
+    Alerted {
+        trunk: usize,
+    },
     /// The far party answered.
-    Answered { trunk: usize },
+    Answered {
+        trunk: usize,
+    },
     /// A call from the network: trunk seized.
-    Seized { trunk: usize },
+    Seized {
+        trunk: usize,
+    },
     /// Proceed-to-send came; the number was outpulsed.
-    Outpulsed { trunk: usize },
+    Outpulsed {
+        trunk: usize,
+    },
     /// The trunk has a connection with its key: media flows.
-    Through { trunk: usize },
-    Released { trunk: usize, why: Release },
+    Through {
+        trunk: usize,
+    },
+    Released {
+        trunk: usize,
+        why: Release,
+    },
 }
 
 /// Where one trunk's network side stands.
@@ -107,18 +120,29 @@ pub enum PstnEvent {
 enum State {
     Idle,
     /// A call to the network; the far party answers at `answer_at`.
-    Alerted { answer_at: Option<Instant> },
+    Alerted {
+        answer_at: Option<Instant>,
+    },
     /// Told to answer; off-hook goes out at the next step.
     Answering,
     /// A call from the network: off-hook goes out at the next step.
-    Seizing { number: String },
+    Seizing {
+        number: String,
+    },
     /// Seized; waiting for proceed-to-send until `until`.
-    AwaitingProceed { number: String, until: Instant },
+    AwaitingProceed {
+        number: String,
+        until: Instant,
+    },
     /// Off hook in a call (either direction); `through` once a connection
     /// existed, so losing it is a clear-back.
-    InCall { through: bool },
+    InCall {
+        through: bool,
+    },
     /// Told to hang up; on-hook goes out at the next step.
-    Releasing { why: Release },
+    Releasing {
+        why: Release,
+    },
 }
 
 impl fmt::Debug for State {
@@ -167,9 +191,9 @@ impl Pstn {
         }
         let free = |(i, s): &(usize, &State)| {
             **s == State::Idle
-                && lines
-                    .get(*i)
-                    .is_some_and(|v| v.hook == Hook::On && v.connections == 0 && v.playing.is_empty())
+                && lines.get(*i).is_some_and(|v| {
+                    v.hook == Hook::On && v.connections == 0 && v.playing.is_empty()
+                })
         };
         let trunk = self
             .trunks

@@ -233,20 +233,14 @@ impl<K: KeySource> Controller<K> {
             return;
         };
         let caller = call.caller.endpoint.clone();
-        let Some(callee) = self.registry.route(&call.dialed) else {
-            self.release(now, id, Outcome::Refused(RefuseReason::UnknownNumber));
-            return;
+        let callee_party = match self.callee_of(&call.dialed, &caller) {
+            Ok(p) => p,
+            Err(reason) => {
+                self.release(now, id, Outcome::Refused(reason));
+                return;
+            }
         };
-        if callee.addr.is_none() {
-            // Its gateway never registered: no key is made for it.
-            self.release(now, id, Outcome::Refused(RefuseReason::CalleeUnreachable));
-            return;
-        }
-        let callee_name = callee.name.clone();
-        let callee_party = Party {
-            number: callee.number.clone(),
-            endpoint: callee.name.clone(),
-        };
+        let callee_name = callee_party.endpoint.clone();
         if callee_name.eq_ignore_ascii_case(&caller) || self.line_use(&callee_name).is_some() {
             self.release(now, id, Outcome::Refused(RefuseReason::Busy));
             return;
@@ -311,6 +305,43 @@ impl<K: KeySource> Controller<K> {
             record_meta,
             key: copy,
         });
+    }
+}
+
+impl<K: KeySource> Controller<K> {
+    /// Who a dialed number reaches: the endpoint that owns it, else a free
+    /// trunk of its trunk route (the party's number is then the number
+    /// dialed, as the network will be given it).
+    fn callee_of(&self, dialed: &str, caller: &str) -> Result<Party, RefuseReason> {
+        if let Some(callee) = self.registry.route(dialed) {
+            if callee.addr.is_none() {
+                // Its gateway never registered: no key is made for it.
+                return Err(RefuseReason::CalleeUnreachable);
+            }
+            return Ok(Party {
+                number: callee.number.clone(),
+                endpoint: callee.name.clone(),
+            });
+        }
+        let trunks = self
+            .registry
+            .trunks_for(dialed)
+            .ok_or(RefuseReason::UnknownNumber)?;
+        let reachable = || {
+            trunks
+                .iter()
+                .filter(|t| self.registry.get(t).is_some_and(|e| e.addr.is_some()))
+        };
+        if reachable().next().is_none() {
+            return Err(RefuseReason::CalleeUnreachable);
+        }
+        let free = reachable()
+            .find(|t| !t.eq_ignore_ascii_case(caller) && self.line_use(t).is_none())
+            .ok_or(RefuseReason::Busy)?;
+        Ok(Party {
+            number: Some(dialed.into()),
+            endpoint: free.clone(),
+        })
     }
 }
 

@@ -54,6 +54,14 @@ number = "2001"
 # kind = "line"                    # or "trunk" (POTS gateway)
 # session_key_file = "keys/cta1.session"  # signaling session key shared with
 #                                  # the CTA, for key_mode = "derived"; mode 0600
+
+# A POTS gateway's trunks (docs/pots.md) and the numbers that go out on them:
+# [[endpoint]]
+# name = "ds/ds1-1/1@gw1.lab"
+# kind = "trunk"
+# [[trunk_route]]
+# prefix = "9"                     # longest prefix wins; "" = every number no endpoint owns
+# trunks = ["ds/ds1-1/1@gw1.lab"]  # tried in this order
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +96,15 @@ struct File {
     li: Option<LiSection>,
     #[serde(default)]
     endpoint: Vec<EndpointEntry>,
+    #[serde(default)]
+    trunk_route: Vec<TrunkRouteEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrunkRouteEntry {
+    prefix: String,
+    trunks: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +360,12 @@ impl Settings {
                     .map_err(|err| invalid(&setting, err.to_string()))?;
             }
         }
+        for (i, r) in file.trunk_route.iter().enumerate() {
+            let trunks: Vec<&str> = r.trunks.iter().map(String::as_str).collect();
+            s.registry
+                .add_trunk_route(&r.prefix, &trunks)
+                .map_err(|e| invalid(&format!("trunk_route[{i}]"), e.to_string()))?;
+        }
         Ok(s)
     }
 }
@@ -365,6 +388,29 @@ mod tests {
 
     fn parse(text: &str) -> Result<Settings, ConfigError> {
         Settings::parse(Path::new("/etc/cablekey/controller.toml"), text)
+    }
+
+    #[test]
+    fn trunk_routes_are_read_and_checked() {
+        let trunks = "[[endpoint]]\nname = \"ds/ds1-1/1@gw\"\nkind = \"trunk\"\n";
+        let base = EXAMPLE.to_string() + trunks;
+        let s = parse(
+            &(base.clone() + "[[trunk_route]]\nprefix = \"9\"\ntrunks = [\"ds/ds1-1/1@gw\"]\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            s.registry.trunks_for("95551234").unwrap(),
+            ["ds/ds1-1/1@gw"]
+        );
+        let err =
+            parse(&(base + "[[trunk_route]]\nprefix = \"9\"\ntrunks = [\"aaln/1@cta1.lab\"]\n"))
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(
+            err.contains("trunk_route[0]") && err.contains("not a configured trunk"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -105,7 +105,11 @@ fn a_call_from_the_network_seizes_waits_for_proceed_to_send_then_outpulses() {
     let seized = [lines[0], view(Hook::Off, &[], 0)];
     p.step(at(10), &seized, &mut out);
     assert!(out.is_empty(), "no digits before proceed-to-send");
-    p.step(at(20), &[lines[0], view(Hook::Off, &[Signal::DialTone], 0)], &mut out);
+    p.step(
+        at(20),
+        &[lines[0], view(Hook::Off, &[Signal::DialTone], 0)],
+        &mut out,
+    );
     let digits: Vec<_> = "2001"
         .chars()
         .map(|c| (1, TerminalEvent::Digit(c)))
@@ -113,7 +117,11 @@ fn a_call_from_the_network_seizes_waits_for_proceed_to_send_then_outpulses() {
     assert_eq!(out, digits);
     out.clear();
     // Ring-back, then the connection with the key; then the network hangs up.
-    p.step(at(30), &[lines[0], view(Hook::Off, &[Signal::RingBack], 1)], &mut out);
+    p.step(
+        at(30),
+        &[lines[0], view(Hook::Off, &[Signal::RingBack], 1)],
+        &mut out,
+    );
     p.hang_up(1).unwrap();
     p.step(at(40), &[lines[0], view(Hook::Off, &[], 1)], &mut out);
     assert_eq!(out, [(1, TerminalEvent::OnHook)]);
@@ -145,10 +153,18 @@ fn refusals_and_missing_proceed_release_the_trunk() {
     out.clear();
     p.call("2009", &[idle()]).unwrap();
     p.step(at(6_000), &[idle()], &mut out);
-    p.step(at(6_001), &[view(Hook::Off, &[Signal::DialTone], 0)], &mut out);
+    p.step(
+        at(6_001),
+        &[view(Hook::Off, &[Signal::DialTone], 0)],
+        &mut out,
+    );
     out.clear();
     // The number is not in the dial plan: reorder tone.
-    p.step(at(6_100), &[view(Hook::Off, &[Signal::Reorder], 0)], &mut out);
+    p.step(
+        at(6_100),
+        &[view(Hook::Off, &[Signal::Reorder], 0)],
+        &mut out,
+    );
     assert_eq!(out, [(0, TerminalEvent::OnHook)]);
     let why: Vec<_> = events(&mut p)
         .into_iter()
@@ -165,7 +181,10 @@ fn bad_requests_are_refused_with_their_reason() {
     let mut p = Pstn::new(Config::default(), 1);
     assert_eq!(p.call("", &[idle()]), Err(PstnError::BadNumber));
     assert_eq!(p.call("12a", &[idle()]), Err(PstnError::BadNumber));
-    assert_eq!(p.call(&"1".repeat(33), &[idle()]), Err(PstnError::BadNumber));
+    assert_eq!(
+        p.call(&"1".repeat(33), &[idle()]),
+        Err(PstnError::BadNumber)
+    );
     assert_eq!(
         p.call("2001", &[view(Hook::Off, &[], 0)]),
         Err(PstnError::AllTrunksBusy)
@@ -181,5 +200,8 @@ fn debug_shows_no_number() {
     let mut p = Pstn::new(Config::default(), 1);
     p.call("5551234", &[idle()]).unwrap();
     let text = format!("{p:?}");
-    assert!(!text.contains("5551234") && text.contains("Seizing"), "{text}");
+    assert!(
+        !text.contains("5551234") && text.contains("Seizing"),
+        "{text}"
+    );
 }
