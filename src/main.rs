@@ -34,8 +34,8 @@ enum Command {
     Controller(cli::controller::ControllerArgs),
     /// Run simulated CTAs: UDP MGCP endpoints with SRTP media and serial consoles.
     Cta(cli::cta::CtaArgs),
-    /// Run the POTS gateway.
-    Pots,
+    /// Run a POTS gateway: trunks to a simulated telephone network.
+    Pots(cli::pots::PotsArgs),
     /// The CALEA server's tools: warrants, escrow records, decryption.
     Calea(cli::calea::CaleaArgs),
     /// Drive a hardware-in-the-loop rig.
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
         Command::Lab(args) => cli::lab::run(args),
         Command::Controller(args) => cli::controller::run(args),
         Command::Cta(args) => cli::cta::run(args),
-        Command::Pots => not_yet("pots", 5),
+        Command::Pots(args) => cli::pots::run(args),
         Command::Calea(args) => cli::calea::run(args),
         Command::Hil => not_yet("hil", 5),
         Command::Keygen { private, public } => keygen(&private, &public),

@@ -85,6 +85,7 @@ async fn serve(args: CtaArgs) -> anyhow::Result<()> {
     let suite = Suite::from_name(&args.suite)
         .map_err(|e| anyhow::anyhow!("--suite {}: {e}", args.suite))?;
     anyhow::ensure!(args.count >= 1, "--count must be at least 1");
+    anyhow::ensure!((1..=4).contains(&args.lines), "--lines is 1 to 4");
     let mut ctas: Vec<Cta> = Vec::new();
     for (i, addr) in sim::addresses(args.base_addr, args.port, args.count)
         .into_iter()

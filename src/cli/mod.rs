@@ -7,3 +7,4 @@ pub mod controller;
 pub mod cta;
 pub mod lab;
 pub mod mgcp;
+pub mod pots;

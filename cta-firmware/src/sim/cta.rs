@@ -110,9 +110,14 @@ impl Runner {
                 ask = requests.recv() => match ask {
                     None => break,
                     Some(Ask::Console(req)) => {
-                        let answer = match Cmd::parse(&req.text) {
-                            Ok(cmd) => self.execute(clock.now(), cmd),
-                            Err(e) => format!("error: {e}"),
+                        let far = req.text.trim_start().strip_prefix("pstn ");
+                        let answer = match (far, self.far_end.as_mut()) {
+                            // `pstn ...` is for the far end, when there is one.
+                            (Some(text), Some(f)) => f.command(clock.now(), text),
+                            _ => match Cmd::parse(&req.text) {
+                                Ok(cmd) => self.execute(clock.now(), cmd),
+                                Err(e) => format!("error: {e}"),
+                            },
                         };
                         let _ = req.reply.send(answer);
                     }
