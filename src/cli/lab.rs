@@ -1,6 +1,7 @@
 //! `cablekey lab`: the whole system on loopback. A controller with its
-//! escrow store, simulated CTAs with SRTP media; calls with tones in both
-//! directions; then each call is checked: both ends used one key, the
+//! escrow store, simulated CTAs with SRTP media, a POTS gateway with the
+//! telephone network behind it; calls with tones in both directions
+//! (between CTAs, then to and from the network); then each call is checked: both ends used one key, the
 //! escrow holds exactly that key (opened with the LE private key), and each
 //! side heard the other's tone.
 
@@ -22,6 +23,8 @@ use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use clap::{Args, ValueEnum};
 
 use super::controller::wait_for_stop;
+
+mod pstn;
 
 /// The caller sends this tone, the called party the other one.
 const CALLER_HZ: f64 = 1000.0;
@@ -85,6 +88,12 @@ pub struct LabArgs {
     /// Share of MGCP datagrams delivered twice (at-most-once at work).
     #[arg(long, default_value_t = 0.0)]
     signaling_dup: f64,
+    /// Calls with the telephone network through the POTS gateway, after
+    /// the CTA calls: alternately from a CTA to the network (dialing
+    /// 915551234567, trunk route 9) and from the network to a CTA. 0: no
+    /// gateway.
+    #[arg(long, default_value_t = 2)]
+    pstn_calls: usize,
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
@@ -113,10 +122,15 @@ fn endpoint(i: usize) -> String {
     format!("aaln/1@cta{}.lab", i + 1)
 }
 
+/// The POTS gateway's domain and trunks, and the number CTAs call it on.
+const GATEWAY_DOMAIN: &str = "gw1.lab";
+const TRUNKS: usize = 2;
+const PSTN_NUMBER: &str = "915551234567";
+
 /// What one call showed.
 struct CallReport {
-    caller: usize,
-    callee: usize,
+    /// Who called whom: numbers, or `PSTN`.
+    route: String,
     call_id: String,
     /// Last digit to ringing, as the caller's CTA saw it.
     setup: Duration,
@@ -167,6 +181,22 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
             .add(&endpoint(i), Kind::Line, Some(&number(i)), None)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    if args.pstn_calls > 0 {
+        let trunks: Vec<String> = (0..TRUNKS)
+            .map(|i| cablekey_pots_gateway::trunk_name(GATEWAY_DOMAIN, i))
+            .collect();
+        for t in &trunks {
+            settings
+                .registry
+                .add(t, Kind::Trunk, None, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let names: Vec<&str> = trunks.iter().map(String::as_str).collect();
+        settings
+            .registry
+            .add_trunk_route("9", &names)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let session_keys = match args.keys {
         Keys::Derived => session_keys(&args, &mut settings)?,
         Keys::Random => Vec::new(),
@@ -188,7 +218,26 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         args.data.display()
     );
 
-    let result = place_all(&args, &ctas, &wav_dir).await;
+    let gateway = match start_gateway(&args, ctrl.addr).await {
+        Ok(g) => g,
+        Err(e) => {
+            stop_all(ctas, ctrl).await;
+            return Err(e);
+        }
+    };
+    let result = match place_all(&args, &ctas, &wav_dir).await {
+        Ok(mut r) => match &gateway {
+            Some(gw) => pstn::place_all(&args, &ctas, gw, &wav_dir).await.map(|p| {
+                r.extend(p);
+                r
+            }),
+            None => Ok(r),
+        },
+        Err(e) => Err(e),
+    };
+    if let Some(gw) = gateway {
+        gw.stop().await;
+    }
     let mut reports = match result {
         Ok(r) => r,
         Err(e) => {
@@ -209,7 +258,7 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
             sum(|t| &t.duplicated)
         );
     }
-    let ok = reports.len() == args.calls
+    let ok = reports.len() == args.calls + args.pstn_calls
         && reports.iter().all(CallReport::ok)
         && stored == Ok(reports.len());
     println!(
@@ -335,6 +384,30 @@ async fn start_ctas(
             .with_context(|| format!("CTA {} did not register", i + 1))?;
     }
     Ok((ctas, proxies))
+}
+
+/// The POTS gateway on the address after the last CTA's, with the network
+/// answering after 300 ms; `None` without PSTN calls.
+async fn start_gateway(
+    args: &LabArgs,
+    controller: SocketAddr,
+) -> anyhow::Result<Option<cablekey_pots_gateway::sim::PotsGateway>> {
+    use cablekey_pots_gateway::sim::{Config, PotsGateway};
+    if args.pstn_calls == 0 {
+        return Ok(None);
+    }
+    let addr = sim::addresses(args.cta_base, 2427, args.ctas + 1)[args.ctas];
+    let mut config = Config::new(GATEWAY_DOMAIN, addr, controller);
+    config.trunks = TRUNKS;
+    config.console = args.keep_running;
+    let gw = PotsGateway::start(config)
+        .await
+        .with_context(|| format!("starting the POTS gateway on {addr}"))?;
+    ensure!(
+        gw.registered(Duration::from_secs(10)).await,
+        "the POTS gateway did not register"
+    );
+    Ok(Some(gw))
 }
 
 async fn stop_all(ctas: Vec<Cta>, ctrl: Running) {
@@ -463,8 +536,7 @@ async fn call(
     let (call_id, key_a, derived_a) = conn(&sa).context("caller has no key")?;
     let (_, key_b, derived_b) = conn(&sb).context("callee has no key")?;
     Ok(CallReport {
-        caller: a,
-        callee: b,
+        route: format!("{}->{}", number(a), number(b)),
         call_id,
         setup,
         keys: (key_a, key_b),
@@ -566,7 +638,7 @@ fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, Strin
         println!(
             "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:<8}  {:>9}  {:>9}  {}",
             i + 1,
-            format!("{}->{}", number(r.caller), number(r.callee)),
+            r.route,
             r.call_id,
             r.setup.as_secs_f64() * 1e3,
             key,

@@ -23,6 +23,7 @@ use crate::call::{Call, EndReason, Leg, RefuseReason, Side, State};
 use crate::controller::{Controller, Event, LineUse, Party, Pending, RecordMeta, Step};
 use crate::keys::{self, KeyMode, KeySource};
 use crate::msg::{self, Request, DIALING_EVENTS, HANG_UP_EVENTS};
+use crate::registry::Kind;
 
 const BUSY_TONE: &str = "L/bz";
 const REORDER_TONE: &str = "L/ro";
@@ -245,14 +246,18 @@ impl<K: KeySource> Controller<K> {
             self.release(now, id, Outcome::Refused(RefuseReason::Busy));
             return;
         }
-        let derived = self.config.key_mode == KeyMode::Derived;
-        let key = match self.config.key_mode {
-            KeyMode::Random => Some(keys::random_key(&mut self.keys)),
-            KeyMode::Derived => self
-                .registry
-                .get(&caller)
-                .and_then(|e| e.session_key.as_ref())
-                .and_then(|s| keys::derived_key(s, id).ok()),
+        let caller_ep = self.registry.get(&caller);
+        let from_trunk = caller_ep.is_some_and(|e| e.kind == Kind::Trunk);
+        let session = caller_ep.and_then(|e| e.session_key.as_ref());
+        let (key, derived) = match (self.config.key_mode, session) {
+            (KeyMode::Random, _) => (Some(keys::random_key(&mut self.keys)), false),
+            (KeyMode::Derived, Some(s)) => (keys::derived_key(s, id).ok(), true),
+            // A call from the telephone network: a trunk shares no session
+            // key with us, so K is random and goes to both ends in `k:`.
+            (KeyMode::Derived, None) if from_trunk => {
+                (Some(keys::random_key(&mut self.keys)), false)
+            }
+            (KeyMode::Derived, None) => (None, true),
         };
         let Some(key) = key else {
             self.release(now, id, Outcome::Refused(RefuseReason::NoSessionKey));
