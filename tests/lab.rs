@@ -1,7 +1,9 @@
 //! `cablekey lab` end to end: the controller, its escrow store and
 //! simulated CTAs with SRTP media, as the operator runs them. After each
 //! run the store is opened as the CALEA side would: exactly one record per
-//! call, each opening (LE private key) to the key both CTAs used.
+//! call, each opening (LE private key) to the key both CTAs used. Every run
+//! also places two calls with the telephone network through the POTS
+//! gateway (`--pstn-calls 2`, the default): one out from a CTA, one in.
 
 mod common;
 
@@ -99,12 +101,20 @@ fn encodings(key: &[u8]) -> Vec<String> {
 #[test]
 fn each_call_is_escrowed_once_with_the_key_both_ends_used_and_no_log_shows_it() {
     let dir = common::scratch_dir("lab-random");
-    let (run, table) = passing_lab(&dir, 100, &["--calls", "4"], 4);
+    let (run, table) = passing_lab(&dir, 100, &["--calls", "4"], 6);
+    let rows = |route: &str| {
+        run.stdout
+            .lines()
+            .filter(|l| l.ends_with("  ok") && l.contains(route))
+            .count()
+    };
+    assert_eq!(rows("->PSTN "), 1, "a call to the network: {}", run.stdout);
+    assert_eq!(rows(" PSTN->"), 1, "a call from the network: {}", run.stdout);
 
     let escrowed = escrowed_keys(&dir);
-    assert_eq!(escrowed.len(), 4, "exactly one record per call");
+    assert_eq!(escrowed.len(), 6, "exactly one record per call");
     let ids: BTreeSet<_> = escrowed.iter().map(|(id, _)| id.clone()).collect();
-    assert_eq!(ids.len(), 4, "four distinct calls");
+    assert_eq!(ids.len(), 6, "six distinct calls");
     let fps: BTreeSet<_> = escrowed
         .iter()
         .map(|(_, k)| k.fingerprint().to_string())
@@ -143,7 +153,7 @@ fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
         ],
     );
     assert!(run.ok, "{}", run.all);
-    assert_eq!(table_keys(&run.stdout).len(), 6, "{}", run.stdout);
+    assert_eq!(table_keys(&run.stdout).len(), 8, "{}", run.stdout);
     let line = run
         .stdout
         .lines()
@@ -156,20 +166,21 @@ fn calls_complete_with_ten_percent_signaling_loss_and_duplication() {
     };
     assert!(count("dropped") > 0 && count("duplicated") > 0, "{line}");
     // At-most-once: duplicated commands made no second call or record.
-    assert_eq!(escrowed_keys(&dir).len(), 6);
+    assert_eq!(escrowed_keys(&dir).len(), 8);
 }
 
 #[test]
 fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_key() {
     let dir = common::scratch_dir("lab-derived");
-    let (run, table) = passing_lab(&dir, 130, &["--calls", "4", "--keys", "derived"], 4);
-    // Each caller's CTA derived K itself: it was never sent to it.
+    let (run, table) = passing_lab(&dir, 130, &["--calls", "4", "--keys", "derived"], 6);
+    // Each caller's CTA derived K itself: it was never sent to it. The
+    // call from the network (a trunk has no session key) has a random K.
     let derived_rows = run
         .stdout
         .lines()
         .filter(|l| l.ends_with("  ok") && l.contains(" derived "))
         .count();
-    assert_eq!(derived_rows, 4, "{}", run.stdout);
+    assert_eq!(derived_rows, 5, "{}", run.stdout);
 
     // The session keys the lab gave the controller and each CTA.
     let session = |endpoint: &str| {
@@ -178,9 +189,9 @@ fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_ke
         cablekey_keyfile::load_session_key(&path).unwrap()
     };
     let records = escrow_records(&dir);
-    assert_eq!(records.len(), 4, "exactly one record per call");
+    assert_eq!(records.len(), 6, "exactly one record per call");
     let ids: BTreeSet<_> = records.iter().map(|(id, _, _)| id.clone()).collect();
-    assert_eq!(ids.len(), 4, "four distinct calls");
+    assert_eq!(ids.len(), 6, "six distinct calls");
     let fps: BTreeSet<_> = records
         .iter()
         .map(|(_, _, k)| k.fingerprint().to_string())
@@ -192,6 +203,10 @@ fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_ke
     );
     let mut secrets = Vec::new();
     for (id, caller, key) in &records {
+        if caller.starts_with("ds/") {
+            secrets.push((format!("call {id} key"), key.duplicate()));
+            continue;
+        }
         let s = session(caller);
         let want = cablekey_protocol::callkey::derive(&s, id).unwrap();
         assert!(
