@@ -109,7 +109,12 @@ fn each_call_is_escrowed_once_with_the_key_both_ends_used_and_no_log_shows_it() 
             .count()
     };
     assert_eq!(rows("->PSTN "), 1, "a call to the network: {}", run.stdout);
-    assert_eq!(rows(" PSTN->"), 1, "a call from the network: {}", run.stdout);
+    assert_eq!(
+        rows(" PSTN->"),
+        1,
+        "a call from the network: {}",
+        run.stdout
+    );
 
     let escrowed = escrowed_keys(&dir);
     assert_eq!(escrowed.len(), 6, "exactly one record per call");

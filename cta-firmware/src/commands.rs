@@ -103,7 +103,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             Verb::Mdcx => self.mdcx(now, from, cmd),
             Verb::Dlcx => self.dlcx(now, from, cmd),
             Verb::Rqnt => self.rqnt(now, from, cmd),
-            Verb::Auep => self.auep(cmd),
+            Verb::Auep => self.auep(now, cmd),
             Verb::Aucx => self.aucx(cmd),
             Verb::Epcf => self
                 .lines_for(&cmd.endpoint, true)
@@ -357,8 +357,13 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         Ok(Answer::new(ReturnCode::OK))
     }
 
-    fn auep(&mut self, cmd: &Command<'_>) -> Result<Answer, Refusal> {
+    fn auep(&mut self, now: Instant, cmd: &Command<'_>) -> Result<Answer, Refusal> {
         let lines = self.lines_for(&cmd.endpoint, true)?;
+        if has_extension(cmd, cablekey_protocol::mgcp::CA_RESTART) {
+            for &i in lines.as_slice() {
+                self.call_agent_restarted(now, i);
+            }
+        }
         let info = match cmd.param(ParamName::RequestedInfo) {
             Some(Param::RequestedInfo(v)) => v.as_slice(),
             _ => &[],
@@ -542,6 +547,22 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         self.after(now, line, out);
     }
 
+    /// The call agent restarted (its audit says so, `X-CA-Restart`): it
+    /// never saw our outstanding NTFY on line `line`, so waiting for its
+    /// answer would only hold the line's next events back until a
+    /// retransmission (up to 4 s apart) reaches the new process. The old
+    /// transaction goes on retransmitting; events held behind it go out now.
+    /// Lockstep stays otherwise: a live call agent's requests never end it.
+    fn call_agent_restarted(&mut self, now: Instant, line: usize) {
+        let Some(ctl) = self.lines.get_mut(line) else {
+            return;
+        };
+        let held = ctl.ntfy.take().is_some() && core::mem::take(&mut ctl.ntfy_held);
+        if held && !ctl.line.observed().is_empty() {
+            self.send_ntfy(now, line);
+        }
+    }
+
     fn answer_challenge(&mut self, cmd: &Command<'_>) -> Option<(&'static str, String)> {
         let challenge = cmd.params.iter().find_map(|p| match p {
             Param::Extension { name, value } if name.eq_ignore_ascii_case("X-Challenge") => {
@@ -633,6 +654,12 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
             .ok_or(ReturnCode::INCORRECT_CONNECTION_ID)?;
         Ok(Some(id))
     }
+}
+
+fn has_extension(cmd: &Command<'_>, name: &str) -> bool {
+    cmd.params
+        .iter()
+        .any(|p| matches!(p, Param::Extension { name: n, .. } if n.eq_ignore_ascii_case(name)))
 }
 
 fn mode_of(cmd: &Command<'_>) -> Result<Option<ConnectionMode>, Refusal> {

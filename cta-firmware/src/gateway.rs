@@ -487,7 +487,7 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
         }
     }
 
-    fn send_ntfy(&mut self, now: Instant, line: usize) {
+    pub(crate) fn send_ntfy(&mut self, now: Instant, line: usize) {
         let name = self.endpoint_name(line);
         let Some(ctl) = self.lines.get_mut(line) else {
             return;

@@ -181,6 +181,12 @@ pub enum Event {
         endpoint: String,
         code: Option<ReturnCode>,
     },
+    /// An audit after our restart found a connection of a call we do not
+    /// have (the old process's); it is being deleted.
+    StaleConnection {
+        endpoint: String,
+        call_id: String,
+    },
     /// A command failed outside of any call (logs).
     CommandFailed {
         endpoint: String,
@@ -216,6 +222,10 @@ pub(crate) enum Step {
     /// MDCX changing only a connection's intercept options.
     Tap(Side),
     Dlcx,
+    /// AUEP after our restart: the endpoint's connections and hook.
+    Audit,
+    /// AUCX of a connection an audit found: its call id.
+    AuditConnection,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -283,19 +293,13 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    /// At start-up: puts every endpoint whose address is configured in the
-    /// idle state (waiting for off-hook) without waiting for its RSIP, as
-    /// after a controller restart. Endpoints in a call are left alone.
+    /// At start-up, as after a controller restart: audits every endpoint
+    /// whose address is configured (AUEP, then AUCX per connection found),
+    /// deletes connections of calls that are not ours (the old process's),
+    /// then puts the endpoint in the idle state (waiting for off-hook)
+    /// without waiting for its RSIP. Endpoints in a call are left alone.
     pub fn start(&mut self, now: Instant) {
-        let idle: Vec<String> = self
-            .registry
-            .iter()
-            .filter(|e| e.addr.is_some() && self.line_use(&e.name).is_none())
-            .map(|e| e.name.clone())
-            .collect();
-        for name in idle {
-            self.idle_request(now, &name);
-        }
+        self.audit_all(now);
         self.drain(now);
     }
 

@@ -4,10 +4,12 @@
 //! - here: what gateways tell us (restart, hook, digits) and routing;
 //! - [`setup`]: from escrow to connected (the only place K goes out);
 //! - [`anchor`]: the media gateway's connections of an anchored call;
+//! - [`audit`]: what gateways still hold after a restart of ours;
 //! - [`release`]: failures, deadlines and tearing a call down;
 //! - [`tap`]: lawful-intercept copies of a call's media.
 
 mod anchor;
+mod audit;
 mod release;
 mod setup;
 mod tap;

@@ -15,9 +15,12 @@ use crate::msg::{self, Request, HANG_UP_EVENTS, IDLE_EVENTS};
 
 impl<K: KeySource> Controller<K> {
     pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
-        if let Step::Tap(_) = p.step {
-            self.on_tap_failed(p, code);
-            return;
+        match p.step {
+            Step::Tap(_) => return self.on_tap_failed(p, code),
+            // Refused or unanswered, the endpoint still gets its idle request.
+            Step::Audit => return self.audit_done(now, &p.endpoint),
+            Step::AuditConnection => return,
+            _ => {}
         }
         let doubtful = matches!(p.step, Step::Crcx(_) | Step::MgwCrcx(_) | Step::Dlcx);
         // A connection the media gateway made on an endpoint of its choice

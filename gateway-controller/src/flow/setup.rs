@@ -131,6 +131,11 @@ impl<K: KeySource> Controller<K> {
     }
 
     pub(crate) fn on_success(&mut self, now: Instant, p: Pending, resp: &Response<'_>) {
+        match p.step {
+            Step::Audit => return self.on_audited(now, &p, resp),
+            Step::AuditConnection => return self.on_audited_connection(now, &p, resp),
+            _ => {}
+        }
         let Some(id) = p.call.as_deref() else {
             return;
         };
@@ -210,7 +215,12 @@ impl<K: KeySource> Controller<K> {
                         .push_back(Event::Connected { call_id: id.into() });
                 }
             }
-            Step::Rqnt | Step::Idle | Step::Park | Step::Dlcx => {}
+            Step::Rqnt
+            | Step::Idle
+            | Step::Park
+            | Step::Dlcx
+            | Step::Audit
+            | Step::AuditConnection => {}
         }
     }
 }

@@ -286,6 +286,9 @@ impl Driver {
                 let code = code.map(|c| c.0);
                 tracing::warn!(call = %call_id, %endpoint, ?code, "media copies not changed");
             }
+            Event::StaleConnection { endpoint, call_id } => {
+                tracing::info!(%endpoint, call = %call_id, "audit: deleting a connection of a call we do not have");
+            }
             Event::CommandFailed { endpoint, code } => {
                 Metrics::inc(&m.command_failures);
                 if matches!(code.0, 401 | 402) {

@@ -31,3 +31,9 @@ pub use write::encode_datagram;
 /// The well-known ports: gateways listen on 2427, call agents on 2727.
 pub const GATEWAY_PORT: u16 = 2427;
 pub const CALL_AGENT_PORT: u16 = 2727;
+
+/// Our extension parameter in the audits (`AUEP`) of a restarted call
+/// agent: the gateway stops holding events behind a NTFY the old process
+/// never answered (`docs/controller.md`, "Restart"). Its value names the new
+/// process and is not interpreted.
+pub const CA_RESTART: &str = "X-CA-Restart";

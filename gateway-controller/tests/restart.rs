@@ -1,0 +1,129 @@
+//! A controller restarted while gateways hold connections and notifications
+//! of the old process, on a virtual clock with real CTA cores.
+
+mod net;
+
+use std::time::Duration;
+
+use cablekey_cta_firmware::{Signal, TerminalEvent};
+use cablekey_gateway_controller::{Config, Controller, Event, Kind, Registry};
+use net::*;
+
+fn booted(n: usize) -> Net {
+    let mut net = Net::new(n, Config::default(), 11);
+    net.boot();
+    net
+}
+
+/// A new controller process that knows the CTAs' addresses from its
+/// configuration, with fresh call and transaction ids.
+fn restart(net: &mut Net) {
+    let mut reg = Registry::new();
+    for c in 0..net.ctas.len() {
+        for l in 0..2 {
+            reg.add(
+                &line_name(c, l),
+                Kind::Line,
+                Some(&number(c, l)),
+                Some(cta_addr(c)),
+            )
+            .unwrap();
+        }
+    }
+    let config = Config {
+        first_call_number: 1 << 40,
+        transaction: cablekey_protocol::mgcp::transaction::Config {
+            first_tid: cablekey_protocol::mgcp::TransactionId(500_000),
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    net.ctrl = Controller::new(config, reg, Rng(99));
+    net.ctrl.start(net.now);
+}
+
+fn connections(net: &Net, cta: usize) -> Vec<String> {
+    net.ctas[cta]
+        .connections()
+        .map(|c| c.call.as_str().to_string())
+        .collect()
+}
+
+#[test]
+fn a_restarted_controller_deletes_the_connections_of_the_old_processs_calls() {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+    let (old_call, _) = net.only_key();
+    assert_eq!(connections(&net, 0), [old_call.clone()]);
+    assert_eq!(connections(&net, 1), [old_call.clone()]);
+
+    restart(&mut net);
+    // Everything at the current instant: no retransmission needed.
+    net.flush();
+    assert!(connections(&net, 0).is_empty() && connections(&net, 1).is_empty());
+    assert!(
+        net.no_key_anywhere(),
+        "the old call's key is wiped at both ends"
+    );
+    let stale: Vec<_> = net
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StaleConnection { endpoint, call_id } => {
+                Some((endpoint.clone(), call_id.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        stale,
+        [
+            (line_name(0, 0), old_call.clone()),
+            (line_name(1, 0), old_call.clone())
+        ]
+    );
+    // Both handsets are still up: the audit's idle request got 401, so
+    // each has dial tone from the new process.
+    assert!(net.playing(0, 0, Signal::DialTone) && net.playing(1, 0, Signal::DialTone));
+    // Idle lines were audited too and have nothing to delete.
+    net.settle();
+    assert_eq!(net.ctrl.calls(), 2, "two fresh calls dialing");
+
+    // Calls go on as before.
+    net.terminal(0, 0, TerminalEvent::OnHook);
+    net.terminal(1, 0, TerminalEvent::OnHook);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    assert!(net.playing(1, 0, Signal::Ringing));
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 2);
+}
+
+#[test]
+fn a_line_whose_notification_the_old_process_never_answered_recovers_at_once() {
+    let mut net = booted(2);
+    // The controller is gone: the off-hook NTFY goes nowhere, and is
+    // retransmitted (200 ms, 400 ms, ... up to 4 s apart).
+    net.blackhole = Some(CA);
+    net.press(0, 0, TerminalEvent::OffHook);
+    net.advance(Duration::from_millis(1500));
+    net.blackhole = None;
+
+    restart(&mut net);
+    let started = net.now;
+    net.flush();
+    assert!(net.playing(0, 0, Signal::DialTone), "dial tone at once");
+    // The digits are not held behind the unanswered NTFY.
+    net.dial(0, 0, &number(1, 0));
+    assert!(net.playing(1, 0, Signal::Ringing), "rings at once");
+    assert_eq!(net.now, started, "no virtual time passed");
+    // The old NTFY's retransmission reaches the new process later and
+    // changes nothing.
+    net.settle();
+    assert!(net.playing(1, 0, Signal::Ringing));
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+}
