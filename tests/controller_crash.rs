@@ -5,9 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,30 +38,6 @@ fn write_config(dir: &Path) -> PathBuf {
     let path = dir.join("controller.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// Starts `cablekey controller` and waits until it listens.
-fn start_controller(config: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cablekey"))
-        .args(["controller", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(config.with_extension("log"))
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("controller listening"), "{line:?}");
-    child
 }
 
 /// One call from `a` to `b`, up to ringing with the key at both ends and
@@ -102,7 +77,7 @@ fn sigkill_mid_load_loses_no_key_a_cta_received() {
     let dir = common::scratch_dir("controller-crash");
     keyfile::generate_keypair(&dir.join("le.key"), &dir.join("le.pub")).unwrap();
     let config = write_config(&dir);
-    let mut controller = start_controller(&config);
+    let mut controller = common::start_controller(&config);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -154,13 +129,23 @@ fn sigkill_mid_load_loses_no_key_a_cta_received() {
         controller.wait().unwrap();
         let before = keys(&ctas);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        controller = start_controller(&config);
-        // Gateways find the new controller as their NTFY retransmissions
-        // (up to 4 s apart) reach it; give the load up to 20 s to resume.
-        let resumed = Instant::now() + Duration::from_secs(20);
+        let restarted = Instant::now();
+        controller = common::start_controller(&config);
+        // The new process audits every CTA (X-CA-Restart ends their wait
+        // for NTFYs it never got) and deletes the old calls' connections;
+        // give the load up to 20 s to resume, and say how long it took.
+        let resumed = restarted + Duration::from_secs(20);
+        let mut first = None;
         while keys(&ctas).len() < before.len() + 20 && Instant::now() < resumed {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if first.is_none() && keys(&ctas).len() > before.len() {
+                first = Some(restarted.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        eprintln!(
+            "after the restart: first new key at a CTA in {first:?}, 20 in {:?}",
+            restarted.elapsed()
+        );
         stop.store(true, Ordering::Relaxed);
         for l in load {
             l.await.unwrap();

@@ -262,3 +262,29 @@ pub async fn say(cta: &cablekey_cta_firmware::sim::Cta, command: &str) {
     let answer = cta.command(command).await;
     assert!(answer.starts_with("ok"), "{command}: {answer}");
 }
+
+/// Starts `cablekey controller` and waits until it listens.
+pub fn start_controller(config: &Path) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args(["controller", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(config.with_extension("log"))
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("controller listening"), "{line:?}");
+    child
+}
