@@ -24,20 +24,16 @@ fn number(i: usize) -> String {
 }
 
 fn write_config(dir: &Path) -> PathBuf {
-    let mut text = format!(
+    let sections = format!(
         "[mgcp]\nlisten = \"{CONTROLLER}\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n[calls]\nno_answer_secs = 10\n[metrics]\nlisten = \"127.0.0.140:9427\"\n"
     );
-    for i in 0..CTAS {
-        text += &format!(
-            "[[endpoint]]\nname = \"aaln/1@cta{}.crash\"\nnumber = \"{}\"\naddr = \"127.0.0.{}:2427\"\n",
-            i + 1,
-            number(i),
-            FIRST_CTA as usize + i
-        );
-    }
-    let path = dir.join("controller.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let lines: Vec<_> = (0..CTAS)
+        .map(|i| {
+            let addr = format!("127.0.0.{}:2427", FIRST_CTA as usize + i);
+            (format!("aaln/1@cta{}.crash", i + 1), number(i), addr)
+        })
+        .collect();
+    common::write_controller_config(dir, &sections, &lines)
 }
 
 /// One call from `a` to `b`, up to ringing with the key at both ends and

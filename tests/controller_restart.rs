@@ -27,20 +27,19 @@ fn number(i: usize) -> String {
 }
 
 fn write_config(dir: &Path) -> PathBuf {
-    let mut text = format!(
+    let sections = format!(
         "[mgcp]\nlisten = \"{CONTROLLER}\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n"
     );
-    for i in 0..CTAS {
-        text += &format!(
-            "[[endpoint]]\nname = \"aaln/1@cta{}.restart\"\nnumber = \"{}\"\naddr = \"{}\"\n",
-            i + 1,
-            number(i),
-            cta_addr(i)
-        );
-    }
-    let path = dir.join("controller.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let lines: Vec<_> = (0..CTAS)
+        .map(|i| {
+            (
+                format!("aaln/1@cta{}.restart", i + 1),
+                number(i),
+                cta_addr(i),
+            )
+        })
+        .collect();
+    common::write_controller_config(dir, &sections, &lines)
 }
 
 fn phase(p: Phase) -> impl Fn(&Snapshot) -> bool {

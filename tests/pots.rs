@@ -102,6 +102,31 @@ async fn stop_audio(cta: &Cta, gw: &PotsGateway) {
     }
 }
 
+/// After a call on trunk `t`: recordings closed, the keys and call ids the
+/// snapshots (CTA, gateway) showed, what each side heard.
+async fn finish(
+    cta: &Cta,
+    gw: &PotsGateway,
+    dir: &Path,
+    call: &str,
+    (sc, sg): (&Snapshot, &Snapshot),
+    t: usize,
+) -> Leg {
+    stop_audio(cta, gw).await;
+    let (call_id, cta_key) = keyed(sc, 0).unwrap();
+    let (trunk_call, trunk_key) = keyed(sg, t).unwrap();
+    assert_eq!(call_id, trunk_call, "one call at both ends");
+    let trunk_rec = dir.join(format!("{call}-trunk{}-hears.wav", t + 1));
+    Leg {
+        call_id,
+        cta_key,
+        trunk_key,
+        cta_hears: heard(&dir.join(format!("{call}-cta-hears.wav")), PSTN_HZ, CTA_HZ),
+        pstn_hears: heard(&trunk_rec, CTA_HZ, PSTN_HZ),
+        trunk: t,
+    }
+}
+
 async fn call_to_pstn(cta: &Cta, gw: &PotsGateway, dir: &Path) -> Leg {
     audio(cta, gw, dir, "out").await;
     say(cta, "offhook").await;
@@ -116,22 +141,7 @@ async fn call_to_pstn(cta: &Cta, gw: &PotsGateway, dir: &Path) -> Leg {
     // Clear-back: the trunk's connection is deleted, the network releases.
     wait_for(gw.cta(), STEP, released(t)).await;
     wait_for(cta, STEP, released(0)).await;
-    stop_audio(cta, gw).await;
-    let (call_id, cta_key) = keyed(&sc, 0).unwrap();
-    let (trunk_call, trunk_key) = keyed(&sg, t).unwrap();
-    assert_eq!(call_id, trunk_call, "one call at both ends");
-    Leg {
-        call_id,
-        cta_key,
-        trunk_key,
-        cta_hears: heard(&dir.join("out-cta-hears.wav"), PSTN_HZ, CTA_HZ),
-        pstn_hears: heard(
-            &dir.join(format!("out-trunk{}-hears.wav", t + 1)),
-            CTA_HZ,
-            PSTN_HZ,
-        ),
-        trunk: t,
-    }
+    finish(cta, gw, dir, "out", (&sc, &sg), t).await
 }
 
 async fn call_from_pstn(cta: &Cta, gw: &PotsGateway, dir: &Path) -> Leg {
@@ -148,22 +158,7 @@ async fn call_from_pstn(cta: &Cta, gw: &PotsGateway, dir: &Path) -> Leg {
     wait_for(cta, STEP, |s| s.connections.is_empty()).await;
     say(cta, "onhook").await;
     wait_for(cta, STEP, released(0)).await;
-    stop_audio(cta, gw).await;
-    let (call_id, cta_key) = keyed(&sc, 0).unwrap();
-    let (trunk_call, trunk_key) = keyed(&sg, t).unwrap();
-    assert_eq!(call_id, trunk_call, "one call at both ends");
-    Leg {
-        call_id,
-        cta_key,
-        trunk_key,
-        cta_hears: heard(&dir.join("in-cta-hears.wav"), PSTN_HZ, CTA_HZ),
-        pstn_hears: heard(
-            &dir.join(format!("in-trunk{}-hears.wav", t + 1)),
-            CTA_HZ,
-            PSTN_HZ,
-        ),
-        trunk: t,
-    }
+    finish(cta, gw, dir, "in", (&sc, &sg), t).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,30 +322,7 @@ fn record_meta_becomes_the_escrow_stores_call_meta() {
 #[test]
 fn a_restarted_controller_with_configured_addresses_serves_calls_without_rsip() {
     let mut net = booted(2);
-    // A new controller that knows the CTAs' addresses from configuration.
-    let mut reg = cablekey_gateway_controller::Registry::new();
-    for c in 0..2 {
-        for l in 0..2 {
-            let name = line_name(c, l);
-            reg.add(
-                &name,
-                cablekey_gateway_controller::Kind::Line,
-                Some(&number(c, l)),
-                Some(cta_addr(c)),
-            )
-            .unwrap();
-        }
-    }
-    let config = Config {
-        first_call_number: 1 << 40,
-        transaction: cablekey_protocol::mgcp::transaction::Config {
-            first_tid: cablekey_protocol::mgcp::TransactionId(500_000),
-            ..Default::default()
-        },
-        ..Config::default()
-    };
-    net.ctrl = cablekey_gateway_controller::Controller::new(config, reg, Rng(99));
-    net.ctrl.start(net.now);
+    net.restart_controller();
     net.settle();
     ring(&mut net, 0, 1);
     net.terminal(1, 0, TerminalEvent::OffHook);

@@ -6,40 +6,13 @@ mod net;
 use std::time::Duration;
 
 use cablekey_cta_firmware::{Signal, TerminalEvent};
-use cablekey_gateway_controller::{Config, Controller, Event, Kind, Registry};
+use cablekey_gateway_controller::{Config, Event};
 use net::*;
 
 fn booted(n: usize) -> Net {
     let mut net = Net::new(n, Config::default(), 11);
     net.boot();
     net
-}
-
-/// A new controller process that knows the CTAs' addresses from its
-/// configuration, with fresh call and transaction ids.
-fn restart(net: &mut Net) {
-    let mut reg = Registry::new();
-    for c in 0..net.ctas.len() {
-        for l in 0..2 {
-            reg.add(
-                &line_name(c, l),
-                Kind::Line,
-                Some(&number(c, l)),
-                Some(cta_addr(c)),
-            )
-            .unwrap();
-        }
-    }
-    let config = Config {
-        first_call_number: 1 << 40,
-        transaction: cablekey_protocol::mgcp::transaction::Config {
-            first_tid: cablekey_protocol::mgcp::TransactionId(500_000),
-            ..Default::default()
-        },
-        ..Config::default()
-    };
-    net.ctrl = Controller::new(config, reg, Rng(99));
-    net.ctrl.start(net.now);
 }
 
 fn connections(net: &Net, cta: usize) -> Vec<String> {
@@ -60,7 +33,7 @@ fn a_restarted_controller_deletes_the_connections_of_the_old_processs_calls() {
     assert_eq!(connections(&net, 0), [old_call.clone()]);
     assert_eq!(connections(&net, 1), [old_call.clone()]);
 
-    restart(&mut net);
+    net.restart_controller();
     // Everything at the current instant: no retransmission needed.
     net.flush();
     assert!(connections(&net, 0).is_empty() && connections(&net, 1).is_empty());
@@ -112,7 +85,7 @@ fn a_line_whose_notification_the_old_process_never_answered_recovers_at_once() {
     net.advance(Duration::from_millis(1500));
     net.blackhole = None;
 
-    restart(&mut net);
+    net.restart_controller();
     let started = net.now;
     net.flush();
     assert!(net.playing(0, 0, Signal::DialTone), "dial tone at once");

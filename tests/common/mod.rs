@@ -288,3 +288,20 @@ pub fn start_controller(config: &Path) -> std::process::Child {
     assert!(line.starts_with("controller listening"), "{line:?}");
     child
 }
+
+/// Writes `dir/controller.toml`: `sections` (TOML: `[mgcp]`, `[escrow]`,
+/// ...) then one line endpoint per (name, number, address).
+pub fn write_controller_config(
+    dir: &Path,
+    sections: &str,
+    lines: &[(String, String, String)],
+) -> PathBuf {
+    let mut text = sections.to_string();
+    for (name, number, addr) in lines {
+        text +=
+            &format!("[[endpoint]]\nname = \"{name}\"\nnumber = \"{number}\"\naddr = \"{addr}\"\n");
+    }
+    let path = dir.join("controller.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -226,32 +226,26 @@ impl Cta {
 
     /// Runs a console command and returns its answer.
     pub async fn command(&self, text: &str) -> String {
+        self.ask(text, Ask::Console).await
+    }
+
+    /// Hands `text` to the [`FarEnd`] and returns its answer.
+    pub async fn far_end(&self, text: &str) -> String {
+        self.ask(text, Ask::FarEnd).await
+    }
+
+    async fn ask(&self, text: &str, kind: fn(Request) -> Ask) -> String {
         let (reply, answer) = oneshot::channel();
         let req = Request {
             text: text.into(),
             reply,
         };
-        if self.requests.send(Ask::Console(req)).await.is_err() {
+        if self.requests.send(kind(req)).await.is_err() {
             return "error: the CTA has stopped".into();
         }
         answer
             .await
             .unwrap_or_else(|_| "error: the CTA has stopped".into())
-    }
-
-    /// Hands `text` to the [`FarEnd`] and returns its answer.
-    pub async fn far_end(&self, text: &str) -> String {
-        let (reply, answer) = oneshot::channel();
-        let req = Request {
-            text: text.into(),
-            reply,
-        };
-        if self.requests.send(Ask::FarEnd(req)).await.is_err() {
-            return "error: the gateway has stopped".into();
-        }
-        answer
-            .await
-            .unwrap_or_else(|_| "error: the gateway has stopped".into())
     }
 
     /// What the CTA is doing now; `None` once it has stopped.

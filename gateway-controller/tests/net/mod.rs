@@ -240,6 +240,30 @@ impl Net {
         }
     }
 
+    /// Replaces the controller by a new process that knows the CTAs'
+    /// addresses from its configuration (fresh call and transaction ids),
+    /// and starts it; nothing is delivered yet.
+    pub fn restart_controller(&mut self) {
+        let mut reg = Registry::new();
+        for c in 0..self.ctas.len() {
+            for l in 0..2 {
+                let (name, n) = (line_name(c, l), number(c, l));
+                reg.add(&name, Kind::Line, Some(&n), Some(cta_addr(c)))
+                    .unwrap();
+            }
+        }
+        let config = Config {
+            first_call_number: 1 << 40,
+            transaction: cablekey_protocol::mgcp::transaction::Config {
+                first_tid: cablekey_protocol::mgcp::TransactionId(500_000),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        self.ctrl = Controller::new(config, reg, Rng(99));
+        self.ctrl.start(self.now);
+    }
+
     /// Restarts every CTA and settles: all registered, lines idle.
     pub fn boot(&mut self) {
         for c in 0..self.ctas.len() {

@@ -75,6 +75,27 @@ async fn trunk_audio_stop(gw: &PotsGateway) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After a call on trunk `t`: audio stopped at both ends; the call id and
+/// the (key, derived) of the CTA's and of the trunk's connection, as the
+/// snapshots taken in the call (CTA, gateway) showed them.
+async fn close(
+    cta: &Cta,
+    gw: &PotsGateway,
+    (sc, st): (&Snapshot, &Snapshot),
+    t: usize,
+) -> anyhow::Result<(String, (Fingerprint, bool), (Fingerprint, bool))> {
+    say(cta, "record stop").await?;
+    say(cta, "play stop").await?;
+    trunk_audio_stop(gw).await?;
+    let (call_id, key_c, derived_c) = keyed(sc, 0).context("the CTA has no key")?;
+    let (id_t, key_t, derived_t) = keyed(st, t).context("the trunk has no key")?;
+    ensure!(
+        id_t == call_id,
+        "the CTA and the trunk are in different calls"
+    );
+    Ok((call_id, (key_c, derived_c), (key_t, derived_t)))
+}
+
 fn trunk_recording(wav_dir: &Path, k: usize, trunk: usize) -> PathBuf {
     wav_dir.join(format!("call{}-trunk{}-hears.wav", k + 1, trunk + 1))
 }
@@ -121,15 +142,7 @@ async fn out(
     wait_for(cta, STEP_LIMIT, released(0))
         .await
         .context("the CTA was not released")?;
-    say(cta, "record stop").await?;
-    say(cta, "play stop").await?;
-    trunk_audio_stop(gw).await?;
-    let (call_id, key_a, derived_a) = keyed(&sc, 0).context("the CTA has no key")?;
-    let (id_t, key_t, derived_t) = keyed(&st, t).context("the trunk has no key")?;
-    ensure!(
-        id_t == call_id,
-        "the CTA and the trunk are in different calls"
-    );
+    let (call_id, (key_a, derived_a), (key_t, derived_t)) = close(cta, gw, (&sc, &st), t).await?;
     Ok(CallReport {
         route: format!("{}->PSTN", number(i)),
         call_id,
@@ -188,15 +201,7 @@ async fn inbound(
     wait_for(cta, STEP_LIMIT, released(0))
         .await
         .context("the CTA was not released")?;
-    say(cta, "record stop").await?;
-    say(cta, "play stop").await?;
-    trunk_audio_stop(gw).await?;
-    let (call_id, key_t, derived_t) = keyed(&st, t).context("the trunk has no key")?;
-    let (id_c, key_c, derived_c) = keyed(&sc, 0).context("the CTA has no key")?;
-    ensure!(
-        id_c == call_id,
-        "the CTA and the trunk are in different calls"
-    );
+    let (call_id, (key_c, derived_c), (key_t, derived_t)) = close(cta, gw, (&sc, &st), t).await?;
     Ok(CallReport {
         route: format!("PSTN->{}", number(i)),
         call_id,
