@@ -257,8 +257,7 @@ impl Pstn {
         lines: &[LineView],
         out: &mut Vec<(usize, TerminalEvent)>,
     ) {
-        for trunk in 0..self.trunks.len().min(lines.len()) {
-            let view = lines[trunk];
+        for (trunk, view) in lines.iter().copied().enumerate().take(self.trunks.len()) {
             let state = core::mem::replace(&mut self.trunks[trunk], State::Idle);
             self.trunks[trunk] = self.next(now, trunk, view, state, out);
         }
