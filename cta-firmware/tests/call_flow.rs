@@ -373,3 +373,80 @@ fn a_notify_waits_for_the_previous_one_to_be_answered() {
         next[0]
     );
 }
+
+/// A restarted call agent's audit (`X-CA-Restart`) ends the wait for a NTFY
+/// it never received: the next events go out at once. Only the lines it
+/// names; without the marker lockstep holds (above).
+#[test]
+fn a_restarted_call_agents_audit_releases_events_held_behind_an_unanswered_notify() {
+    let mut r = Rig::registered();
+    let resp = r.command("RQNT {tid} aaln/1@cta1.example MGCP 1.0\nX: 30\nR: L/hd(N)\n");
+    assert!(resp.starts_with("200"), "{resp}");
+    let off = r.terminal(0, TerminalEvent::OffHook);
+    assert!(off[0].contains("O: L/hd"), "{off:?}");
+    // The call agent dies; a new one asks for the digits, which wait.
+    let resp = r.command(
+        "RQNT {tid} aaln/1@cta1.example MGCP 1.0\nX: 31\nR: L/hu(N), D/[0-9](D)\nD: (xxxx)\n",
+    );
+    assert!(resp.starts_with("200"), "{resp}");
+    assert!(
+        r.dial(0, "2001").is_empty(),
+        "held behind the unanswered NTFY"
+    );
+    // An audit of another line changes nothing for this one.
+    let mark = r.sent.len();
+    let resp = r.command("AUEP {tid} aaln/2@cta1.example MGCP 1.0\nX-CA-Restart: 1\n");
+    assert!(resp.starts_with("200"), "{resp}");
+    let notifies = |r: &Rig, from: usize| -> Vec<String> {
+        r.sent[from..]
+            .iter()
+            .filter(|m| m.starts_with("NTFY"))
+            .cloned()
+            .collect()
+    };
+    assert!(notifies(&r, mark).is_empty());
+    let mark = r.sent.len();
+    let resp = r.command("AUEP {tid} aaln/1@cta1.example MGCP 1.0\nF: ES\nX-CA-Restart: 1\n");
+    assert!(
+        resp.starts_with("200") && resp.contains("ES: L/hd"),
+        "{resp}"
+    );
+    let out = notifies(&r, mark);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains("X: 31") && out[0].contains("D/2,D/0,D/0,D/1"),
+        "{}",
+        out[0]
+    );
+}
+
+/// A trunk gateway is the same core with another endpoint prefix.
+#[test]
+fn trunk_endpoints_are_named_by_their_prefix() {
+    let mut config = common::config();
+    config.endpoint_prefix = "ds/ds1-1".into();
+    config.lines = 3;
+    let mut r = Rig::with(cablekey_cta_firmware::Gateway::new(
+        config,
+        FakeMedia::default(),
+        FakeTerminal::default(),
+        FakeApp::default(),
+    ));
+    r.gw.restart(r.now);
+    let out = r.drain();
+    assert!(out[0].contains(" ds/ds1-1/*@cta1.example "), "{}", out[0]);
+    r.answer(&out[0].clone(), 200);
+    let resp = r.command("AUEP {tid} ds/ds1-1/*@cta1.example MGCP 1.0\n");
+    assert!(resp.contains("Z: ds/ds1-1/3@cta1.example"), "{resp}");
+    assert_eq!(r.code("AUEP {tid} DS/DS1-1/2@cta1.example MGCP 1.0\n"), 200);
+    for other in [
+        "aaln/1",
+        "ds/ds1-2/1",
+        "ds/ds1-1/4",
+        "ds/ds1-1",
+        "ds/ds1-1/1/1",
+    ] {
+        let text = format!("AUEP {{tid}} {other}@cta1.example MGCP 1.0\n");
+        assert_eq!(r.code(&text), 500, "{other}");
+    }
+}
