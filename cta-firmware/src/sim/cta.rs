@@ -160,7 +160,12 @@ impl Runner {
                 return;
             }
             for (line, ev) in out.drain(..) {
-                self.log.push(format!("line {}: far end {ev:?}", line + 1));
+                // Digits from the far end are a called number: not logged.
+                let what = match ev {
+                    crate::TerminalEvent::Digit(_) => "a digit".into(),
+                    other => format!("{other:?}"),
+                };
+                self.log.push(format!("line {}: far end {what}", line + 1));
                 self.gw.handle_terminal(now, line, ev);
             }
         }
