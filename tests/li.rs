@@ -370,6 +370,7 @@ fn spec(case: &str, start: u64, end: u64, modes: &[Mode]) -> TaskSpec {
         end_unix_ms: end,
         modes: modes.to_vec(),
         collector: "127.0.0.165:5000".into(),
+        cci: None,
     }
 }
 

@@ -284,7 +284,7 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
             book.revoke(&case, clock::now())?;
             println!("revoked warrant for case {case}");
         }
-        WarrantCommand::Push { case, li } => li::push(book.active(&case)?, &li)?,
+        WarrantCommand::Push { case, li } => li::push(data_dir, book.active(&case)?, &li)?,
         WarrantCommand::Withdraw { case, li } => li::withdraw(&case, &li)?,
     }
     Ok(ExitCode::SUCCESS)

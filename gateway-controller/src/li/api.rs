@@ -18,7 +18,7 @@ use cablekey_protocol::li::{ApiError, Delivery, Line, Mode, Task, TaskSpec};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::audit::{Entry, Head};
 use super::calls::{Calls, Subscription};
@@ -26,6 +26,8 @@ use super::files::{self, AuditLog};
 use super::route::{self, Op};
 use super::task::{covers, Refusal, TaskBook, Window};
 use crate::escrow::{unix_ms, Escrow, EscrowStore, TimeRange};
+use crate::intercept::Intercept;
+use crate::service::InterceptCommand;
 
 /// Largest request body (a task spec).
 const MAX_BODY: usize = 64 * 1024;
@@ -80,6 +82,18 @@ pub struct Api<S> {
     audit: AuditLog,
     escrow: Arc<Escrow<S>>,
     calls: Arc<Calls>,
+    /// Woken when the book changes, so media intercepts follow it.
+    media: Notify,
+}
+
+/// Longest the media loop sleeps without looking at the book again (the
+/// wall clock may be stepped).
+const MEDIA_RECHECK: Duration = Duration::from_secs(30);
+
+/// A fresh call-content identifier from the OS generator.
+fn fresh_cci() -> u32 {
+    use getrandom::rand_core::{Rng, UnwrapErr};
+    UnwrapErr(getrandom::SysRng).next_u32()
 }
 
 fn line(l: &Line) -> Bytes {
@@ -129,6 +143,63 @@ impl<S: EscrowStore> Api<S> {
             audit,
             escrow,
             calls,
+            media: Notify::new(),
+        }
+    }
+
+    /// Keeps the call core's media intercepts what the task book asks for
+    /// ([`TaskBook::media_at`]): on start (tasks survive restarts), when a
+    /// task is provisioned or revoked, and at each task's start and end.
+    /// Each change is audited (`media-on` / `media-off`, the case and the
+    /// CCI; the target is in the task) and sent to the driver, whose
+    /// `set_intercept` / `clear_intercept` also re-tap calls in progress.
+    /// Ends when the driver is gone.
+    pub async fn media_taps(self: Arc<Self>, tx: mpsc::UnboundedSender<InterceptCommand>) {
+        let mut applied: std::collections::BTreeMap<String, (String, Intercept)> =
+            Default::default();
+        loop {
+            let now = unix_ms();
+            let (want, next) = {
+                let book = self.book.lock().await;
+                (book.media_at(now), book.next_media_change(now))
+            };
+            let off = applied.iter().filter(|(n, _)| !want.contains_key(*n));
+            let on = want.iter().filter(|(n, v)| applied.get(*n) != Some(*v));
+            let changes: Vec<(String, Option<Intercept>, String, Intercept)> = off
+                .map(|(n, (case, i))| (n.clone(), None, case.clone(), *i))
+                .chain(on.map(|(n, (case, i))| (n.clone(), Some(*i), case.clone(), *i)))
+                .collect();
+            for (number, set, case, i) in changes {
+                let (op, command) = match set {
+                    Some(i) => ("media-on", InterceptCommand::Set(number, i)),
+                    None => ("media-off", InterceptCommand::Clear(number)),
+                };
+                let who = Client {
+                    identity: "controller".into(),
+                    peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+                };
+                let mut e = Self::entry(&who, op, Some(&case), None);
+                e.outcome = "done".into();
+                e.detail = format!("es-cci {} es-ccd {}", i.cci, i.collector);
+                if let Err(err) = self.audit.append(e).await {
+                    // Not audited, still done: stopping an intercept must
+                    // not wait for the disk, and starting one is the
+                    // warrant's order. The log says so.
+                    tracing::error!(case = %case, "audit log: {err}; {op} not audited");
+                }
+                tracing::info!(case = %case, cci = %i.cci, "{op}");
+                if tx.send(command).is_err() {
+                    return;
+                }
+            }
+            applied = want;
+            let left = next.map_or(MEDIA_RECHECK, |at| {
+                Duration::from_millis(at.saturating_sub(now)).min(MEDIA_RECHECK)
+            });
+            tokio::select! {
+                _ = self.media.notified() => {}
+                _ = tokio::time::sleep(left) => {}
+            }
         }
     }
 
@@ -259,10 +330,11 @@ impl<S: EscrowStore> Api<S> {
                     .map_err(|e| Refusal::BadRequest(format!("task: {e}")))?;
                 let mut book = self.book.lock().await;
                 let mut next = book.clone();
-                let (task, new) = next.provision(spec, unix_ms(), &who.identity)?;
+                let (task, new) = next.provision(spec, unix_ms(), &who.identity, &mut fresh_cci)?;
                 if new {
                     self.save(&next).await?;
                     *book = next;
+                    self.media.notify_one();
                 }
                 let body = serde_json::to_vec(&task).map_err(unavailable)?;
                 Ok(Answer::Json {
@@ -277,6 +349,7 @@ impl<S: EscrowStore> Api<S> {
                 let task = next.revoke(&case, unix_ms())?;
                 self.save(&next).await?;
                 *book = next;
+                self.media.notify_one();
                 self.calls.drop_case(&case);
                 let body = serde_json::to_vec(&task).map_err(unavailable)?;
                 Ok(Answer::Json {

@@ -22,9 +22,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::escrow::{Escrow, EscrowStore};
+use crate::service::InterceptCommand;
 pub use calls::Calls;
 
 /// The `[li]` section of the controller's configuration.
@@ -62,20 +64,29 @@ pub struct Li {
     pub addr: SocketAddr,
     pub calls: Arc<Calls>,
     task: JoinHandle<()>,
+    media: Option<JoinHandle<()>>,
 }
 
 impl Li {
     pub fn stop(&self) {
         self.task.abort();
+        if let Some(m) = &self.media {
+            m.abort();
+        }
     }
 }
 
 /// Loads the TLS files (refusing loose key permissions), the task book
 /// (`tasks_path`) and the audit log (refusing a broken chain), then listens.
+///
+/// With `intercepts`, the tasks' media side reaches the call core through
+/// it ([`api::Api::media_taps`]): the target's calls are copied to the
+/// task's collector while the task is in force.
 pub async fn start<S: EscrowStore>(
     settings: &LiSettings,
     tasks_path: PathBuf,
     escrow: Arc<Escrow<S>>,
+    intercepts: Option<mpsc::UnboundedSender<InterceptCommand>>,
 ) -> Result<Li, LiError> {
     let tls = server::server_config(&settings.ca_cert, &settings.cert, &settings.key)?;
     let book = files::load_tasks(&tasks_path)?;
@@ -98,7 +109,13 @@ pub async fn start<S: EscrowStore>(
         escrow,
         calls.clone(),
     ));
+    let media = intercepts.map(|tx| tokio::spawn(api.clone().media_taps(tx)));
     let task = tokio::spawn(server::serve(listener, tls, api));
     tracing::info!(%addr, "lawful-intercept API listening (mutual TLS)");
-    Ok(Li { addr, calls, task })
+    Ok(Li {
+        addr,
+        calls,
+        task,
+        media,
+    })
 }
