@@ -25,49 +25,7 @@ use cablekey_protocol::li::{Mode, TaskSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cablekey");
 
-fn run(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ cablekey {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(out.status.success(), "cablekey {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// LE keys, the CA, the controller's and the CALEA server's certificates.
-fn keys_and_certs(dir: &Path, controller_ip: &str) {
-    keyfile::generate_keypair(&dir.join("le.key"), &dir.join("le.pub")).unwrap();
-    ok(dir, &["ca", "init", "--dir", "ca"]);
-    ok(
-        dir,
-        &[
-            "ca",
-            "issue",
-            "--dir",
-            "ca",
-            "--name",
-            "controller",
-            "--server",
-            controller_ip,
-        ],
-    );
-    ok(
-        dir,
-        &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"],
-    );
-}
+use common::{cli_ok as ok, cli_run as run, li_certs as keys_and_certs};
 
 fn settings(dir: &Path, ip: &str, endpoints: &[(usize, &str, &str)]) -> Settings {
     let mut text = format!(
@@ -531,11 +489,17 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     );
     let granted = entries.iter().filter(|e| e["outcome"] == "granted").count();
     assert!(granted >= 6, "provisions, revoke, list, the granted fetch");
+    // Clients, or the controller itself for the tasks' media side.
     assert!(entries.iter().all(|e| e["client"] == "-"
+        || (e["client"] == "controller" && e["op"] == "media-on")
         || e["client"]
             .as_str()
             .unwrap()
             .starts_with("CN=calea sha256:")));
+    // T-OK allows current mode: its target's media was intercepted.
+    assert!(entries
+        .iter()
+        .any(|e| e["op"] == "media-on" && e["case"] == "T-OK"));
 
     // The real log verifies; a changed byte and a deleted entry do not.
     ok(&dir, &["audit", "verify", "li-audit.log"]);
