@@ -235,13 +235,24 @@ async fn a_task_provisioned_over_the_li_api_taps_its_target_until_revoked() {
     assert!(cci.is_some(), "the task's CCI is in the warrant book");
     let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_cablekey"))
         .current_dir(&dir)
-        .args(["calea", "--data-dir", "calea-data", "follow", "--case", "C-LI"])
+        .args([
+            "calea",
+            "--data-dir",
+            "calea-data",
+            "follow",
+            "--case",
+            "C-LI",
+        ])
         .args(["--controller", &format!("{IP}:7443")])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let (stop, collector) =
-        start_collector(LI_COLLECTOR, &calea, &dir.join("le.key"), &dir.join("cases"));
+    let (stop, collector) = start_collector(
+        LI_COLLECTOR,
+        &calea,
+        &dir.join("le.key"),
+        &dir.join("cases"),
+    );
     let a = start_cta("ctaa.lic", "127.0.3.2:2427", ctrl.addr).await;
     let b = start_cta("ctab.lic", "127.0.3.3:2427", ctrl.addr).await;
     let c = start_cta("ctac.lic", "127.0.3.4:2427", ctrl.addr).await;

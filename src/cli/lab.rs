@@ -23,6 +23,8 @@ use clap::{Args, ValueEnum};
 
 use super::controller::wait_for_stop;
 
+mod warrant;
+
 /// The caller sends this tone, the called party the other one.
 const CALLER_HZ: f64 = 1000.0;
 const CALLEE_HZ: f64 = 440.0;
@@ -85,6 +87,12 @@ pub struct LabArgs {
     /// Share of MGCP datagrams delivered twice (at-most-once at work).
     #[arg(long, default_value_t = 0.0)]
     signaling_dup: f64,
+    /// No warrant: without it the lab runs a CALEA server on the
+    /// controller's address, provisions a warrant for the first CTA's
+    /// number over the LI API (mutual TLS, a CA made for the run) and
+    /// checks the case delivered under <dir>/cases/.
+    #[arg(long)]
+    no_warrant: bool,
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
@@ -171,6 +179,15 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         Keys::Derived => session_keys(&args, &mut settings)?,
         Keys::Random => Vec::new(),
     };
+    let prepared = match args.no_warrant {
+        true => None,
+        false => Some(warrant::prepare(
+            &args.dir,
+            args.controller.ip(),
+            &number(0),
+            &mut settings,
+        )?),
+    };
     let started_ms = cablekey_gateway_controller::escrow::unix_ms();
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
     let (ctas, proxies) = match start_ctas(&args, ctrl.addr, session_keys).await {
@@ -188,6 +205,19 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         args.data.display()
     );
 
+    let calea = match (&prepared, ctrl.li_addr) {
+        (Some(p), Some(li)) => {
+            let key = args.dir.join("le-private.key");
+            match warrant::start(p, li, &args.dir, &key).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    stop_all(ctas, ctrl).await;
+                    return Err(e.context("starting the lab's CALEA server"));
+                }
+            }
+        }
+        _ => None,
+    };
     let result = place_all(&args, &ctas, &wav_dir).await;
     let mut reports = match result {
         Ok(r) => r,
@@ -209,9 +239,32 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
             sum(|t| &t.duplicated)
         );
     }
+    let intercepted = match calea {
+        Some(c) => {
+            let numbers: Vec<_> = reports
+                .iter()
+                .map(|r| (number(r.caller), number(r.callee)))
+                .collect();
+            let calls: Vec<_> = reports
+                .iter()
+                .zip(&numbers)
+                .map(|(r, (a, b))| warrant::LabCall {
+                    call_id: &r.call_id,
+                    caller: a,
+                    callee: b,
+                })
+                .collect();
+            c.verdict(&calls).await.unwrap_or_else(|e| {
+                println!("warrant: FAILED: {e:#}");
+                false
+            })
+        }
+        None => true,
+    };
     let ok = reports.len() == args.calls
         && reports.iter().all(CallReport::ok)
-        && stored == Ok(reports.len());
+        && stored == Ok(reports.len())
+        && intercepted;
     println!(
         "{}",
         if ok {

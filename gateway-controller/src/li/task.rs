@@ -217,10 +217,13 @@ impl TaskBook {
     /// not revoked, in force at `now`, allowing a live mode (future or
     /// current: a historical-only task never copies media) and holding a
     /// call-content identifier. The call core holds one intercept per
-    /// number, so of two tasks on one target the first case id wins.
+    /// number, so of two tasks on one target the one provisioned last wins
+    /// (a new warrant's collector replaces an old one's).
     pub fn media_at(&self, now: u64) -> BTreeMap<String, (String, Intercept)> {
         let mut out = BTreeMap::new();
-        for t in self.tasks.values().filter(|t| wants_media(t)) {
+        let mut tasks: Vec<&Task> = self.tasks.values().filter(|t| wants_media(t)).collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.provisioned_unix_ms));
+        for t in tasks {
             let (Some(cci), Ok(collector)) = (t.cci, t.spec.collector.parse()) else {
                 continue;
             };
@@ -312,10 +315,17 @@ mod tests {
     #[test]
     fn provision_is_idempotent_and_case_ids_unique() {
         let mut book = TaskBook::default();
-        let (t, new) = book.provision(spec("C-1"), 500, "calea", &mut || 7).unwrap();
+        let (t, new) = book
+            .provision(spec("C-1"), 500, "calea", &mut || 7)
+            .unwrap();
         assert!(new);
         assert_eq!(t.spec.modes, vec![Mode::Future, Mode::Historical]);
-        assert!(!book.provision(spec("C-1"), 600, "calea", &mut || 7).unwrap().1);
+        assert!(
+            !book
+                .provision(spec("C-1"), 600, "calea", &mut || 7)
+                .unwrap()
+                .1
+        );
         let mut other = spec("C-1");
         other.target = "4002".into();
         assert_eq!(
@@ -324,14 +334,19 @@ mod tests {
         );
         book.revoke("C-1", 700).unwrap();
         assert_eq!(book.revoke("C-1", 800), Err(Refusal::Revoked("C-1".into())));
-        assert!(book.provision(spec("C-1"), 900, "calea", &mut || 7).is_err());
+        assert!(book
+            .provision(spec("C-1"), 900, "calea", &mut || 7)
+            .is_err());
     }
 
     #[test]
     fn bad_specs_are_refused() {
         let mut book = TaskBook::default();
         for case in ["", "..", "a/b", ".x", "a b"] {
-            assert!(book.provision(spec(case), 0, "x", &mut || 7).is_err(), "{case:?}");
+            assert!(
+                book.provision(spec(case), 0, "x", &mut || 7).is_err(),
+                "{case:?}"
+            );
         }
         let mut s = spec("C");
         s.target = "40-01".into();
@@ -437,5 +452,10 @@ mod tests {
         assert_eq!(book.next_media_change(2_001), None);
         book.revoke("C-1", 1_500).unwrap();
         assert_eq!(book.media_at(1_500).keys().collect::<Vec<_>>(), ["4002"]);
+        // A later task on the same target takes its media over.
+        let mut later = spec("C-4");
+        later.target = "4002".into();
+        let (d, _) = book.provision(later, 100, "x", &mut fresh).unwrap();
+        assert_eq!(book.media_at(1_500)["4002"].1.cci, Cci(d.cci.unwrap()));
     }
 }
