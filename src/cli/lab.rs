@@ -93,6 +93,10 @@ pub struct LabArgs {
     /// checks the case delivered under <dir>/cases/.
     #[arg(long)]
     no_warrant: bool,
+    /// The warrant's target number (default: the first CTA's, 2001). The
+    /// check fails if none of the target's calls was intercepted.
+    #[arg(long, value_name = "NUMBER", conflicts_with = "no_warrant")]
+    warrant_target: Option<String>,
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
@@ -184,7 +188,7 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         false => Some(warrant::prepare(
             &args.dir,
             args.controller.ip(),
-            &number(0),
+            args.warrant_target.as_deref().unwrap_or(&number(0)),
             &mut settings,
         )?),
     };

@@ -306,12 +306,15 @@ pub fn check(
             if good { "ok" } else { "FAILED" }
         );
     }
-    if case.calls_with_audio
-        != calls
-            .iter()
-            .filter(|c| c.caller == target || c.callee == target)
-            .count()
-    {
+    let target_calls = calls
+        .iter()
+        .filter(|c| c.caller == target || c.callee == target)
+        .count();
+    if target_calls == 0 {
+        println!("  none of the lab's calls was the target's: nothing was intercepted (FAILED)");
+        ok = false;
+    }
+    if case.calls_with_audio != target_calls {
         println!("  calls with audio: {} (FAILED)", case.calls_with_audio);
         ok = false;
     }
