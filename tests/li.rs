@@ -517,3 +517,105 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 4"));
 }
+
+/// `[li] allowed_clients` and `revoked_clients` (127.0.3.50): a
+/// certificate of the CA that is not on the allow-list is refused; one
+/// revoked by serial in the list file is refused from its next request on,
+/// without a restart; a list that cannot be parsed refuses everyone until
+/// fixed; each refusal is audited; a missing list stops the controller.
+#[test]
+fn client_allow_list_and_revocation_list_are_enforced_and_audited() {
+    use cablekey_gateway_controller::li::identity::Identity;
+    let dir = common::scratch_dir("li-clients");
+    let ip = "127.0.3.50";
+    keys_and_certs(&dir, ip);
+    for name in ["calea-2", "intruder"] {
+        ok(
+            &dir,
+            &["ca", "issue", "--dir", "ca", "--name", name, "--client"],
+        );
+    }
+    let identity = |name: &str| {
+        let certs = cablekey_keyfile::tls::load_certs(&dir.join(format!("ca/{name}.crt"))).unwrap();
+        Identity::of(&certs[0])
+    };
+    let (first, second) = (identity("calea"), identity("calea-2"));
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let revoked = dir.join("revoked.txt");
+    std::fs::write(&revoked, "# nothing revoked yet\n").unwrap();
+    let configured = || {
+        let mut s = settings(&dir, ip, &[]);
+        let li = s.li.as_mut().unwrap();
+        li.allowed_clients = vec![
+            "CN=calea".parse().unwrap(),
+            format!("sha256:{}", hex(&second.fingerprint))
+                .parse()
+                .unwrap(),
+        ];
+        li.revoked_clients = Some(revoked.clone());
+        s
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let running = service::start(configured(), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let client = |name: &str| {
+            conn(
+                &dir,
+                ip,
+                Some((&format!("ca/{name}.crt"), &format!("ca/{name}.key"))),
+            )
+        };
+        let (calea, calea2, intruder) = (client("calea"), client("calea-2"), client("intruder"));
+        let code = |r: Result<Vec<cablekey_protocol::li::Task>, _>| match r {
+            Ok(_) => "granted".to_string(),
+            Err(e) => {
+                let e: cablekey_calea_server::li_client::ClientError = e;
+                e.refusal_code().unwrap_or("no code").to_string()
+            }
+        };
+        assert_eq!(code(calea.list().await), "granted");
+        assert_eq!(code(calea2.list().await), "granted");
+        assert_eq!(code(intruder.list().await), "client_not_allowed");
+
+        // Revoked by serial (as openssl prints it: upper case, colons).
+        let serial = first.serial.clone().unwrap().to_uppercase();
+        std::fs::write(&revoked, format!("serial:{serial}  # lost\n")).unwrap();
+        assert_eq!(code(calea.list().await), "client_revoked");
+        assert_eq!(code(calea2.list().await), "granted");
+        // A list that does not parse: everyone refused until it is fixed.
+        std::fs::write(&revoked, "serial:zz\n").unwrap();
+        assert_eq!(code(calea2.list().await), "unavailable");
+        std::fs::write(&revoked, format!("serial:{serial}\n")).unwrap();
+        assert_eq!(code(calea2.list().await), "granted");
+        assert_eq!(code(calea.list().await), "client_revoked");
+        running.shutdown(Duration::from_secs(1)).await;
+
+        std::fs::remove_file(&revoked).unwrap();
+        let err = service::start(configured(), Duration::from_secs(1))
+            .await
+            .err()
+            .expect("refused to start without its revocation list");
+        assert!(err.to_string().contains("revocation list"), "{err}");
+    });
+    let entries = audit_lines(&dir.join("li-audit.log"));
+    let refused = |code: &str| {
+        entries
+            .iter()
+            .filter(|e| e["outcome"] == "refused" && e["detail"].as_str().unwrap().contains(code))
+            .count()
+    };
+    assert_eq!(refused("client_not_allowed"), 1);
+    assert_eq!(refused("client_revoked"), 2);
+    assert_eq!(refused("unavailable"), 1);
+    let intruder = entries
+        .iter()
+        .find(|e| e["detail"].as_str().unwrap().contains("client_not_allowed"))
+        .unwrap();
+    assert!(intruder["client"]
+        .as_str()
+        .unwrap()
+        .starts_with("CN=intruder sha256:"));
+    ok(&dir, &["audit", "verify", "li-audit.log"]);
+}

@@ -22,7 +22,9 @@ use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::audit::{Entry, Head};
 use super::calls::{Calls, Subscription};
+use super::clients::Clients;
 use super::files::{self, AuditLog};
+use super::identity::Identity;
 use super::route::{self, Op};
 use super::task::{covers, Refusal, TaskBook, Window};
 use crate::escrow::{unix_ms, Escrow, EscrowStore, TimeRange};
@@ -41,6 +43,8 @@ pub const AUDIT_HEAD: &str = "cablekey-audit-head";
 pub struct Client {
     pub identity: String,
     pub peer: SocketAddr,
+    /// The certificate, for the allow-list and revocation checks.
+    pub cert: Option<Identity>,
 }
 
 /// A response body: whole, or a stream of JSON lines.
@@ -82,6 +86,7 @@ pub struct Api<S> {
     audit: AuditLog,
     escrow: Arc<Escrow<S>>,
     calls: Arc<Calls>,
+    clients: Clients,
     /// Woken when the book changes, so media intercepts follow it.
     media: Notify,
 }
@@ -136,6 +141,7 @@ impl<S: EscrowStore> Api<S> {
         audit: AuditLog,
         escrow: Arc<Escrow<S>>,
         calls: Arc<Calls>,
+        clients: Clients,
     ) -> Api<S> {
         Api {
             book: Mutex::new(book),
@@ -143,6 +149,7 @@ impl<S: EscrowStore> Api<S> {
             audit,
             escrow,
             calls,
+            clients,
             media: Notify::new(),
         }
     }
@@ -177,6 +184,7 @@ impl<S: EscrowStore> Api<S> {
                 let who = Client {
                     identity: "controller".into(),
                     peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    cert: None,
                 };
                 let mut e = Self::entry(&who, op, Some(&case), None);
                 e.outcome = "done".into();
@@ -222,6 +230,7 @@ impl<S: EscrowStore> Api<S> {
         let who = Client {
             identity: "-".into(),
             peer,
+            cert: None,
         };
         let mut e = Self::entry(&who, "tls-handshake", None, None);
         e.detail = why.to_string();
@@ -245,9 +254,15 @@ impl<S: EscrowStore> Api<S> {
         if name == "unknown" {
             entry.detail = format!("{} {}", parts.method, parts.uri.path());
         }
-        let result = match op {
-            Ok(op) => self.run(&who, op, body).await,
-            Err(r) => Err(r),
+        // Who may ask comes before what is asked.
+        let allowed = match &who.cert {
+            Some(cert) => self.clients.check(cert),
+            None => Err(Refusal::ClientNotAllowed),
+        };
+        let result = match (allowed, op) {
+            (Err(r), _) => Err(r),
+            (Ok(()), Ok(op)) => self.run(&who, op, body).await,
+            (Ok(()), Err(r)) => Err(r),
         };
         let (status, detail) = match &result {
             Ok(Answer::Json { status, case, .. }) => {

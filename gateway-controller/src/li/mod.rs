@@ -11,6 +11,7 @@
 pub mod api;
 pub mod audit;
 pub mod calls;
+pub mod clients;
 pub mod files;
 pub mod identity;
 pub mod route;
@@ -39,6 +40,10 @@ pub struct LiSettings {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub audit_log: PathBuf,
+    /// Client certificates allowed (empty: any of the CA's).
+    pub allowed_clients: Vec<clients::ClientId>,
+    /// The revocation list file, reloaded when it changes.
+    pub revoked_clients: Option<PathBuf>,
 }
 
 /// Why the LI service did not start.
@@ -52,6 +57,8 @@ pub enum LiError {
     Verifier(String),
     #[error("LI: {0}")]
     Files(#[from] files::FileError),
+    #[error("LI: {0}")]
+    Clients(#[from] clients::ListError),
     #[error("LI: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -89,6 +96,10 @@ pub async fn start<S: EscrowStore>(
     intercepts: Option<mpsc::UnboundedSender<InterceptCommand>>,
 ) -> Result<Li, LiError> {
     let tls = server::server_config(&settings.ca_cert, &settings.cert, &settings.key)?;
+    let clients = clients::Clients::new(
+        settings.allowed_clients.clone(),
+        settings.revoked_clients.clone(),
+    )?;
     let book = files::load_tasks(&tasks_path)?;
     let audit = files::AuditLog::open(&settings.audit_log)?;
     let listener = TcpListener::bind(settings.listen)
@@ -108,6 +119,7 @@ pub async fn start<S: EscrowStore>(
         audit,
         escrow,
         calls.clone(),
+        clients,
     ));
     let media = intercepts.map(|tx| tokio::spawn(api.clone().media_taps(tx)));
     let task = tokio::spawn(server::serve(listener, tls, api));

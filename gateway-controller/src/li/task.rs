@@ -34,6 +34,10 @@ pub enum Refusal {
     WrongTarget(String),
     #[error("case {0}: the window is outside the task's validity window")]
     WindowOutside(String),
+    #[error("this client certificate is not on the controller's allow-list")]
+    ClientNotAllowed,
+    #[error("this client certificate is revoked")]
+    ClientRevoked,
     #[error("service unavailable: {0}")]
     Unavailable(String),
 }
@@ -49,7 +53,9 @@ impl Refusal {
             | Refusal::Expired(_)
             | Refusal::ModeNotAllowed { .. }
             | Refusal::WrongTarget(_)
-            | Refusal::WindowOutside(_) => 403,
+            | Refusal::WindowOutside(_)
+            | Refusal::ClientNotAllowed
+            | Refusal::ClientRevoked => 403,
             Refusal::Unavailable(_) => 503,
         }
     }
@@ -67,6 +73,8 @@ impl Refusal {
             Refusal::ModeNotAllowed { .. } => "mode_not_allowed",
             Refusal::WrongTarget(_) => "wrong_target",
             Refusal::WindowOutside(_) => "window_outside_task",
+            Refusal::ClientNotAllowed => "client_not_allowed",
+            Refusal::ClientRevoked => "client_revoked",
             Refusal::Unavailable(_) => "unavailable",
         }
     }

@@ -21,6 +21,7 @@ use cablekey_calea_server::records::RecordStore;
 use cablekey_calea_server::warrant::{Warrant, WarrantBook};
 use cablekey_calea_server::{clock, deliver, intake};
 use cablekey_cta_firmware::sim::{tone, wav};
+use cablekey_gateway_controller::li::clients::ClientId;
 use cablekey_gateway_controller::li::LiSettings;
 use cablekey_gateway_controller::service::Settings;
 use cablekey_protocol::li::{Line, Mode, TaskSpec};
@@ -81,6 +82,8 @@ pub fn prepare(
         cert: ca_dir.join("controller.crt"),
         key: ca_dir.join("controller.key"),
         audit_log: li_dir.join("audit.log"),
+        allowed_clients: vec![ClientId::CommonName("calea".into())],
+        revoked_clients: None,
     });
     Ok(Prepared {
         li_dir,
