@@ -218,20 +218,20 @@ fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_ke
 #[test]
 fn the_warrant_intercepts_the_targets_calls_and_delivers_the_case() {
     let dir = common::scratch_dir("lab-warrant");
-    let run = Command::new(env!("CARGO_BIN_EXE_cablekey"))
-        .args(["lab", "--ctas", "4", "--talk", "1", "--calls", "4"])
-        .args([
-            "--controller",
-            "127.0.3.40:2727",
-            "--cta-base",
-            "127.0.3.41",
-        ])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--dir")
-        .arg(dir.join("lab"))
-        .output()
-        .unwrap();
+    let lab = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cablekey"))
+            .arg("lab")
+            .args(args)
+            .args(["--controller", "127.0.3.40:2727"])
+            .args(["--cta-base", "127.0.3.41"])
+            .arg("--data")
+            .arg(dir.join("data"))
+            .arg("--dir")
+            .arg(dir.join("lab"))
+            .output()
+            .unwrap()
+    };
+    let run = lab(&["--ctas", "4", "--talk", "1", "--calls", "4"]);
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     let all = format!("{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "{all}");
@@ -282,21 +282,16 @@ fn the_warrant_intercepts_the_targets_calls_and_delivers_the_case() {
     common::cli_ok(&dir, &["audit", "verify", "lab/li/audit.log"]);
 
     // A target that makes no call: nothing intercepted, the run fails.
-    let run = Command::new(env!("CARGO_BIN_EXE_cablekey"))
-        .args(["lab", "--ctas", "2", "--talk", "0.5", "--calls", "1"])
-        .args([
-            "--controller",
-            "127.0.3.40:2727",
-            "--cta-base",
-            "127.0.3.41",
-        ])
-        .args(["--warrant-target", "9999"])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--dir")
-        .arg(dir.join("lab"))
-        .output()
-        .unwrap();
+    let run = lab(&[
+        "--ctas",
+        "2",
+        "--talk",
+        "0.5",
+        "--calls",
+        "1",
+        "--warrant-target",
+        "9999",
+    ]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("nothing was intercepted"), "{stdout}");
