@@ -74,7 +74,7 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
         .await
         .unwrap();
     let feeding = feed_records(&ctrl, &calea);
-    let (stop, collector) = start_collector(COLLECTOR, &calea, &private, &dir.join("cases"));
+    let (stop, collector) = start_collector(COLLECTOR, &calea, &private, &dir.join("cases"), None);
     let a = start_cta("ctaa.collect", CTA_A, ctrl.addr).await;
     let b = start_cta("ctab.collect", CTA_B, ctrl.addr).await;
     let intercepts = ctrl.intercepts();
@@ -252,13 +252,24 @@ async fn a_task_provisioned_over_the_li_api_taps_its_target_until_revoked() {
         &calea,
         &dir.join("le.key"),
         &dir.join("cases"),
+        Some(Duration::from_millis(500)),
     );
     let a = start_cta("ctaa.lic", "127.0.3.2:2427", ctrl.addr).await;
     let b = start_cta("ctab.lic", "127.0.3.3:2427", ctrl.addr).await;
     let c = start_cta("ctac.lic", "127.0.3.4:2427", ctrl.addr).await;
 
     let (b1, c1) = call(&b, &c, "3203", &dir, "li-1", || {}).await;
-    let (a2, b2) = call(&a, &b, "3202", &dir, "li-2", || {}).await;
+    // While the target's call runs, the live view already holds its audio.
+    let live = dir.join("cases/C-LI/live");
+    let seen_live = Arc::new(std::sync::Mutex::new(None));
+    let look = || {
+        let (live, seen) = (live.clone(), seen_live.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            *seen.lock().unwrap() = Some(live_margins(&live));
+        });
+    };
+    let (a2, b2) = call(&a, &b, "3202", &dir, "li-2", look).await;
     cli(&["warrant", "withdraw", "--case", "C-LI"]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (a3, b3) = call(&a, &b, "3202", &dir, "li-3", || {}).await;
@@ -274,6 +285,12 @@ async fn a_task_provisioned_over_the_li_api_taps_its_target_until_revoked() {
     ctrl.shutdown(Duration::from_secs(2)).await;
 
     assert_eq!((b1.copies_sent, c1.copies_sent), (0, 0), "non-targets");
+    let seen = seen_live.lock().unwrap().take();
+    let (calls, l, r) = seen.expect("the live view was looked at").unwrap();
+    eprintln!("live view mid-call: {calls} call(s), {l:.1} dB / {r:.1} dB");
+    assert!(calls.contains("\"3201\""), "{calls}");
+    assert!(l >= MIN_DOMINANCE_DB && r >= MIN_DOMINANCE_DB);
+    assert!(!live.exists(), "the delivery replaces the live view");
     assert!(a2.copies_sent > 60 && b2.copies_sent > 60, "{a2:?} {b2:?}");
     assert_eq!((a3.copies_sent, b3.copies_sent), (0, 0), "after revocation");
     let li = case(&cases, "C-LI");
@@ -298,6 +315,22 @@ async fn a_task_provisioned_over_the_li_api_taps_its_target_until_revoked() {
     let on = ops.iter().position(|o| o == "media-on");
     let off = ops.iter().position(|o| o == "media-off");
     assert!(on.is_some() && on < off, "{ops:?}");
+}
+
+/// The live view's call records and its one WAV's channel margins.
+fn live_margins(live: &Path) -> Result<(String, f64, f64), String> {
+    let calls = std::fs::read_to_string(live.join("calls.jsonl")).map_err(|e| e.to_string())?;
+    let wav = std::fs::read_dir(live)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "wav"))
+        .ok_or("no WAV in the live view")?;
+    let (left, right) = channels(&wav);
+    Ok((
+        calls,
+        tone::dominance_db(&left, CALLER_HZ, CALLEE_HZ),
+        tone::dominance_db(&right, CALLEE_HZ, CALLER_HZ),
+    ))
 }
 
 fn case<'a>(cases: &'a [CaseSummary], id: &str) -> &'a CaseSummary {
@@ -345,6 +378,7 @@ fn start_collector(
     calea: &Path,
     private: &Path,
     out_root: &Path,
+    live_every: Option<Duration>,
 ) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<CaseSummary>>) {
     let stop = Arc::new(AtomicBool::new(false));
     let (calea, private, out_root) = (
@@ -357,7 +391,7 @@ fn start_collector(
     let listen = listen.parse().unwrap();
     let handle = std::thread::spawn(move || {
         let sk = cablekey_keyfile::load_private_key(&private).unwrap();
-        let collector = collect::Collector::open(&collect::Request {
+        let mut collector = collect::Collector::open(&collect::Request {
             data_dir: &calea,
             case_id: None,
             le_key: &sk,
@@ -365,6 +399,7 @@ fn start_collector(
             listen,
         })
         .unwrap();
+        collector.live_every = live_every;
         // A bound on the whole test, whatever happens to it.
         let until = Instant::now() + Duration::from_secs(90);
         collect::run(&sock, collector, &flag, Some(until)).unwrap()
