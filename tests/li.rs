@@ -619,3 +619,69 @@ fn client_allow_list_and_revocation_list_are_enforced_and_audited() {
         .starts_with("CN=intruder sha256:"));
     ok(&dir, &["audit", "verify", "li-audit.log"]);
 }
+
+/// The media side follows the task's window on the service's timers
+/// (127.0.3.51): a task provisioned before its start is turned on at its
+/// start and off after its end, each audited with the case and its CCI; a
+/// historical-only task never has media copied.
+#[test]
+fn media_intercepts_start_and_end_with_the_task_window() {
+    let dir = common::scratch_dir("li-media-window");
+    let ip = "127.0.3.51";
+    keys_and_certs(&dir, ip);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = dir.join("li-audit.log");
+    let (start, end, cci) = rt.block_on(async {
+        let running = service::start(settings(&dir, ip, &[]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let calea = conn(&dir, ip, Some(("ca/calea.crt", "ca/calea.key")));
+        let now = unix_ms();
+        let (start, end) = (now + 1_500, now + 3_000);
+        let mut live = spec("W-LIVE", start, end, &[Mode::Current]);
+        live.collector = format!("{ip}:5000");
+        let task = calea.provision(&live).await.unwrap();
+        let mut hist = spec("W-HIST", now - 1_000, end, &[Mode::Historical]);
+        hist.target = "4002".into();
+        calea.provision(&hist).await.unwrap();
+        // Wanting a CCI another task holds is refused.
+        let mut clash = spec("W-CLASH", now, end, &[Mode::Future]);
+        clash.cci = task.cci;
+        let err = calea.provision(&clash).await.unwrap_err();
+        assert_eq!(err.refusal_code(), Some("duplicate_cci"), "{err}");
+        tokio::time::sleep(Duration::from_millis(end - now + 800)).await;
+        running.shutdown(Duration::from_secs(1)).await;
+        (start, end, task.cci.unwrap())
+    });
+    let entries = audit_lines(&log);
+    let media: Vec<(&str, &str, u64, &str)> = entries
+        .iter()
+        .filter(|e| e["op"].as_str().unwrap().starts_with("media-"))
+        .map(|e| {
+            (
+                e["op"].as_str().unwrap(),
+                e["case"].as_str().unwrap(),
+                e["time_unix_ms"].as_u64().unwrap(),
+                e["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(media.len(), 2, "{media:?}");
+    let (on, off) = (media[0], media[1]);
+    assert_eq!(
+        (on.0, on.1, off.0, off.1),
+        ("media-on", "W-LIVE", "media-off", "W-LIVE")
+    );
+    assert!(
+        on.2 >= start && on.2 < start + 1_000,
+        "on at {} for {start}",
+        on.2
+    );
+    assert!(
+        off.2 > end && off.2 < end + 1_000,
+        "off at {} for {end}",
+        off.2
+    );
+    let tag = format!("es-cci {cci:08X} es-ccd {ip}:5000");
+    assert!(on.3 == tag && off.3 == tag, "{media:?}");
+}
