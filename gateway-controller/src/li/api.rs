@@ -170,23 +170,28 @@ impl<S: EscrowStore> Api<S> {
                 let book = self.book.lock().await;
                 (book.media_at(now), book.next_media_change(now))
             };
-            let off = applied.iter().filter(|(n, _)| !want.contains_key(*n));
-            let on = want.iter().filter(|(n, v)| applied.get(*n) != Some(*v));
-            let changes: Vec<(String, Option<Intercept>, String, Intercept)> = off
-                .map(|(n, (case, i))| (n.clone(), None, case.clone(), *i))
-                .chain(on.map(|(n, (case, i))| (n.clone(), Some(*i), case.clone(), *i)))
-                .collect();
-            for (number, set, case, i) in changes {
-                let (op, command) = match set {
-                    Some(i) => ("media-on", InterceptCommand::Set(number, i)),
-                    None => ("media-off", InterceptCommand::Clear(number)),
-                };
+            // A task that stops (or is replaced on its target) is off; a
+            // new one is on. Replacing needs no Clear: Set replaces.
+            let mut changes: Vec<(&str, &str, Intercept, Option<InterceptCommand>)> = Vec::new();
+            for (n, old) in &applied {
+                if want.get(n) != Some(old) {
+                    let clear = (!want.contains_key(n)).then(|| InterceptCommand::Clear(n.clone()));
+                    changes.push(("media-off", &old.0, old.1, clear));
+                }
+            }
+            for (n, new) in &want {
+                if applied.get(n) != Some(new) {
+                    let set = InterceptCommand::Set(n.clone(), new.1);
+                    changes.push(("media-on", &new.0, new.1, Some(set)));
+                }
+            }
+            for (op, case, i, command) in changes {
                 let who = Client {
                     identity: "controller".into(),
                     peer: SocketAddr::from(([0, 0, 0, 0], 0)),
                     cert: None,
                 };
-                let mut e = Self::entry(&who, op, Some(&case), None);
+                let mut e = Self::entry(&who, op, Some(case), None);
                 e.outcome = "done".into();
                 e.detail = format!("es-cci {} es-ccd {}", i.cci, i.collector);
                 if let Err(err) = self.audit.append(e).await {
@@ -196,7 +201,7 @@ impl<S: EscrowStore> Api<S> {
                     tracing::error!(case = %case, "audit log: {err}; {op} not audited");
                 }
                 tracing::info!(case = %case, cci = %i.cci, "{op}");
-                if tx.send(command).is_err() {
+                if command.is_some_and(|c| tx.send(c).is_err()) {
                     return;
                 }
             }
