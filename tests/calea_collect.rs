@@ -74,7 +74,7 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
         .await
         .unwrap();
     let feeding = feed_records(&ctrl, &calea);
-    let (stop, collector) = start_collector(&calea, &private, &dir.join("cases"));
+    let (stop, collector) = start_collector(COLLECTOR, &calea, &private, &dir.join("cases"), None);
     let a = start_cta("ctaa.collect", CTA_A, ctrl.addr).await;
     let b = start_cta("ctab.collect", CTA_B, ctrl.addr).await;
     let intercepts = ctrl.intercepts();
@@ -84,7 +84,7 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
     };
 
     // 1. Nobody intercepted.
-    let (a1, b1) = call(&a, &b, &dir, "1", || {}).await;
+    let (a1, b1) = call(&a, &b, B_NUMBER, &dir, "1", || {}).await;
     let call1_end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -93,7 +93,7 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
     intercepts
         .send(InterceptCommand::Set(A_NUMBER.into(), task(CCI_FUTURE)))
         .unwrap();
-    let (a2, b2) = call(&a, &b, &dir, "2", || {}).await;
+    let (a2, b2) = call(&a, &b, B_NUMBER, &dir, "2", || {}).await;
     // 3. Mid-call: the task comes ~0.8 s into the conversation.
     intercepts
         .send(InterceptCommand::Clear(A_NUMBER.into()))
@@ -106,7 +106,7 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
                 .unwrap();
         });
     };
-    let (a3, b3) = call(&a, &b, &dir, "3", mid).await;
+    let (a3, b3) = call(&a, &b, B_NUMBER, &dir, "3", mid).await;
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     stop.store(true, Ordering::SeqCst);
@@ -163,6 +163,176 @@ async fn intercepted_calls_are_copied_decrypted_and_delivered() {
     check_capture(&pcap, call1_end);
 }
 
+/// The LI API alone arranges the intercept (127.0.3.1-6): the CALEA
+/// server's CLI adds a warrant and pushes it over mutual TLS, `calea
+/// follow` brings the records, and the controller taps the target from the
+/// task's provisioning on with the CCI it assigned. A call of two others
+/// while the task is in force is not copied; the target's call is, and
+/// decrypts to both parties' tones; after `warrant withdraw` the target's
+/// next call is not copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_provisioned_over_the_li_api_taps_its_target_until_revoked() {
+    const IP: &str = "127.0.3.1";
+    const LI_COLLECTOR: &str = "127.0.3.5:5000";
+    let dir = common::scratch_dir("calea_collect_li");
+    common::li_certs(&dir, IP);
+    let mut text = format!(
+        "[mgcp]\nlisten = \"{IP}:2727\"\n[escrow]\ndir = \"data\"\nle_public_key = \"le.pub\"\n\
+         [li]\nlisten = \"{IP}:7443\"\nca_cert = \"ca/ca.crt\"\ncert = \"ca/controller.crt\"\n\
+         key = \"ca/controller.key\"\naudit_log = \"li-audit.log\"\n"
+    );
+    for (name, number, ip) in [("a", "3201", 2), ("b", "3202", 3), ("c", "3203", 4)] {
+        text += &format!(
+            "[[endpoint]]\nname = \"aaln/1@cta{name}.lic\"\nnumber = \"{number}\"\naddr = \"127.0.3.{ip}:2427\"\n"
+        );
+    }
+    let settings = Settings::parse(&dir.join("controller.toml"), &text).unwrap();
+    let ctrl = service::start(settings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let cli = |args: &[&str]| {
+        let dir = dir.clone();
+        let mut v: Vec<String> = ["calea", "--data-dir", "calea-data"]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect();
+        if matches!(args[0], "follow" | "warrant") && args.len() > 1 && args[1] != "add" {
+            v.extend(["--controller".into(), format!("{IP}:7443")]);
+        }
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = v.iter().map(String::as_str).collect();
+                common::cli_ok(&dir, &a)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let now = cablekey_calea_server::clock::now();
+    let rfc = cablekey_calea_server::clock::rfc3339;
+    cli(&[
+        "warrant",
+        "add",
+        "--case",
+        "C-LI",
+        "--target",
+        "3201",
+        "--start",
+        &rfc(now - 60_000),
+        "--end",
+        &rfc(now + 3_600_000),
+        "--modes",
+        "future,current",
+        "--collector",
+        LI_COLLECTOR,
+    ])
+    .await;
+    let pushed = cli(&["warrant", "push", "--case", "C-LI"]).await;
+    assert!(pushed.contains("es-cci "), "{pushed}");
+    let calea = dir.join("calea-data");
+    let cci = WarrantBook::load(&calea).unwrap().get("C-LI").unwrap().cci;
+    assert!(cci.is_some(), "the task's CCI is in the warrant book");
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .current_dir(&dir)
+        .args([
+            "calea",
+            "--data-dir",
+            "calea-data",
+            "follow",
+            "--case",
+            "C-LI",
+        ])
+        .args(["--controller", &format!("{IP}:7443")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (stop, collector) = start_collector(
+        LI_COLLECTOR,
+        &calea,
+        &dir.join("le.key"),
+        &dir.join("cases"),
+        Some(Duration::from_millis(500)),
+    );
+    let a = start_cta("ctaa.lic", "127.0.3.2:2427", ctrl.addr).await;
+    let b = start_cta("ctab.lic", "127.0.3.3:2427", ctrl.addr).await;
+    let c = start_cta("ctac.lic", "127.0.3.4:2427", ctrl.addr).await;
+
+    let (b1, c1) = call(&b, &c, "3203", &dir, "li-1", || {}).await;
+    // While the target's call runs, the live view already holds its audio.
+    let live = dir.join("cases/C-LI/live");
+    let seen_live = Arc::new(std::sync::Mutex::new(None));
+    let look = || {
+        let (live, seen) = (live.clone(), seen_live.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            *seen.lock().unwrap() = Some(live_margins(&live));
+        });
+    };
+    let (a2, b2) = call(&a, &b, "3202", &dir, "li-2", look).await;
+    cli(&["warrant", "withdraw", "--case", "C-LI"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (a3, b3) = call(&a, &b, "3202", &dir, "li-3", || {}).await;
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stop.store(true, Ordering::SeqCst);
+    let cases = collector.join().unwrap();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    for cta in [a, b, c] {
+        cta.stop().await;
+    }
+    ctrl.shutdown(Duration::from_secs(2)).await;
+
+    assert_eq!((b1.copies_sent, c1.copies_sent), (0, 0), "non-targets");
+    let seen = seen_live.lock().unwrap().take();
+    let (calls, l, r) = seen.expect("the live view was looked at").unwrap();
+    eprintln!("live view mid-call: {calls} call(s), {l:.1} dB / {r:.1} dB");
+    assert!(calls.contains("\"3201\""), "{calls}");
+    assert!(l >= MIN_DOMINANCE_DB && r >= MIN_DOMINANCE_DB);
+    assert!(!live.exists(), "the delivery replaces the live view");
+    assert!(a2.copies_sent > 60 && b2.copies_sent > 60, "{a2:?} {b2:?}");
+    assert_eq!((a3.copies_sent, b3.copies_sent), (0, 0), "after revocation");
+    let li = case(&cases, "C-LI");
+    let n = &li.report.counts;
+    assert_eq!((n.rejected, n.outside_warrant), (0, 0), "{:?}", li.report);
+    assert!(n.rtp_decrypted >= 160, "{:?}", li.report);
+    assert_eq!(li.calls_with_audio, 1, "{:?}", li.files);
+    let wav_file = li.files.iter().find(|f| f.ends_with(".wav")).unwrap();
+    let (left, right) = channels(&li.out.join(wav_file));
+    let l = tone::dominance_db(&left, CALLER_HZ, CALLEE_HZ);
+    let r = tone::dominance_db(&right, CALLEE_HZ, CALLER_HZ);
+    eprintln!("C-LI: caller channel 1 kHz by {l:.1} dB, callee channel 440 Hz by {r:.1} dB");
+    assert!(l >= MIN_DOMINANCE_DB && r >= MIN_DOMINANCE_DB);
+    // The media side is audited: on at provisioning, off at revocation.
+    let log = std::fs::read_to_string(dir.join("li-audit.log")).unwrap();
+    let ops: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["case"] == "C-LI")
+        .map(|e| e["op"].as_str().unwrap().to_string())
+        .collect();
+    let on = ops.iter().position(|o| o == "media-on");
+    let off = ops.iter().position(|o| o == "media-off");
+    assert!(on.is_some() && on < off, "{ops:?}");
+}
+
+/// The live view's call records and its one WAV's channel margins.
+fn live_margins(live: &Path) -> Result<(String, f64, f64), String> {
+    let calls = std::fs::read_to_string(live.join("calls.jsonl")).map_err(|e| e.to_string())?;
+    let wav = std::fs::read_dir(live)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "wav"))
+        .ok_or("no WAV in the live view")?;
+    let (left, right) = channels(&wav);
+    Ok((
+        calls,
+        tone::dominance_db(&left, CALLER_HZ, CALLEE_HZ),
+        tone::dominance_db(&right, CALLEE_HZ, CALLER_HZ),
+    ))
+}
+
 fn case<'a>(cases: &'a [CaseSummary], id: &str) -> &'a CaseSummary {
     cases.iter().find(|c| c.report.case_id == id).unwrap()
 }
@@ -204,9 +374,11 @@ fn feed_records(ctrl: &Running, calea: &Path) -> tokio::task::JoinHandle<()> {
 }
 
 fn start_collector(
+    listen: &str,
     calea: &Path,
     private: &Path,
     out_root: &Path,
+    live_every: Option<Duration>,
 ) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<CaseSummary>>) {
     let stop = Arc::new(AtomicBool::new(false));
     let (calea, private, out_root) = (
@@ -215,17 +387,19 @@ fn start_collector(
         out_root.to_path_buf(),
     );
     let flag = stop.clone();
-    let sock = std::net::UdpSocket::bind(COLLECTOR).unwrap();
+    let sock = std::net::UdpSocket::bind(listen).unwrap();
+    let listen = listen.parse().unwrap();
     let handle = std::thread::spawn(move || {
         let sk = cablekey_keyfile::load_private_key(&private).unwrap();
-        let collector = collect::Collector::open(&collect::Request {
+        let mut collector = collect::Collector::open(&collect::Request {
             data_dir: &calea,
             case_id: None,
             le_key: &sk,
             out_root,
-            listen: COLLECTOR.parse().unwrap(),
+            listen,
         })
         .unwrap();
+        collector.live_every = live_every;
         // A bound on the whole test, whatever happens to it.
         let until = Instant::now() + Duration::from_secs(90);
         collect::run(&sock, collector, &flag, Some(until)).unwrap()
@@ -239,6 +413,7 @@ fn start_collector(
 async fn call(
     a: &Cta,
     b: &Cta,
+    b_number: &str,
     dir: &Path,
     tag: &str,
     during: impl FnOnce(),
@@ -254,7 +429,7 @@ async fn call(
     let phase = |p: Phase| move |s: &Snapshot| s.phases[0] == p;
     say(a, "offhook").await;
     wait_for(a, STEP, phase(Phase::DialTone)).await;
-    say(a, &format!("dial {B_NUMBER}")).await;
+    say(a, &format!("dial {b_number}")).await;
     wait_for(b, STEP, phase(Phase::Ringing)).await;
     say(b, "offhook").await;
     let keyed = |s: &Snapshot| {

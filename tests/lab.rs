@@ -229,3 +229,91 @@ fn derived_keys_the_caller_derives_k_the_escrow_holds_it_and_no_log_shows_any_ke
         }
     }
 }
+
+/// The lab's warrant (127.0.3.40-44): a CALEA server in the lab's process
+/// provisions a task for 2001 over the LI API with a CA made for the run;
+/// the target's calls are delivered under `lab/cases/<case id>/` with both
+/// parties' tones, the other calls are not. A warrant whose target makes
+/// no call fails the run (exit 1).
+#[test]
+fn the_warrant_intercepts_the_targets_calls_and_delivers_the_case() {
+    let dir = common::scratch_dir("lab-warrant");
+    let lab = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cablekey"))
+            .arg("lab")
+            .args(args)
+            .args(["--controller", "127.0.3.40:2727"])
+            .args(["--cta-base", "127.0.3.41"])
+            .arg("--data")
+            .arg(dir.join("data"))
+            .arg("--dir")
+            .arg(dir.join("lab"))
+            .output()
+            .unwrap()
+    };
+    let run = lab(&["--ctas", "4", "--talk", "1", "--calls", "4"]);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "{all}");
+    assert!(stdout.contains("warrant: interception passed"), "{stdout}");
+
+    // The target's calls: 2001->2002 and 2002->2001 with four CTAs.
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("left (caller)"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for row in &rows {
+        assert!(row.contains("2001") && row.ends_with("  ok"), "{row}");
+        let margins: Vec<f64> = row
+            .split(" dB")
+            .filter_map(|p| p.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(margins.len(), 2, "{row}");
+        assert!(margins.iter().all(|m| *m >= 20.0), "{row}");
+    }
+    let cases: Vec<_> = std::fs::read_dir(dir.join("lab/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    let case = &cases[0];
+    for f in [
+        "manifest.json",
+        "calls.jsonl",
+        "decrypted.pcap",
+        "report.json",
+    ] {
+        assert!(case.join(f).is_file(), "{f} in {}", case.display());
+    }
+    let wavs = std::fs::read_dir(case)
+        .unwrap()
+        .filter(|e| {
+            let p = e.as_ref().unwrap().path();
+            p.extension().is_some_and(|x| x == "wav")
+        })
+        .count();
+    assert_eq!(wavs, 2);
+    // Only the target's calls are in the call records.
+    let records = std::fs::read_to_string(case.join("calls.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 2, "{records}");
+    assert!(records.lines().all(|l| l.contains("\"2001\"")), "{records}");
+    // The LI API audited it all; the chain verifies.
+    common::cli_ok(&dir, &["audit", "verify", "lab/li/audit.log"]);
+
+    // A target that makes no call: nothing intercepted, the run fails.
+    let run = lab(&[
+        "--ctas",
+        "2",
+        "--talk",
+        "0.5",
+        "--calls",
+        "1",
+        "--warrant-target",
+        "9999",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("nothing was intercepted"), "{stdout}");
+    assert!(stdout.contains("lab: FAILED"), "{stdout}");
+}

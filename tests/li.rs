@@ -25,49 +25,7 @@ use cablekey_protocol::li::{Mode, TaskSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cablekey");
 
-fn run(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ cablekey {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(out.status.success(), "cablekey {args:?} failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// LE keys, the CA, the controller's and the CALEA server's certificates.
-fn keys_and_certs(dir: &Path, controller_ip: &str) {
-    keyfile::generate_keypair(&dir.join("le.key"), &dir.join("le.pub")).unwrap();
-    ok(dir, &["ca", "init", "--dir", "ca"]);
-    ok(
-        dir,
-        &[
-            "ca",
-            "issue",
-            "--dir",
-            "ca",
-            "--name",
-            "controller",
-            "--server",
-            controller_ip,
-        ],
-    );
-    ok(
-        dir,
-        &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"],
-    );
-}
+use common::{cli_ok as ok, cli_run as run, li_certs as keys_and_certs};
 
 fn settings(dir: &Path, ip: &str, endpoints: &[(usize, &str, &str)]) -> Settings {
     let mut text = format!(
@@ -370,6 +328,7 @@ fn spec(case: &str, start: u64, end: u64, modes: &[Mode]) -> TaskSpec {
         end_unix_ms: end,
         modes: modes.to_vec(),
         collector: "127.0.0.165:5000".into(),
+        cci: None,
     }
 }
 
@@ -530,11 +489,17 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     );
     let granted = entries.iter().filter(|e| e["outcome"] == "granted").count();
     assert!(granted >= 6, "provisions, revoke, list, the granted fetch");
+    // Clients, or the controller itself for the tasks' media side.
     assert!(entries.iter().all(|e| e["client"] == "-"
+        || (e["client"] == "controller" && e["op"].as_str().unwrap().starts_with("media-"))
         || e["client"]
             .as_str()
             .unwrap()
             .starts_with("CN=calea sha256:")));
+    // T-OK allows current mode: its target's media was intercepted.
+    assert!(entries
+        .iter()
+        .any(|e| e["op"] == "media-on" && e["case"] == "T-OK"));
 
     // The real log verifies; a changed byte and a deleted entry do not.
     ok(&dir, &["audit", "verify", "li-audit.log"]);
@@ -551,4 +516,172 @@ fn refusals_are_audited_and_the_audit_log_is_tamper_evident() {
     let out = run(&dir, &["audit", "verify", "deleted.log"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 4"));
+}
+
+/// `[li] allowed_clients` and `revoked_clients` (127.0.3.50): a
+/// certificate of the CA that is not on the allow-list is refused; one
+/// revoked by serial in the list file is refused from its next request on,
+/// without a restart; a list that cannot be parsed refuses everyone until
+/// fixed; each refusal is audited; a missing list stops the controller.
+#[test]
+fn client_allow_list_and_revocation_list_are_enforced_and_audited() {
+    use cablekey_gateway_controller::li::identity::Identity;
+    let dir = common::scratch_dir("li-clients");
+    let ip = "127.0.3.50";
+    keys_and_certs(&dir, ip);
+    for name in ["calea-2", "intruder"] {
+        ok(
+            &dir,
+            &["ca", "issue", "--dir", "ca", "--name", name, "--client"],
+        );
+    }
+    let identity = |name: &str| {
+        let certs = cablekey_keyfile::tls::load_certs(&dir.join(format!("ca/{name}.crt"))).unwrap();
+        Identity::of(&certs[0])
+    };
+    let (first, second) = (identity("calea"), identity("calea-2"));
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let revoked = dir.join("revoked.txt");
+    std::fs::write(&revoked, "# nothing revoked yet\n").unwrap();
+    let configured = || {
+        let mut s = settings(&dir, ip, &[]);
+        let li = s.li.as_mut().unwrap();
+        li.allowed_clients = vec![
+            "CN=calea".parse().unwrap(),
+            format!("sha256:{}", hex(&second.fingerprint))
+                .parse()
+                .unwrap(),
+        ];
+        li.revoked_clients = Some(revoked.clone());
+        s
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let running = service::start(configured(), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let client = |name: &str| {
+            conn(
+                &dir,
+                ip,
+                Some((&format!("ca/{name}.crt"), &format!("ca/{name}.key"))),
+            )
+        };
+        let (calea, calea2, intruder) = (client("calea"), client("calea-2"), client("intruder"));
+        let code = |r: Result<Vec<cablekey_protocol::li::Task>, _>| match r {
+            Ok(_) => "granted".to_string(),
+            Err(e) => {
+                let e: cablekey_calea_server::li_client::ClientError = e;
+                e.refusal_code().unwrap_or("no code").to_string()
+            }
+        };
+        assert_eq!(code(calea.list().await), "granted");
+        assert_eq!(code(calea2.list().await), "granted");
+        assert_eq!(code(intruder.list().await), "client_not_allowed");
+
+        // Revoked by serial (as openssl prints it: upper case, colons).
+        let serial = first.serial.clone().unwrap().to_uppercase();
+        std::fs::write(&revoked, format!("serial:{serial}  # lost\n")).unwrap();
+        assert_eq!(code(calea.list().await), "client_revoked");
+        assert_eq!(code(calea2.list().await), "granted");
+        // A list that does not parse: everyone refused until it is fixed.
+        std::fs::write(&revoked, "serial:zz\n").unwrap();
+        assert_eq!(code(calea2.list().await), "unavailable");
+        std::fs::write(&revoked, format!("serial:{serial}\n")).unwrap();
+        assert_eq!(code(calea2.list().await), "granted");
+        assert_eq!(code(calea.list().await), "client_revoked");
+        running.shutdown(Duration::from_secs(1)).await;
+
+        std::fs::remove_file(&revoked).unwrap();
+        let err = service::start(configured(), Duration::from_secs(1))
+            .await
+            .err()
+            .expect("refused to start without its revocation list");
+        assert!(err.to_string().contains("revocation list"), "{err}");
+    });
+    let entries = audit_lines(&dir.join("li-audit.log"));
+    let refused = |code: &str| {
+        entries
+            .iter()
+            .filter(|e| e["outcome"] == "refused" && e["detail"].as_str().unwrap().contains(code))
+            .count()
+    };
+    assert_eq!(refused("client_not_allowed"), 1);
+    assert_eq!(refused("client_revoked"), 2);
+    assert_eq!(refused("unavailable"), 1);
+    let intruder = entries
+        .iter()
+        .find(|e| e["detail"].as_str().unwrap().contains("client_not_allowed"))
+        .unwrap();
+    assert!(intruder["client"]
+        .as_str()
+        .unwrap()
+        .starts_with("CN=intruder sha256:"));
+    ok(&dir, &["audit", "verify", "li-audit.log"]);
+}
+
+/// The media side follows the task's window on the service's timers
+/// (127.0.3.51): a task provisioned before its start is turned on at its
+/// start and off after its end, each audited with the case and its CCI; a
+/// historical-only task never has media copied.
+#[test]
+fn media_intercepts_start_and_end_with_the_task_window() {
+    let dir = common::scratch_dir("li-media-window");
+    let ip = "127.0.3.51";
+    keys_and_certs(&dir, ip);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = dir.join("li-audit.log");
+    let (start, end, cci) = rt.block_on(async {
+        let running = service::start(settings(&dir, ip, &[]), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let calea = conn(&dir, ip, Some(("ca/calea.crt", "ca/calea.key")));
+        let now = unix_ms();
+        let (start, end) = (now + 1_500, now + 3_000);
+        let mut live = spec("W-LIVE", start, end, &[Mode::Current]);
+        live.collector = format!("{ip}:5000");
+        let task = calea.provision(&live).await.unwrap();
+        let mut hist = spec("W-HIST", now - 1_000, end, &[Mode::Historical]);
+        hist.target = "4002".into();
+        calea.provision(&hist).await.unwrap();
+        // Wanting a CCI another task holds is refused.
+        let mut clash = spec("W-CLASH", now, end, &[Mode::Future]);
+        clash.cci = task.cci;
+        let err = calea.provision(&clash).await.unwrap_err();
+        assert_eq!(err.refusal_code(), Some("duplicate_cci"), "{err}");
+        tokio::time::sleep(Duration::from_millis(end - now + 800)).await;
+        running.shutdown(Duration::from_secs(1)).await;
+        (start, end, task.cci.unwrap())
+    });
+    let entries = audit_lines(&log);
+    let media: Vec<(&str, &str, u64, &str)> = entries
+        .iter()
+        .filter(|e| e["op"].as_str().unwrap().starts_with("media-"))
+        .map(|e| {
+            (
+                e["op"].as_str().unwrap(),
+                e["case"].as_str().unwrap(),
+                e["time_unix_ms"].as_u64().unwrap(),
+                e["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(media.len(), 2, "{media:?}");
+    let (on, off) = (media[0], media[1]);
+    assert_eq!(
+        (on.0, on.1, off.0, off.1),
+        ("media-on", "W-LIVE", "media-off", "W-LIVE")
+    );
+    assert!(
+        on.2 >= start && on.2 < start + 1_000,
+        "on at {} for {start}",
+        on.2
+    );
+    assert!(
+        off.2 > end && off.2 < end + 1_000,
+        "off at {} for {end}",
+        off.2
+    );
+    let tag = format!("es-cci {cci:08X} es-ccd {ip}:5000");
+    assert!(on.3 == tag && off.3 == tag, "{media:?}");
 }

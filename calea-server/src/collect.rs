@@ -12,6 +12,11 @@
 //! added and the waiting copies tried again. Copies with an unknown
 //! identifier, or outside their warrant's window, are counted and dropped:
 //! never written anywhere.
+//!
+//! While collecting, a live view can be written every so often
+//! ([`Collector::live_every`]): each case's WAVs so far and its call
+//! records, under `<case dir>/live/`, replaced as a whole, so a case can
+//! listen while the call runs. The delivery proper is written on stop.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
@@ -25,7 +30,7 @@ use cablekey_protocol::escrow::LePrivateKey;
 use crate::clock::{self, UnixMs};
 use crate::decrypt::{Decryptor, Outcome};
 use crate::deliver::{self, DeliverError, PcapOut};
-use crate::fsutil::FsError;
+use crate::fsutil::{self, FsError};
 use crate::keys::{dir_index, open_calls};
 use crate::net;
 use crate::offline::{self, Counts, DecryptError, RecordProblem, Report};
@@ -40,6 +45,8 @@ pub const LOOK_EVERY: Duration = Duration::from_millis(250);
 pub const MAX_WAITING: usize = 4096;
 /// The raw copies as received, per case: the delivery's source.
 pub const COPIES: &str = "copies.pcap";
+/// The live view's directory inside a case's delivery directory.
+pub const LIVE: &str = "live";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -91,6 +98,8 @@ struct Case {
     counts: Counts,
     waiting: VecDeque<Waiting>,
     looked: Option<Instant>,
+    /// Packets decrypted when the live view was last written.
+    live_at: u64,
 }
 
 /// One case's delivery.
@@ -112,6 +121,10 @@ pub struct Collector<'k> {
     pub unknown: u64,
     /// Datagrams too short to be a copy.
     pub malformed: u64,
+    /// Write the live view this often while copies arrive (`None`: never).
+    pub live_every: Option<Duration>,
+    /// Live views that could not be written (collection goes on).
+    pub live_failures: u64,
 }
 
 impl<'k> Collector<'k> {
@@ -145,6 +158,8 @@ impl<'k> Collector<'k> {
             by_cci: HashMap::new(),
             unknown: 0,
             malformed: 0,
+            live_every: None,
+            live_failures: 0,
         };
         for warrant in warrants {
             let out = req.out_root.join(&warrant.case_id);
@@ -160,6 +175,7 @@ impl<'k> Collector<'k> {
                 counts: Counts::default(),
                 waiting: VecDeque::new(),
                 looked: None,
+                live_at: 0,
                 warrant,
             };
             if let Some(cci) = case.warrant.cci {
@@ -256,11 +272,47 @@ impl<'k> Collector<'k> {
         Ok(added)
     }
 
-    /// Ends collection: every case's delivery is written and sealed.
+    /// Writes the live view of each case with copies decrypted since the
+    /// last one: every call's WAV so far and `calls.jsonl`, rendered into
+    /// `<case dir>/live.tmp/` and then renamed to `live/` (the previous
+    /// view moved aside first), so a reader finds a whole set. Each view
+    /// renders the calls from their start: meant for calls of minutes, at
+    /// an interval of seconds.
+    pub fn live(&mut self) -> Result<(), CollectError> {
+        for case in &mut self.cases {
+            if case.counts.rtp_decrypted == case.live_at {
+                continue;
+            }
+            case.live_at = case.counts.rtp_decrypted;
+            let (tmp, live, old) = (
+                case.out.join("live.tmp"),
+                case.out.join(LIVE),
+                case.out.join("live.old"),
+            );
+            for d in [&tmp, &old] {
+                remove_dir(d)?;
+            }
+            std::fs::create_dir(&tmp).map_err(fsutil::err(&tmp))?;
+            let mut files = Vec::new();
+            offline::render_calls(&tmp, case.dec.calls(), &mut case.audio, &mut files)?;
+            if live.exists() {
+                std::fs::rename(&live, &old).map_err(fsutil::err(&live))?;
+            }
+            std::fs::rename(&tmp, &live).map_err(fsutil::err(&tmp))?;
+            remove_dir(&old)?;
+        }
+        Ok(())
+    }
+
+    /// Ends collection: every case's delivery is written and sealed (the
+    /// live view is removed: the delivery supersedes it).
     pub fn finish(self) -> Result<Vec<CaseSummary>, CollectError> {
         let capture = format!("live copies to {}", self.listen);
         let mut out = Vec::new();
         for mut case in self.cases {
+            for d in [LIVE, "live.tmp", "live.old"] {
+                remove_dir(&case.out.join(d))?;
+            }
             case.counts.no_key += case.waiting.len() as u64;
             case.pcap.finish()?;
             case.copies.finish()?;
@@ -289,6 +341,14 @@ impl<'k> Collector<'k> {
             });
         }
         Ok(out)
+    }
+}
+
+/// Removes a directory and what it holds; one that is not there is fine.
+fn remove_dir(d: &Path) -> Result<(), CollectError> {
+    match std::fs::remove_dir_all(d) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fsutil::err(d)(e).into()),
+        _ => Ok(()),
     }
 }
 
@@ -358,7 +418,18 @@ pub fn run(
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .map_err(CollectError::Socket)?;
     let mut buf = vec![0u8; 65_536];
+    let mut live_at = Instant::now();
     while !stop.load(Ordering::SeqCst) && until.is_none_or(|t| Instant::now() < t) {
+        if let Some(every) = collector.live_every {
+            if live_at.elapsed() >= every {
+                live_at = Instant::now();
+                if let Err(e) = collector.live() {
+                    // The view is a convenience: collection goes on.
+                    collector.live_failures += 1;
+                    tracing::warn!("live view not written: {e}");
+                }
+            }
+        }
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => collector.datagram(Instant::now(), from, &buf[..n])?,
             // Timed out (the stop flag is looked at), or a signal arrived.

@@ -73,6 +73,8 @@ pub enum WarrantError {
         cci: u32,
         other: String,
     },
+    #[error("case {case}: the warrant's call-content identifier is {ours:08X}, the controller's task has {task:08X}")]
+    CciMismatch { case: String, ours: u32, task: u32 },
     #[error("{path}: not a warrant book ({why})")]
     Corrupt { path: PathBuf, why: String },
     #[error(transparent)]
@@ -192,6 +194,41 @@ impl WarrantBook {
         w.revoked_unix_ms = None;
         self.warrants.push(w);
         self.save()
+    }
+
+    /// Records the call-content identifier the controller assigned to the
+    /// warrant's task (the task response's `cci`), so the collector maps
+    /// the copies to the case. A warrant that has one keeps it: the task
+    /// was asked for with it.
+    pub fn set_cci(&mut self, case_id: &str, cci: u32) -> Result<(), WarrantError> {
+        if let Some(other) = self
+            .warrants
+            .iter()
+            .find(|x| x.case_id != case_id && x.cci == Some(cci))
+        {
+            return Err(WarrantError::DuplicateCci {
+                case: case_id.to_string(),
+                cci,
+                other: other.case_id.clone(),
+            });
+        }
+        let w = self
+            .warrants
+            .iter_mut()
+            .find(|w| w.case_id == case_id)
+            .ok_or_else(|| WarrantError::UnknownCase(case_id.to_string()))?;
+        match w.cci {
+            Some(c) if c == cci => Ok(()),
+            Some(c) => Err(WarrantError::CciMismatch {
+                case: case_id.to_string(),
+                ours: c,
+                task: cci,
+            }),
+            None => {
+                w.cci = Some(cci);
+                self.save()
+            }
+        }
     }
 
     /// Marks a warrant revoked at `now` and saves the book.

@@ -64,6 +64,11 @@ pub struct TaskSpec {
     pub modes: Vec<Mode>,
     /// `ip:port` of the CALEA collector for media copies.
     pub collector: String,
+    /// The call-content identifier (`es-cci`) the CALEA server wants its
+    /// copies tagged with; absent, the controller assigns one and returns
+    /// it in [`Task::cci`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cci: Option<u32>,
 }
 
 /// A task as the controller holds it.
@@ -74,6 +79,12 @@ pub struct Task {
     /// Client identity that provisioned it (certificate subject and fingerprint).
     pub provisioned_by: String,
     pub revoked_unix_ms: Option<u64>,
+    /// The call-content identifier (`es-cci`) the media copies of this
+    /// task carry: the one asked for, else assigned by the controller,
+    /// unique among the controller's tasks. The collector maps it to the
+    /// case. `None` only in task books written before it existed.
+    #[serde(default)]
+    pub cci: Option<u32>,
 }
 
 /// One escrow record with the epoch record it was sealed under, both in

@@ -57,6 +57,20 @@ pub struct IssueArgs {
     days: u32,
 }
 
+impl IssueArgs {
+    /// For in-process use (`cablekey lab`): a server certificate for
+    /// `server` (IP addresses, DNS names), or a client one if it is empty.
+    pub fn new(dir: &Path, name: &str, server: Vec<String>) -> IssueArgs {
+        IssueArgs {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            client: server.is_empty(),
+            server,
+            days: 2,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     #[error(transparent)]

@@ -99,6 +99,10 @@ enum CaleaCommand {
         /// Deliveries go to <out-root>/<case id>/.
         #[arg(long, default_value = cablekey_calea_server::DEFAULT_CASES_DIR)]
         out_root: PathBuf,
+        /// Write the live view (<case dir>/live/: WAVs and calls.jsonl so
+        /// far) this often, in seconds, while copies arrive; 0: never.
+        #[arg(long, default_value_t = 2.0)]
+        live_every: f64,
     },
 }
 
@@ -218,12 +222,13 @@ pub fn run(args: CaleaArgs) -> ExitCode {
             key,
             duration,
             out_root,
+            live_every,
         } => collect(
             &args.data_dir,
             listen,
             case.as_deref(),
             &key,
-            duration,
+            (duration, live_every),
             out_root,
         ),
     };
@@ -284,7 +289,7 @@ fn warrant(data_dir: &Path, cmd: WarrantCommand) -> anyhow::Result<ExitCode> {
             book.revoke(&case, clock::now())?;
             println!("revoked warrant for case {case}");
         }
-        WarrantCommand::Push { case, li } => li::push(book.active(&case)?, &li)?,
+        WarrantCommand::Push { case, li } => li::push(data_dir, book.active(&case)?, &li)?,
         WarrantCommand::Withdraw { case, li } => li::withdraw(&case, &li)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -345,7 +350,7 @@ fn collect(
     listen: SocketAddr,
     case: Option<&str>,
     key: &Path,
-    duration: Option<f64>,
+    (duration, live_every): (Option<f64>, f64),
     out_root: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -353,13 +358,15 @@ fn collect(
     let sk = cablekey_keyfile::load_private_key(key)?;
     let sock = std::net::UdpSocket::bind(listen).with_context(|| format!("--listen {listen}"))?;
     let listen = sock.local_addr()?;
-    let collector = collect::Collector::open(&collect::Request {
+    let mut collector = collect::Collector::open(&collect::Request {
         data_dir,
         case_id: case,
         le_key: &sk,
         out_root,
         listen,
     })?;
+    collector.live_every = (live_every.is_finite() && live_every > 0.0)
+        .then(|| std::time::Duration::from_secs_f64(live_every.min(86_400.0)));
     println!(
         "collecting copies on {listen} for {}",
         collector.cases().join(", ")

@@ -49,8 +49,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Provisions a warrant as a task (idempotent: pushing it again is fine).
-pub fn push(w: &Warrant, li: &LiArgs) -> anyhow::Result<()> {
+/// Provisions a warrant as a task (idempotent: pushing it again is fine)
+/// and records the task's call-content identifier in the warrant book.
+pub fn push(data_dir: &Path, w: &Warrant, li: &LiArgs) -> anyhow::Result<()> {
     let spec = TaskSpec {
         case_id: w.case_id.clone(),
         target: w.target.clone(),
@@ -58,11 +59,16 @@ pub fn push(w: &Warrant, li: &LiArgs) -> anyhow::Result<()> {
         end_unix_ms: w.end_unix_ms,
         modes: w.modes.clone(),
         collector: w.collector.to_string(),
+        cci: w.cci,
     };
     let c = client(li)?;
     let task = runtime()?.block_on(c.provision(&spec))?;
+    let cci = task
+        .cci
+        .context("the controller's task has no call-content identifier")?;
+    WarrantBook::load(data_dir)?.set_cci(&w.case_id, cci)?;
     println!(
-        "task for case {} provisioned on {} by {}",
+        "task for case {} provisioned on {} by {}, es-cci {cci:08X}",
         task.spec.case_id, li.controller, task.provisioned_by
     );
     Ok(())
@@ -83,8 +89,9 @@ pub fn tasks(li: &LiArgs) -> anyhow::Result<ExitCode> {
             Some(r) => format!("revoked {}", clock::rfc3339(r)),
             None => "active".into(),
         };
+        let cci = t.cci.map_or("-".to_string(), |c| format!("{c:08X}"));
         println!(
-            "{}\ttarget {}\t{} .. {}\t{}\t{state}",
+            "{}\ttarget {}\t{} .. {}\t{}\tcci {cci}\t{state}",
             t.spec.case_id,
             t.spec.target,
             clock::rfc3339(t.spec.start_unix_ms),

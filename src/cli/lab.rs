@@ -25,6 +25,7 @@ use clap::{Args, ValueEnum};
 use super::controller::wait_for_stop;
 
 mod pstn;
+mod warrant;
 
 /// The caller sends this tone, the called party the other one.
 const CALLER_HZ: f64 = 1000.0;
@@ -94,6 +95,16 @@ pub struct LabArgs {
     /// gateway.
     #[arg(long, default_value_t = 2)]
     pstn_calls: usize,
+    /// No warrant: without it the lab runs a CALEA server on the
+    /// controller's address, provisions a warrant for the first CTA's
+    /// number over the LI API (mutual TLS, a CA made for the run) and
+    /// checks the case delivered under <dir>/cases/.
+    #[arg(long)]
+    no_warrant: bool,
+    /// The warrant's target number (default: the first CTA's, 2001). The
+    /// check fails if none of the target's calls was intercepted.
+    #[arg(long, value_name = "NUMBER", conflicts_with = "no_warrant")]
+    warrant_target: Option<String>,
 }
 
 pub fn run(args: LabArgs) -> ExitCode {
@@ -129,8 +140,8 @@ const PSTN_NUMBER: &str = "915551234567";
 
 /// What one call showed.
 struct CallReport {
-    /// Who called whom: numbers, or `PSTN`.
-    route: String,
+    /// Who called whom: caller and callee numbers, `PSTN` for the network.
+    parties: (String, String),
     call_id: String,
     /// Last digit to ringing, as the caller's CTA saw it.
     setup: Duration,
@@ -201,6 +212,15 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         Keys::Derived => session_keys(&args, &mut settings)?,
         Keys::Random => Vec::new(),
     };
+    let prepared = match args.no_warrant {
+        true => None,
+        false => Some(warrant::prepare(
+            &args.dir,
+            args.controller.ip(),
+            args.warrant_target.as_deref().unwrap_or(&number(0)),
+            &mut settings,
+        )?),
+    };
     let started_ms = cablekey_gateway_controller::escrow::unix_ms();
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
     let (ctas, proxies) = match start_ctas(&args, ctrl.addr, session_keys).await {
@@ -218,6 +238,19 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
         args.data.display()
     );
 
+    let calea = match (&prepared, ctrl.li_addr) {
+        (Some(p), Some(li)) => {
+            let key = args.dir.join("le-private.key");
+            match warrant::start(p, li, &args.dir, &key).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    stop_all(ctas, ctrl).await;
+                    return Err(e.context("starting the lab's CALEA server"));
+                }
+            }
+        }
+        _ => None,
+    };
     let gateway = match start_gateway(&args, ctrl.addr).await {
         Ok(g) => g,
         Err(e) => {
@@ -258,9 +291,27 @@ async fn lab(args: LabArgs) -> anyhow::Result<bool> {
             sum(|t| &t.duplicated)
         );
     }
+    let intercepted = match calea {
+        Some(c) => {
+            let calls: Vec<_> = reports
+                .iter()
+                .map(|r| warrant::LabCall {
+                    call_id: &r.call_id,
+                    caller: &r.parties.0,
+                    callee: &r.parties.1,
+                })
+                .collect();
+            c.verdict(&calls).await.unwrap_or_else(|e| {
+                println!("warrant: FAILED: {e:#}");
+                false
+            })
+        }
+        None => true,
+    };
     let ok = reports.len() == args.calls + args.pstn_calls
         && reports.iter().all(CallReport::ok)
-        && stored == Ok(reports.len());
+        && stored == Ok(reports.len())
+        && intercepted;
     println!(
         "{}",
         if ok {
@@ -536,7 +587,7 @@ async fn call(
     let (call_id, key_a, derived_a) = conn(&sa).context("caller has no key")?;
     let (_, key_b, derived_b) = conn(&sb).context("callee has no key")?;
     Ok(CallReport {
-        route: format!("{}->{}", number(a), number(b)),
+        parties: (number(a), number(b)),
         call_id,
         setup,
         keys: (key_a, key_b),
@@ -638,7 +689,7 @@ fn print_table(reports: &[CallReport], m: &Metrics, stored: &Result<usize, Strin
         println!(
             "{:>4}  {:<11}  {:<16}  {:>6.1} ms  {:<20}  {:<8}  {:<8}  {:>9}  {:>9}  {}",
             i + 1,
-            r.route,
+            format!("{}->{}", r.parties.0, r.parties.1),
             r.call_id,
             r.setup.as_secs_f64() * 1e3,
             key,

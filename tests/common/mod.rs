@@ -305,3 +305,55 @@ pub fn write_controller_config(
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `cablekey ARGS` run in `dir`, its output echoed for the test log.
+pub fn cli_run(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ cablekey {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `cablekey ARGS` that must succeed; its standard output.
+pub fn cli_ok(dir: &Path, args: &[&str]) -> String {
+    let out = cli_run(dir, args);
+    assert!(out.status.success(), "cablekey {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// For the LI API: LE keys (`le.key`, `le.pub`), the head-end CA (`ca/`),
+/// the controller's server certificate for `controller_ip` and the CALEA
+/// server's client certificate (`ca/calea.crt`).
+pub fn li_certs(dir: &Path, controller_ip: &str) {
+    cablekey_gateway_controller::escrow::keyfile::generate_keypair(
+        &dir.join("le.key"),
+        &dir.join("le.pub"),
+    )
+    .unwrap();
+    cli_ok(dir, &["ca", "init", "--dir", "ca"]);
+    cli_ok(
+        dir,
+        &[
+            "ca",
+            "issue",
+            "--dir",
+            "ca",
+            "--name",
+            "controller",
+            "--server",
+            controller_ip,
+        ],
+    );
+    cli_ok(
+        dir,
+        &["ca", "issue", "--dir", "ca", "--name", "calea", "--client"],
+    );
+}

@@ -18,14 +18,18 @@ use cablekey_protocol::li::{ApiError, Delivery, Line, Mode, Task, TaskSpec};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::audit::{Entry, Head};
 use super::calls::{Calls, Subscription};
+use super::clients::Clients;
 use super::files::{self, AuditLog};
+use super::identity::Identity;
 use super::route::{self, Op};
 use super::task::{covers, Refusal, TaskBook, Window};
 use crate::escrow::{unix_ms, Escrow, EscrowStore, TimeRange};
+use crate::intercept::Intercept;
+use crate::service::InterceptCommand;
 
 /// Largest request body (a task spec).
 const MAX_BODY: usize = 64 * 1024;
@@ -39,6 +43,8 @@ pub const AUDIT_HEAD: &str = "cablekey-audit-head";
 pub struct Client {
     pub identity: String,
     pub peer: SocketAddr,
+    /// The certificate, for the allow-list and revocation checks.
+    pub cert: Option<Identity>,
 }
 
 /// A response body: whole, or a stream of JSON lines.
@@ -80,6 +86,19 @@ pub struct Api<S> {
     audit: AuditLog,
     escrow: Arc<Escrow<S>>,
     calls: Arc<Calls>,
+    clients: Clients,
+    /// Woken when the book changes, so media intercepts follow it.
+    media: Notify,
+}
+
+/// Longest the media loop sleeps without looking at the book again (the
+/// wall clock may be stepped).
+const MEDIA_RECHECK: Duration = Duration::from_secs(30);
+
+/// A fresh call-content identifier from the OS generator.
+fn fresh_cci() -> u32 {
+    use getrandom::rand_core::{Rng, UnwrapErr};
+    UnwrapErr(getrandom::SysRng).next_u32()
 }
 
 fn line(l: &Line) -> Bytes {
@@ -122,6 +141,7 @@ impl<S: EscrowStore> Api<S> {
         audit: AuditLog,
         escrow: Arc<Escrow<S>>,
         calls: Arc<Calls>,
+        clients: Clients,
     ) -> Api<S> {
         Api {
             book: Mutex::new(book),
@@ -129,6 +149,70 @@ impl<S: EscrowStore> Api<S> {
             audit,
             escrow,
             calls,
+            clients,
+            media: Notify::new(),
+        }
+    }
+
+    /// Keeps the call core's media intercepts what the task book asks for
+    /// ([`TaskBook::media_at`]): on start (tasks survive restarts), when a
+    /// task is provisioned or revoked, and at each task's start and end.
+    /// Each change is audited (`media-on` / `media-off`, the case and the
+    /// CCI; the target is in the task) and sent to the driver, whose
+    /// `set_intercept` / `clear_intercept` also re-tap calls in progress.
+    /// Ends when the driver is gone.
+    pub async fn media_taps(self: Arc<Self>, tx: mpsc::UnboundedSender<InterceptCommand>) {
+        let mut applied: std::collections::BTreeMap<String, (String, Intercept)> =
+            Default::default();
+        loop {
+            let now = unix_ms();
+            let (want, next) = {
+                let book = self.book.lock().await;
+                (book.media_at(now), book.next_media_change(now))
+            };
+            // A task that stops (or is replaced on its target) is off; a
+            // new one is on. Replacing needs no Clear: Set replaces.
+            let mut changes: Vec<(&str, &str, Intercept, Option<InterceptCommand>)> = Vec::new();
+            for (n, old) in &applied {
+                if want.get(n) != Some(old) {
+                    let clear = (!want.contains_key(n)).then(|| InterceptCommand::Clear(n.clone()));
+                    changes.push(("media-off", &old.0, old.1, clear));
+                }
+            }
+            for (n, new) in &want {
+                if applied.get(n) != Some(new) {
+                    let set = InterceptCommand::Set(n.clone(), new.1);
+                    changes.push(("media-on", &new.0, new.1, Some(set)));
+                }
+            }
+            for (op, case, i, command) in changes {
+                let who = Client {
+                    identity: "controller".into(),
+                    peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    cert: None,
+                };
+                let mut e = Self::entry(&who, op, Some(case), None);
+                e.outcome = "done".into();
+                e.detail = format!("es-cci {} es-ccd {}", i.cci, i.collector);
+                if let Err(err) = self.audit.append(e).await {
+                    // Not audited, still done: stopping an intercept must
+                    // not wait for the disk, and starting one is the
+                    // warrant's order. The log says so.
+                    tracing::error!(case = %case, "audit log: {err}; {op} not audited");
+                }
+                tracing::info!(case = %case, cci = %i.cci, "{op}");
+                if command.is_some_and(|c| tx.send(c).is_err()) {
+                    return;
+                }
+            }
+            applied = want;
+            let left = next.map_or(MEDIA_RECHECK, |at| {
+                Duration::from_millis(at.saturating_sub(now)).min(MEDIA_RECHECK)
+            });
+            tokio::select! {
+                _ = self.media.notified() => {}
+                _ = tokio::time::sleep(left) => {}
+            }
         }
     }
 
@@ -151,6 +235,7 @@ impl<S: EscrowStore> Api<S> {
         let who = Client {
             identity: "-".into(),
             peer,
+            cert: None,
         };
         let mut e = Self::entry(&who, "tls-handshake", None, None);
         e.detail = why.to_string();
@@ -174,9 +259,15 @@ impl<S: EscrowStore> Api<S> {
         if name == "unknown" {
             entry.detail = format!("{} {}", parts.method, parts.uri.path());
         }
-        let result = match op {
-            Ok(op) => self.run(&who, op, body).await,
-            Err(r) => Err(r),
+        // Who may ask comes before what is asked.
+        let allowed = match &who.cert {
+            Some(cert) => self.clients.check(cert),
+            None => Err(Refusal::ClientNotAllowed),
+        };
+        let result = match (allowed, op) {
+            (Err(r), _) => Err(r),
+            (Ok(()), Ok(op)) => self.run(&who, op, body).await,
+            (Ok(()), Err(r)) => Err(r),
         };
         let (status, detail) = match &result {
             Ok(Answer::Json { status, case, .. }) => {
@@ -259,10 +350,11 @@ impl<S: EscrowStore> Api<S> {
                     .map_err(|e| Refusal::BadRequest(format!("task: {e}")))?;
                 let mut book = self.book.lock().await;
                 let mut next = book.clone();
-                let (task, new) = next.provision(spec, unix_ms(), &who.identity)?;
+                let (task, new) = next.provision(spec, unix_ms(), &who.identity, &mut fresh_cci)?;
                 if new {
                     self.save(&next).await?;
                     *book = next;
+                    self.media.notify_one();
                 }
                 let body = serde_json::to_vec(&task).map_err(unavailable)?;
                 Ok(Answer::Json {
@@ -277,6 +369,7 @@ impl<S: EscrowStore> Api<S> {
                 let task = next.revoke(&case, unix_ms())?;
                 self.save(&next).await?;
                 *book = next;
+                self.media.notify_one();
                 self.calls.drop_case(&case);
                 let body = serde_json::to_vec(&task).map_err(unavailable)?;
                 Ok(Answer::Json {

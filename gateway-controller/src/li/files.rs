@@ -261,8 +261,9 @@ mod tests {
             end_unix_ms: 2,
             modes: vec![Mode::Current],
             collector: "127.0.0.1:9".into(),
+            cci: None,
         };
-        book.provision(spec, 0, "CN=calea").unwrap();
+        book.provision(spec, 0, "CN=calea", &mut || 5).unwrap();
         save_tasks(&path, &book).unwrap();
         assert_eq!(load_tasks(&path).unwrap(), book);
         fs::write(&path, "{").unwrap();

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 pub struct Identity {
     pub common_name: Option<String>,
     pub fingerprint: [u8; 32],
+    /// The serial number, hex (as the DER INTEGER's bytes).
+    pub serial: Option<String>,
 }
 
 impl Identity {
@@ -16,6 +18,7 @@ impl Identity {
         Identity {
             common_name: common_name(cert_der),
             fingerprint: Sha256::digest(cert_der).into(),
+            serial: serial(cert_der),
         }
     }
 }
@@ -54,16 +57,29 @@ const SET: u8 = 0x31;
 /// id-at-commonName, 2.5.4.3.
 const CN_OID: &[u8] = &[0x55, 0x04, 0x03];
 
-/// The subject's first common name, if it is a plain string.
-pub fn common_name(cert: &[u8]) -> Option<String> {
+/// The TBSCertificate's contents.
+fn tbs(cert: &[u8]) -> Option<&[u8]> {
     let (tag, cert, _) = element(cert)?;
     if tag != SEQUENCE {
         return None;
     }
-    let (tag, mut tbs, _) = element(cert)?;
-    if tag != SEQUENCE {
-        return None;
+    let (tag, tbs, _) = element(cert)?;
+    (tag == SEQUENCE).then_some(tbs)
+}
+
+/// The serial number as hex digits (lower case, as encoded).
+pub fn serial(cert: &[u8]) -> Option<String> {
+    let mut tbs = tbs(cert)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = element(tbs)?.2;
     }
+    let (tag, n, _) = element(tbs)?;
+    (tag == 0x02 && !n.is_empty() && n.len() <= 32).then(|| super::audit::hex(n))
+}
+
+/// The subject's first common name, if it is a plain string.
+pub fn common_name(cert: &[u8]) -> Option<String> {
+    let mut tbs = tbs(cert)?;
     // [0] version (optional), serial, signature, issuer, validity, subject.
     if tbs.first() == Some(&0xa0) {
         tbs = element(tbs)?.2;
@@ -117,7 +133,7 @@ mod tests {
             let _ = common_name(&v);
         }
         let id = Identity::of(b"not a certificate");
-        assert_eq!(id.common_name, None);
+        assert_eq!((&id.common_name, &id.serial), (&None, &None));
         assert!(id.to_string().starts_with("CN=? sha256:"));
     }
 }

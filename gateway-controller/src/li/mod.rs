@@ -11,6 +11,7 @@
 pub mod api;
 pub mod audit;
 pub mod calls;
+pub mod clients;
 pub mod files;
 pub mod identity;
 pub mod route;
@@ -22,9 +23,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::escrow::{Escrow, EscrowStore};
+use crate::service::InterceptCommand;
 pub use calls::Calls;
 
 /// The `[li]` section of the controller's configuration.
@@ -37,6 +40,10 @@ pub struct LiSettings {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub audit_log: PathBuf,
+    /// Client certificates allowed (empty: any of the CA's).
+    pub allowed_clients: Vec<clients::ClientId>,
+    /// The revocation list file, reloaded when it changes.
+    pub revoked_clients: Option<PathBuf>,
 }
 
 /// Why the LI service did not start.
@@ -50,6 +57,8 @@ pub enum LiError {
     Verifier(String),
     #[error("LI: {0}")]
     Files(#[from] files::FileError),
+    #[error("LI: {0}")]
+    Clients(#[from] clients::ListError),
     #[error("LI: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -62,22 +71,35 @@ pub struct Li {
     pub addr: SocketAddr,
     pub calls: Arc<Calls>,
     task: JoinHandle<()>,
+    media: Option<JoinHandle<()>>,
 }
 
 impl Li {
     pub fn stop(&self) {
         self.task.abort();
+        if let Some(m) = &self.media {
+            m.abort();
+        }
     }
 }
 
 /// Loads the TLS files (refusing loose key permissions), the task book
 /// (`tasks_path`) and the audit log (refusing a broken chain), then listens.
+///
+/// With `intercepts`, the tasks' media side reaches the call core through
+/// it ([`api::Api::media_taps`]): the target's calls are copied to the
+/// task's collector while the task is in force.
 pub async fn start<S: EscrowStore>(
     settings: &LiSettings,
     tasks_path: PathBuf,
     escrow: Arc<Escrow<S>>,
+    intercepts: Option<mpsc::UnboundedSender<InterceptCommand>>,
 ) -> Result<Li, LiError> {
     let tls = server::server_config(&settings.ca_cert, &settings.cert, &settings.key)?;
+    let clients = clients::Clients::new(
+        settings.allowed_clients.clone(),
+        settings.revoked_clients.clone(),
+    )?;
     let book = files::load_tasks(&tasks_path)?;
     let audit = files::AuditLog::open(&settings.audit_log)?;
     let listener = TcpListener::bind(settings.listen)
@@ -97,8 +119,15 @@ pub async fn start<S: EscrowStore>(
         audit,
         escrow,
         calls.clone(),
+        clients,
     ));
+    let media = intercepts.map(|tx| tokio::spawn(api.clone().media_taps(tx)));
     let task = tokio::spawn(server::serve(listener, tls, api));
     tracing::info!(%addr, "lawful-intercept API listening (mutual TLS)");
-    Ok(Li { addr, calls, task })
+    Ok(Li {
+        addr,
+        calls,
+        task,
+        media,
+    })
 }

@@ -90,15 +90,19 @@ pub async fn serve<S: EscrowStore>(
                 }
             };
             // The verifier demands a certificate, so a finished handshake has one.
-            let identity = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-                Some(cert) => Identity::of(cert).to_string(),
+            let cert = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                Some(cert) => Identity::of(cert),
                 None => {
                     return api
                         .handshake_refused(peer, "TLS: no client certificate")
                         .await
                 }
             };
-            let who = Client { identity, peer };
+            let who = Client {
+                identity: cert.to_string(),
+                peer,
+                cert: Some(cert),
+            };
             let service = service_fn(move |req| {
                 let (api, who) = (api.clone(), who.clone());
                 async move { Ok::<_, std::convert::Infallible>(api.handle(who, req).await) }

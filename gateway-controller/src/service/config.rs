@@ -42,6 +42,8 @@ max_calls = 10000
 # cert = "ca/controller.crt"
 # key = "ca/controller.key"        # mode 0600, else the controller does not start
 # audit_log = "li-audit.log"       # append-only, hash-chained (`cablekey audit verify`)
+# allowed_clients = ["CN=calea"]   # or "sha256:<cert hash>", "serial:<hex>"; absent: any of the CA's
+# revoked_clients = "li-revoked.txt"  # one id a line, reloaded when it changes
 
 # [anchor]                         # relay media through a media gateway (osmo-mgw)
 # mgw = "127.0.0.1:2428"           # its MGCP address; it never gets a key
@@ -127,6 +129,10 @@ struct LiSection {
     cert: PathBuf,
     key: PathBuf,
     audit_log: PathBuf,
+    #[serde(default)]
+    allowed_clients: Vec<String>,
+    #[serde(default)]
+    revoked_clients: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +295,16 @@ impl Settings {
                     return Err(invalid(setting, "must name a file".into()));
                 }
             }
+            let mut allowed_clients = Vec::new();
+            for id in &li.allowed_clients {
+                match id.parse() {
+                    Ok(id) => allowed_clients.push(id),
+                    Err(e) => return Err(invalid("li.allowed_clients", format!("{e}"))),
+                }
+            }
             s.li = Some(crate::li::LiSettings {
+                allowed_clients,
+                revoked_clients: li.revoked_clients.map(|p| base.join(p)),
                 listen: li.listen,
                 ca_cert: base.join(li.ca_cert),
                 cert: base.join(li.cert),
@@ -541,6 +556,10 @@ mod tests {
             (
                 "[li]\nlisten = \"127.0.0.1:1\"\nca_cert = \"\"\ncert = \"b\"\nkey = \"c\"\naudit_log = \"d\"\n",
                 "li.ca_cert",
+            ),
+            (
+                "[li]\nlisten = \"127.0.0.1:1\"\nca_cert = \"a\"\ncert = \"b\"\nkey = \"c\"\naudit_log = \"d\"\nallowed_clients = [\"calea\"]\n",
+                "li.allowed_clients",
             ),
         ] {
             let err = parse(&format!("{base}{extra}")).err().unwrap().to_string();

@@ -139,12 +139,13 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         },
         None => None,
     };
+    let (intercepts, intercept_rx) = mpsc::unbounded_channel();
     // The LI service refuses to start (and so does the controller) on a
     // missing or readable-by-others key, or a broken audit chain.
     let li = match &settings.li {
         Some(li) => {
             let tasks = settings.store_dir.join("li").join("tasks.json");
-            match crate::li::start(li, tasks, escrow.clone()).await {
+            match crate::li::start(li, tasks, escrow.clone(), Some(intercepts.clone())).await {
                 Ok(l) => Some(l),
                 Err(e) => {
                     escrow.store().close();
@@ -180,7 +181,6 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stopped) = oneshot::channel();
-    let (intercepts, intercept_rx) = mpsc::unbounded_channel();
     let mut driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone(), intercept_rx);
     driver.li = li.as_ref().map(|l| l.calls.clone());
     let task = tokio::spawn(driver.run(stopped, grace));

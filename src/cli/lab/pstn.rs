@@ -144,7 +144,7 @@ async fn out(
         .context("the CTA was not released")?;
     let (call_id, (key_a, derived_a), (key_t, derived_t)) = close(cta, gw, (&sc, &st), t).await?;
     Ok(CallReport {
-        route: format!("{}->PSTN", number(i)),
+        parties: (number(i), "PSTN".into()),
         call_id,
         setup,
         keys: (key_a, key_t),
@@ -203,7 +203,7 @@ async fn inbound(
         .context("the CTA was not released")?;
     let (call_id, (key_c, derived_c), (key_t, derived_t)) = close(cta, gw, (&sc, &st), t).await?;
     Ok(CallReport {
-        route: format!("PSTN->{}", number(i)),
+        parties: ("PSTN".into(), number(i)),
         call_id,
         setup,
         keys: (key_t, key_c),
