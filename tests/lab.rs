@@ -257,12 +257,14 @@ fn the_warrant_intercepts_the_targets_calls_and_delivers_the_case() {
     assert!(run.status.success(), "{all}");
     assert!(stdout.contains("warrant: interception passed"), "{stdout}");
 
-    // The target's calls: 2001->2002 and 2002->2001 with four CTAs.
+    // The target's calls with four CTAs: 2001->2002, 2002->2001 and the
+    // lab's call from 2001 to the telephone network.
     let rows: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains("left (caller)"))
         .collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows.iter().any(|r| r.contains("2001->PSTN")), "{stdout}");
     for row in &rows {
         assert!(row.contains("2001") && row.ends_with("  ok"), "{row}");
         let margins: Vec<f64> = row
@@ -293,10 +295,10 @@ fn the_warrant_intercepts_the_targets_calls_and_delivers_the_case() {
             p.extension().is_some_and(|x| x == "wav")
         })
         .count();
-    assert_eq!(wavs, 2);
+    assert_eq!(wavs, 3);
     // Only the target's calls are in the call records.
     let records = std::fs::read_to_string(case.join("calls.jsonl")).unwrap();
-    assert_eq!(records.lines().count(), 2, "{records}");
+    assert_eq!(records.lines().count(), 3, "{records}");
     assert!(records.lines().all(|l| l.contains("\"2001\"")), "{records}");
     // The LI API audited it all; the chain verifies.
     common::cli_ok(&dir, &["audit", "verify", "lab/li/audit.log"]);
