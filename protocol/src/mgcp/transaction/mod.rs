@@ -272,8 +272,20 @@ enum InState {
 struct Queued {
     to: SocketAddr,
     bytes: Vec<u8>,
-    /// Responses and acknowledgements may share a datagram; commands go alone.
-    piggyback: bool,
+    share: Share,
+}
+
+/// Which queued messages may share a datagram (RFC 3435 3.6 piggy-backing).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Share {
+    /// Responses and acknowledgements: any number to one peer.
+    Response,
+    /// A command's first sending may close a datagram of responses to the
+    /// same peer (the usual "200 to the NTFY, then the next RQNT"). A peer
+    /// we never answer (a media gateway) so always gets its commands alone.
+    Command,
+    /// A retransmitted command goes alone, on its own timer.
+    Alone,
 }
 
 enum Action {
@@ -405,7 +417,7 @@ impl Endpoint {
             command.params.insert(0, Param::ResponseAck(acks));
         }
         let text = MessageText::kept(Message::Command(command).encode());
-        self.queue(to, text.0.clone(), false);
+        self.queue(to, text.0.clone(), Share::Command);
         self.counters.commands_sent += 1;
 
         let mut timers = Timers::default();
@@ -454,7 +466,7 @@ impl Endpoint {
         if code.is_provisional() {
             *provisional_sent = true;
             let bytes = Message::Response(response).encode();
-            self.queue(to, bytes, true);
+            self.queue(to, bytes, Share::Response);
             return Ok(());
         }
         let wants_ack = *provisional_sent;
@@ -477,7 +489,7 @@ impl Endpoint {
         let timers = entry.timers;
         self.arm(Key::In(to, tid), &timers);
         self.prune();
-        self.queue(to, bytes, true);
+        self.queue(to, bytes, Share::Response);
         Ok(())
     }
 
@@ -555,11 +567,8 @@ impl Endpoint {
             Action::None => return,
             Action::Send(bytes) => {
                 self.counters.retransmissions += 1;
-                self.transmits.push_back(Queued {
-                    to,
-                    bytes,
-                    piggyback: false,
-                });
+                let share = Share::Alone;
+                self.transmits.push_back(Queued { to, bytes, share });
             }
             Action::GaveUp => {
                 self.pending -= 1;
@@ -584,11 +593,8 @@ impl Endpoint {
         match entry.on_timeout(now, &self.config) {
             Action::Send(bytes) => {
                 self.counters.retransmissions += 1;
-                self.transmits.push_back(Queued {
-                    to: from,
-                    bytes,
-                    piggyback: true,
-                });
+                let (to, share) = (from, Share::Response);
+                self.transmits.push_back(Queued { to, bytes, share });
                 let timers = entry.timers;
                 self.arm(Key::In(from, tid), &timers);
             }
@@ -642,23 +648,39 @@ impl Endpoint {
     }
 
     /// The next datagram to send. Responses and acknowledgements queued for
-    /// the same peer are piggy-backed into one datagram.
+    /// the same peer share one datagram, which the first sending of a
+    /// command to that peer may close.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let first = self.transmits.pop_front()?;
         let mut payload = first.bytes;
-        if first.piggyback {
+        if first.share == Share::Response {
             let mut count = 1;
             let mut i = 0;
+            // A command taken past something left for this peer would
+            // overtake it.
+            let mut passed = false;
             while i < self.transmits.len() && count < MAX_PIGGYBACKED {
                 let q = &self.transmits[i];
                 let fits = payload.len() + q.bytes.len() + 5 <= self.config.max_datagram;
-                if q.piggyback && q.to == first.to && fits {
-                    if let Some(q) = self.transmits.remove(i) {
-                        append_piggybacked(&mut payload, &q.bytes);
-                        count += 1;
-                    }
-                } else {
+                let take = q.to == first.to
+                    && fits
+                    && match q.share {
+                        Share::Response => true,
+                        Share::Command => !passed,
+                        Share::Alone => false,
+                    };
+                if !take {
+                    passed |= q.to == first.to;
                     i += 1;
+                    continue;
+                }
+                let Some(q) = self.transmits.remove(i) else {
+                    break;
+                };
+                append_piggybacked(&mut payload, &q.bytes);
+                count += 1;
+                if q.share == Share::Command {
+                    break;
                 }
             }
         }
@@ -741,17 +763,13 @@ impl Endpoint {
         ranges
     }
 
-    fn queue(&mut self, to: SocketAddr, bytes: Vec<u8>, piggyback: bool) {
-        self.transmits.push_back(Queued {
-            to,
-            bytes,
-            piggyback,
-        });
+    fn queue(&mut self, to: SocketAddr, bytes: Vec<u8>, share: Share) {
+        self.transmits.push_back(Queued { to, bytes, share });
     }
 
     fn queue_response(&mut self, to: SocketAddr, response: Response<'_>) {
         let bytes = Message::Response(response).encode();
-        self.queue(to, bytes, true);
+        self.queue(to, bytes, Share::Response);
     }
 
     fn on_command(&mut self, now: Instant, from: SocketAddr, command: &Command<'_>, text: &[u8]) {
@@ -775,7 +793,7 @@ impl Endpoint {
                 _ => None,
             };
             if let Some(bytes) = reply {
-                self.queue(from, bytes, true);
+                self.queue(from, bytes, Share::Response);
             }
             return;
         }

@@ -452,11 +452,61 @@ fn piggybacked_messages_are_handled_one_by_one() {
 }
 
 #[test]
-fn commands_are_never_piggybacked() {
+fn commands_never_share_a_datagram_with_each_other() {
     let mut ca = Endpoint::new(Config::default());
     ca.send_command(at(0), GW, crcx()).unwrap();
     ca.send_command(at(0), GW, crcx()).unwrap();
     assert_eq!(transmits(&mut ca).len(), 2);
+}
+
+/// `gw`'s NTFY 7, received and answered 200 by `ca`.
+fn answered_notify(ca: &mut Endpoint) {
+    ca.handle_datagram(at(0), GW, b"NTFY 7 aaln/1@cta1.example MGCP 1.0\r\nO: L/hd\r\n");
+    assert!(matches!(events(ca)[..], [Event::Command { .. }]));
+    let tid = TransactionId(7);
+    ca.respond(at(0), GW, tid, Response::new(ReturnCode::OK, tid))
+        .unwrap();
+}
+
+#[test]
+fn a_command_closes_the_datagram_of_answers_to_its_peer() {
+    let mut ca = Endpoint::new(Config::default());
+    answered_notify(&mut ca);
+    let first = ca.send_command(at(0), GW, crcx()).unwrap();
+    ca.send_command(at(0), GW, crcx()).unwrap();
+    let out = transmits(&mut ca);
+    assert_eq!(out.len(), 2, "the second command goes alone");
+    let tids: Vec<_> = messages(&out[0]).iter().map(|m| m.tid().0).collect();
+    assert_eq!(tids, [7, first.0]);
+    assert!(text(&out[0]).starts_with("200 7 OK\r\n.\r\nCRCX "));
+
+    // Lost: each part comes back on its own, the command on its timer
+    // and the answer when the NTFY is repeated.
+    let resend = ca.poll_timeout().unwrap();
+    ca.handle_timeout(resend);
+    let again = transmits(&mut ca);
+    assert_eq!(again.len(), 2, "both commands, each alone");
+    assert_eq!(messages(&again[0]).len(), 1);
+    assert_eq!(messages(&again[0])[0].tid(), first);
+    ca.handle_datagram(resend, GW, b"NTFY 7 aaln/1@cta1.example MGCP 1.0\r\nO: L/hd\r\n");
+    assert!(text(&one(&mut ca)).starts_with("200 7 OK"));
+}
+
+#[test]
+fn a_command_never_overtakes_what_waits_for_its_peer() {
+    let mut ca = Endpoint::new(Config::default());
+    let old = ca.send_command(at(0), GW, crcx()).unwrap();
+    one(&mut ca);
+    let resend = ca.poll_timeout().unwrap();
+    answered_notify(&mut ca);
+    // Queued in this order: the answer, the retransmission, a new command.
+    ca.handle_timeout(resend);
+    let new = ca.send_command(resend, GW, crcx()).unwrap();
+    let order: Vec<Vec<u32>> = transmits(&mut ca)
+        .iter()
+        .map(|t| messages(t).iter().map(|m| m.tid().0).collect())
+        .collect();
+    assert_eq!(order, [vec![7], vec![old.0], vec![new.0]]);
 }
 
 #[test]
