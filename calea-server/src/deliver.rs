@@ -2,8 +2,9 @@
 //! the decrypted pcap, call records as JSON lines, a report of what could
 //! not be decrypted, and a manifest with the SHA-256 of every file.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use cablekey_protocol::escrow::EscrowRecord;
@@ -122,19 +123,73 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DeliverErr
     Ok(())
 }
 
-/// SHA-256 of a file, read in blocks.
-pub fn sha256_file(path: &Path) -> Result<String, FsError> {
+/// A file's size and SHA-256 (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Hashes taken while files were written, by name in the case directory:
+/// the manifest uses them instead of reading the files back.
+pub type Hashes = HashMap<String, Hashed>;
+
+/// A writer that hashes and counts every byte it passes on.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The inner writer and what passed through it.
+    pub fn finish(self) -> (W, Hashed) {
+        let sha256 = hex(&self.hasher.finalize());
+        (
+            self.inner,
+            Hashed {
+                bytes: self.bytes,
+                sha256,
+            },
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(done);
+        self.bytes += done.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Size and SHA-256 of a file, read in large blocks.
+pub fn hash_file(path: &Path) -> Result<Hashed, FsError> {
     let mut f = File::open(path).map_err(fsutil::err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut h = HashingWriter::new(io::sink());
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(fsutil::err(path))?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        h.write_all(&buf[..n]).map_err(fsutil::err(path))?;
     }
-    Ok(hex(&h.finalize()))
+    Ok(h.finish().1)
 }
 
 #[derive(Debug, Serialize)]
@@ -153,34 +208,45 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
-/// Makes every delivered file durable, hashes them (as written, read back)
-/// and the source, and writes `manifest.json` last: a delivery with a
-/// manifest is complete on disk.
+/// Makes every delivered file durable (one `fsync` each), takes their
+/// hashes from `hashed` (taken as they were written) or reads them back,
+/// and writes `manifest.json` last: a delivery with a manifest is complete
+/// on disk. `source_hash` is the source's, if it was hashed already.
 pub fn write_manifest(
     dir: &Path,
     case_id: &str,
     source: &Path,
+    source_hash: Option<Hashed>,
     names: &[String],
+    hashed: &Hashes,
 ) -> Result<(), DeliverError> {
+    let file = |h: Hashed, name: String| ManifestFile {
+        name,
+        bytes: h.bytes,
+        sha256: h.sha256,
+    };
     let entry = |path: &Path, name: String| -> Result<ManifestFile, FsError> {
         File::open(path)
             .and_then(|f| f.sync_all())
             .map_err(fsutil::err(path))?;
-        let bytes = fs::metadata(path).map_err(fsutil::err(path))?.len();
-        Ok(ManifestFile {
-            name,
-            bytes,
-            sha256: sha256_file(path)?,
-        })
+        let h = match hashed.get(&name) {
+            Some(h) => h.clone(),
+            None => hash_file(path)?,
+        };
+        Ok(file(h, name))
     };
     let source_name = source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let source = match source_hash {
+        Some(h) => file(h, source_name),
+        None => file(hash_file(source)?, source_name),
+    };
     let manifest = Manifest {
         case_id: case_id.to_string(),
         created: clock::rfc3339(clock::now()),
-        source: entry(source, source_name)?,
+        source,
         files: names
             .iter()
             .map(|n| entry(&dir.join(n), n.clone()))
@@ -193,7 +259,7 @@ pub fn write_manifest(
 /// mixed), nanosecond timestamps as captured.
 pub struct PcapOut {
     path: PathBuf,
-    writer: pcap_file::pcap::PcapWriter<BufWriter<File>>,
+    writer: pcap_file::pcap::PcapWriter<BufWriter<HashingWriter<File>>>,
 }
 
 impl PcapOut {
@@ -205,7 +271,7 @@ impl PcapOut {
             ..Default::default()
         };
         let writer = pcap_file::pcap::PcapWriter::with_header(
-            BufWriter::with_capacity(1 << 20, file),
+            BufWriter::with_capacity(1 << 20, HashingWriter::new(file)),
             header,
         )
         .map_err(|e| DeliverError::Write {
@@ -230,11 +296,16 @@ impl PcapOut {
         Ok(())
     }
 
-    pub fn finish(self) -> Result<(), DeliverError> {
+    /// Flushes the file and returns it (not yet synced: the manifest
+    /// does that, or a caller who wants it on its way sooner) with the
+    /// hash of what was written.
+    pub fn finish(self) -> Result<(File, Hashed), DeliverError> {
         let path = self.path;
-        let mut inner = self.writer.into_writer();
-        // Made durable with the other files before the manifest.
-        inner.flush().map_err(fsutil::err(&path))?;
-        Ok(())
+        let inner = self
+            .writer
+            .into_writer()
+            .into_inner()
+            .map_err(|e| fsutil::err(&path)(e.into_error()))?;
+        Ok(inner.finish())
     }
 }
