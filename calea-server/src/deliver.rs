@@ -177,6 +177,77 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Bytes written between two early syncs of a [`FileOut`].
+const SYNC_AHEAD: u64 = 8 << 20;
+
+/// A delivered file being written: hashed as it goes, and synced ahead
+/// (a thread `fdatasync`s it after every 8 MiB written), so the disk writes
+/// overlap the work and the final `fsync` before the manifest finds
+/// little left. Durability still rests on that final `fsync`.
+pub struct FileOut {
+    w: HashingWriter<File>,
+    since: u64,
+    ahead: Option<(
+        std::sync::mpsc::SyncSender<()>,
+        std::thread::JoinHandle<io::Result<()>>,
+    )>,
+}
+
+impl FileOut {
+    pub fn create(path: &Path) -> Result<FileOut, FsError> {
+        let file = File::create(path).map_err(fsutil::err(path))?;
+        // Without a clone or a thread the file is synced at the end only.
+        let ahead = file.try_clone().ok().and_then(|f| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            std::thread::Builder::new()
+                .name("sync-ahead".into())
+                .spawn(move || {
+                    while rx.recv().is_ok() {
+                        f.sync_data()?;
+                    }
+                    Ok(())
+                })
+                .ok()
+                .map(|t| (tx, t))
+        });
+        Ok(FileOut {
+            w: HashingWriter::new(file),
+            since: 0,
+            ahead,
+        })
+    }
+
+    /// The file (written, not necessarily synced) and its hash. An early
+    /// sync that failed fails here: what reached the disk is unknown.
+    pub fn finish(self) -> io::Result<(File, Hashed)> {
+        if let Some((tx, t)) = self.ahead {
+            drop(tx);
+            t.join()
+                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")))?;
+        }
+        Ok(self.w.finish())
+    }
+}
+
+impl Write for FileOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.since += n as u64;
+        if self.since >= SYNC_AHEAD {
+            self.since = 0;
+            if let Some((tx, _)) = &self.ahead {
+                // Busy syncing: the next nudge will do.
+                let _ = tx.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
 /// Size and SHA-256 of a file, read in large blocks.
 pub fn hash_file(path: &Path) -> Result<Hashed, FsError> {
     let mut f = File::open(path).map_err(fsutil::err(path))?;
@@ -259,19 +330,19 @@ pub fn write_manifest(
 /// mixed), nanosecond timestamps as captured.
 pub struct PcapOut {
     path: PathBuf,
-    writer: pcap_file::pcap::PcapWriter<BufWriter<HashingWriter<File>>>,
+    writer: pcap_file::pcap::PcapWriter<BufWriter<FileOut>>,
 }
 
 impl PcapOut {
     pub fn create(path: &Path) -> Result<PcapOut, DeliverError> {
-        let file = File::create(path).map_err(fsutil::err(path))?;
+        let file = FileOut::create(path)?;
         let header = pcap_file::pcap::PcapHeader {
             datalink: pcap_file::DataLink::RAW,
             ts_resolution: pcap_file::TsResolution::NanoSecond,
             ..Default::default()
         };
         let writer = pcap_file::pcap::PcapWriter::with_header(
-            BufWriter::with_capacity(1 << 20, HashingWriter::new(file)),
+            BufWriter::with_capacity(1 << 20, file),
             header,
         )
         .map_err(|e| DeliverError::Write {
@@ -306,6 +377,6 @@ impl PcapOut {
             .into_writer()
             .into_inner()
             .map_err(|e| fsutil::err(&path)(e.into_error()))?;
-        Ok(inner.finish())
+        Ok(inner.finish().map_err(fsutil::err(&path))?)
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use cablekey_audio::{g711, wav};
 
-use crate::deliver::{Hashed, HashingWriter};
+use crate::deliver::{FileOut, Hashed};
 
 /// G.711 µ-law (PCMU), the codec the CTAs speak.
 pub const PT_PCMU: u8 = 0;
@@ -159,7 +159,7 @@ impl CallAudio {
             .ok()
             .and_then(wav::stereo_header)
             .ok_or_else(|| format!("{}: too long for a WAV file", path.display()))?;
-        let mut w = HashingWriter::new(File::create(path).map_err(err)?);
+        let mut w = FileOut::create(path).map_err(|e| e.to_string())?;
         w.write_all(&header).map_err(err)?;
         let (mut l, mut r) = (vec![0i16; CHUNK], vec![0i16; CHUNK]);
         let mut block = Vec::with_capacity(CHUNK * 4);
@@ -177,7 +177,7 @@ impl CallAudio {
             w.write_all(&block).map_err(err)?;
             at += n as i64;
         }
-        Ok(w.finish())
+        w.finish().map_err(err)
     }
 }
 
