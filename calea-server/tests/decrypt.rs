@@ -56,13 +56,9 @@ fn check_delivery(s: &Scenario, summary: &Summary, packets: u32) {
         serde_json::from_slice(&std::fs::read(out.join(deliver::MANIFEST)).unwrap()).unwrap();
     let files = manifest["files"].as_array().unwrap();
     for f in files {
-        let bytes = std::fs::read(out.join(f["name"].as_str().unwrap())).unwrap();
-        let hex: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(f["sha256"], hex.as_str(), "{}", f["name"]);
-        assert_eq!(f["bytes"], bytes.len());
+        let path = out.join(f["name"].as_str().unwrap());
+        assert_eq!(f["sha256"], sha256_hex(&path).as_str(), "{}", f["name"]);
+        assert_eq!(f["bytes"], std::fs::metadata(&path).unwrap().len());
     }
     let listed = std::fs::read_dir(out).unwrap().count();
     assert_eq!(
