@@ -86,6 +86,43 @@ pub fn read_stereo(path: &Path) -> Result<(Vec<i16>, Vec<i16>), String> {
     Ok((left, right))
 }
 
+/// Length of [`stereo_header`].
+pub const HEADER_LEN: usize = 44;
+
+/// The header of an 8 kHz 16-bit stereo file of `frames` sample frames,
+/// byte for byte as hound writes it (RIFF, a 16-byte PCM `fmt ` chunk,
+/// the `data` chunk's header): with the length known up front, a file can
+/// be streamed (and hashed as it goes) without seeking back. `None` if the
+/// data would not fit a WAV file's 32-bit lengths.
+pub fn stereo_header(frames: u64) -> Option<[u8; HEADER_LEN]> {
+    const CHANNELS: u16 = 2;
+    const BYTES: u16 = 2;
+    let data = u32::try_from(frames.checked_mul(u64::from(CHANNELS * BYTES))?).ok()?;
+    let riff = data.checked_add(HEADER_LEN as u32 - 8)?;
+    let mut h = [0u8; HEADER_LEN];
+    let fields: [&[u8]; 13] = [
+        b"RIFF",
+        &riff.to_le_bytes(),
+        b"WAVE",
+        b"fmt ",
+        &16u32.to_le_bytes(),
+        &1u16.to_le_bytes(), // WAVE_FORMAT_PCM
+        &CHANNELS.to_le_bytes(),
+        &RATE.to_le_bytes(),
+        &(RATE * u32::from(CHANNELS * BYTES)).to_le_bytes(),
+        &(CHANNELS * BYTES).to_le_bytes(),
+        &(BYTES * 8).to_le_bytes(),
+        b"data",
+        &data.to_le_bytes(),
+    ];
+    let mut at = 0;
+    for f in fields {
+        h[at..at + f.len()].copy_from_slice(f);
+        at += f.len();
+    }
+    Some(h)
+}
+
 /// Writes a two-channel file frame by frame: hours of audio without
 /// holding them in memory.
 pub struct StereoWriter {
@@ -166,5 +203,23 @@ mod tests {
         assert_eq!(l.len(), 20_000);
         assert_eq!((l[19_999], r[19_999]), (19_999, -19_999));
         assert!(read(&path).is_err());
+    }
+
+    #[test]
+    fn stereo_header_is_hounds() {
+        for frames in [0u64, 1, 20_000] {
+            let path = std::env::temp_dir()
+                .join(format!("cablekey-wavh-{}-{frames}.wav", std::process::id()));
+            let mut w = StereoWriter::create(&path).unwrap();
+            for i in 0..frames {
+                w.push(i as i16, 7).unwrap();
+            }
+            w.finish().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(bytes.len() as u64, HEADER_LEN as u64 + frames * 4);
+            assert_eq!(&bytes[..HEADER_LEN], &stereo_header(frames).unwrap()[..]);
+        }
+        assert!(stereo_header(u64::from(u32::MAX) / 4 + 1).is_none());
     }
 }

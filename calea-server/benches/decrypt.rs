@@ -104,6 +104,21 @@ fn setup() -> Setup {
     }
 }
 
+/// CPU time of this process so far, all threads (user + system, from
+/// `/proc/self/stat`, 10 ms ticks): a figure the machine's load moves less
+/// than wall-clock time.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let ticks: u64 = rest
+        .split_ascii_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 fn bench(c: &mut Criterion) {
     let s = setup();
     let sk = cablekey_keyfile::load_private_key(&s.key).unwrap();
@@ -117,7 +132,7 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 run += 1;
                 let out = s.root.join(format!("out-{run}"));
-                let t = Instant::now();
+                let (t, cpu) = (Instant::now(), cpu_time());
                 let summary = decrypt_capture(&Request {
                     data_dir: &s.data,
                     case_id: "BENCH",
@@ -127,14 +142,16 @@ fn bench(c: &mut Criterion) {
                 })
                 .unwrap();
                 total += t.elapsed();
+                let cpu = cpu_time().saturating_sub(cpu);
                 assert_eq!(
                     summary.report.counts.rtp_decrypted,
                     u64::from(PACKETS_EACH_WAY) * 2
                 );
                 let p = summary.timings;
                 eprintln!(
-                    "phases: read+decrypt+pcap {:?}, wav {:?}, sync+hash+manifest {:?}",
-                    p.decrypt, p.audio, p.seal
+                    "phases: read+decrypt+pcap {:?}, wav {:?}, sync+hash+manifest {:?}; \
+                     CPU (all threads) {:?}",
+                    p.decrypt, p.audio, p.seal, cpu
                 );
                 std::fs::remove_dir_all(&out).unwrap();
             }

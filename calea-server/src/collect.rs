@@ -314,11 +314,17 @@ impl<'k> Collector<'k> {
                 remove_dir(&case.out.join(d))?;
             }
             case.counts.no_key += case.waiting.len() as u64;
-            case.pcap.finish()?;
-            case.copies.finish()?;
+            let (_, pcap_hash) = case.pcap.finish()?;
+            let (_, copies_hash) = case.copies.finish()?;
             let mut files = vec![deliver::PCAP.to_string()];
-            let calls_with_audio =
-                offline::render_calls(&case.out, case.dec.calls(), &mut case.audio, &mut files)?;
+            let mut hashes = deliver::Hashes::from([(deliver::PCAP.to_string(), pcap_hash)]);
+            let calls_with_audio = offline::render_calls(
+                &case.out,
+                case.dec.calls(),
+                &mut case.audio,
+                &mut files,
+                &mut hashes,
+            )?;
             let report = Report {
                 case_id: case.warrant.case_id.clone(),
                 capture: capture.clone(),
@@ -332,7 +338,14 @@ impl<'k> Collector<'k> {
                     .collect(),
                 capture_stopped_early: None,
             };
-            offline::seal(&case.out, &report, &case.out.join(COPIES), &mut files)?;
+            offline::seal(
+                &case.out,
+                &report,
+                &case.out.join(COPIES),
+                Some(copies_hash),
+                &mut files,
+                &hashes,
+            )?;
             out.push(CaseSummary {
                 out: case.out,
                 files,

@@ -2,8 +2,9 @@
 //! the decrypted pcap, call records as JSON lines, a report of what could
 //! not be decrypted, and a manifest with the SHA-256 of every file.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use cablekey_protocol::escrow::EscrowRecord;
@@ -122,19 +123,144 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DeliverErr
     Ok(())
 }
 
-/// SHA-256 of a file, read in blocks.
-pub fn sha256_file(path: &Path) -> Result<String, FsError> {
+/// A file's size and SHA-256 (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Hashes taken while files were written, by name in the case directory:
+/// the manifest uses them instead of reading the files back.
+pub type Hashes = HashMap<String, Hashed>;
+
+/// A writer that hashes and counts every byte it passes on.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The inner writer and what passed through it.
+    pub fn finish(self) -> (W, Hashed) {
+        let sha256 = hex(&self.hasher.finalize());
+        (
+            self.inner,
+            Hashed {
+                bytes: self.bytes,
+                sha256,
+            },
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(done);
+        self.bytes += done.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Bytes written between two early syncs of a [`FileOut`].
+const SYNC_AHEAD: u64 = 8 << 20;
+
+/// A delivered file being written: hashed as it goes, and synced ahead
+/// (a thread `fdatasync`s it after every 8 MiB written), so the disk writes
+/// overlap the work and the final `fsync` before the manifest finds
+/// little left. Durability still rests on that final `fsync`.
+pub struct FileOut {
+    w: HashingWriter<File>,
+    since: u64,
+    ahead: Option<(
+        std::sync::mpsc::SyncSender<()>,
+        std::thread::JoinHandle<io::Result<()>>,
+    )>,
+}
+
+impl FileOut {
+    pub fn create(path: &Path) -> Result<FileOut, FsError> {
+        let file = File::create(path).map_err(fsutil::err(path))?;
+        // Without a clone or a thread the file is synced at the end only.
+        let ahead = file.try_clone().ok().and_then(|f| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            std::thread::Builder::new()
+                .name("sync-ahead".into())
+                .spawn(move || {
+                    while rx.recv().is_ok() {
+                        f.sync_data()?;
+                    }
+                    Ok(())
+                })
+                .ok()
+                .map(|t| (tx, t))
+        });
+        Ok(FileOut {
+            w: HashingWriter::new(file),
+            since: 0,
+            ahead,
+        })
+    }
+
+    /// The file (written, not necessarily synced) and its hash. An early
+    /// sync that failed fails here: what reached the disk is unknown.
+    pub fn finish(self) -> io::Result<(File, Hashed)> {
+        if let Some((tx, t)) = self.ahead {
+            drop(tx);
+            t.join()
+                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")))?;
+        }
+        Ok(self.w.finish())
+    }
+}
+
+impl Write for FileOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.since += n as u64;
+        if self.since >= SYNC_AHEAD {
+            self.since = 0;
+            if let Some((tx, _)) = &self.ahead {
+                // Busy syncing: the next nudge will do.
+                let _ = tx.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// Size and SHA-256 of a file, read in large blocks.
+pub fn hash_file(path: &Path) -> Result<Hashed, FsError> {
     let mut f = File::open(path).map_err(fsutil::err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut h = HashingWriter::new(io::sink());
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(fsutil::err(path))?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        h.write_all(&buf[..n]).map_err(fsutil::err(path))?;
     }
-    Ok(hex(&h.finalize()))
+    Ok(h.finish().1)
 }
 
 #[derive(Debug, Serialize)]
@@ -153,34 +279,45 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
-/// Makes every delivered file durable, hashes them (as written, read back)
-/// and the source, and writes `manifest.json` last: a delivery with a
-/// manifest is complete on disk.
+/// Makes every delivered file durable (one `fsync` each), takes their
+/// hashes from `hashed` (taken as they were written) or reads them back,
+/// and writes `manifest.json` last: a delivery with a manifest is complete
+/// on disk. `source_hash` is the source's, if it was hashed already.
 pub fn write_manifest(
     dir: &Path,
     case_id: &str,
     source: &Path,
+    source_hash: Option<Hashed>,
     names: &[String],
+    hashed: &Hashes,
 ) -> Result<(), DeliverError> {
+    let file = |h: Hashed, name: String| ManifestFile {
+        name,
+        bytes: h.bytes,
+        sha256: h.sha256,
+    };
     let entry = |path: &Path, name: String| -> Result<ManifestFile, FsError> {
         File::open(path)
             .and_then(|f| f.sync_all())
             .map_err(fsutil::err(path))?;
-        let bytes = fs::metadata(path).map_err(fsutil::err(path))?.len();
-        Ok(ManifestFile {
-            name,
-            bytes,
-            sha256: sha256_file(path)?,
-        })
+        let h = match hashed.get(&name) {
+            Some(h) => h.clone(),
+            None => hash_file(path)?,
+        };
+        Ok(file(h, name))
     };
     let source_name = source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let source = match source_hash {
+        Some(h) => file(h, source_name),
+        None => file(hash_file(source)?, source_name),
+    };
     let manifest = Manifest {
         case_id: case_id.to_string(),
         created: clock::rfc3339(clock::now()),
-        source: entry(source, source_name)?,
+        source,
         files: names
             .iter()
             .map(|n| entry(&dir.join(n), n.clone()))
@@ -193,12 +330,12 @@ pub fn write_manifest(
 /// mixed), nanosecond timestamps as captured.
 pub struct PcapOut {
     path: PathBuf,
-    writer: pcap_file::pcap::PcapWriter<BufWriter<File>>,
+    writer: pcap_file::pcap::PcapWriter<BufWriter<FileOut>>,
 }
 
 impl PcapOut {
     pub fn create(path: &Path) -> Result<PcapOut, DeliverError> {
-        let file = File::create(path).map_err(fsutil::err(path))?;
+        let file = FileOut::create(path)?;
         let header = pcap_file::pcap::PcapHeader {
             datalink: pcap_file::DataLink::RAW,
             ts_resolution: pcap_file::TsResolution::NanoSecond,
@@ -230,11 +367,16 @@ impl PcapOut {
         Ok(())
     }
 
-    pub fn finish(self) -> Result<(), DeliverError> {
+    /// Flushes the file and returns it (not yet synced: the manifest
+    /// does that, or a caller who wants it on its way sooner) with the
+    /// hash of what was written.
+    pub fn finish(self) -> Result<(File, Hashed), DeliverError> {
         let path = self.path;
-        let mut inner = self.writer.into_writer();
-        // Made durable with the other files before the manifest.
-        inner.flush().map_err(fsutil::err(&path))?;
-        Ok(())
+        let inner = self
+            .writer
+            .into_writer()
+            .into_inner()
+            .map_err(|e| fsutil::err(&path)(e.into_error()))?;
+        Ok(inner.finish().map_err(fsutil::err(&path))?)
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::capture::{self, CaptureError};
 use crate::clock::{self, UnixMs};
 use crate::decrypt::{Decryptor, Outcome, Unmatched};
-use crate::deliver::{self, CallJson, DeliverError, PcapOut};
+use crate::deliver::{self, CallJson, DeliverError, Hashed, Hashes, PcapOut};
 use crate::fsutil::FsError;
 use crate::keys::{dir_index, open_calls, CallKeys, KeyFailure};
 use crate::net;
@@ -109,6 +109,9 @@ pub struct Summary {
 
 pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     let started = std::time::Instant::now();
+    // The source's hash for the manifest, read alongside the decryption
+    // (from the page cache, on the other core if there is one).
+    let source_hash = spawn_hash(req.capture);
     let book = WarrantBook::load(req.data_dir)?;
     let warrant = book.active(req.case_id)?.clone();
     let store = RecordStore::open(req.data_dir)?;
@@ -171,11 +174,21 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    pcap.finish()?;
+    let (pcap_file, pcap_hash) = pcap.finish()?;
+    // On its way to the disk while the audio is rendered.
+    let pcap_synced = std::thread::Builder::new()
+        .name("pcap-sync".into())
+        .spawn(move || pcap_file.sync_all())
+        .ok();
     let decrypted = started.elapsed();
 
     let mut files = vec![deliver::PCAP.to_string()];
-    let calls_with_audio = render_calls(&req.out, dec.calls(), &mut audio, &mut files)?;
+    let mut hashes = Hashes::from([(deliver::PCAP.to_string(), pcap_hash)]);
+    let calls_with_audio =
+        render_calls(&req.out, dec.calls(), &mut audio, &mut files, &mut hashes)?;
+    if let Some(Ok(Err(e))) = pcap_synced.map(|t| t.join()) {
+        return Err(DeliverError::from(crate::fsutil::err(&req.out.join(deliver::PCAP))(e)).into());
+    }
     let rendered = started.elapsed();
     let report = Report {
         case_id: req.case_id.to_string(),
@@ -185,7 +198,15 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
         streams_without_key: dec.unmatched().into_iter().map(stream_json).collect(),
         capture_stopped_early: end.stopped_early,
     };
-    seal(&req.out, &report, req.capture, &mut files)?;
+    let source_hash = source_hash.and_then(|t| t.join().ok()).and_then(Result::ok);
+    seal(
+        &req.out,
+        &report,
+        req.capture,
+        source_hash,
+        &mut files,
+        &hashes,
+    )?;
     let timings = Timings {
         decrypt: decrypted,
         audio: rendered - decrypted,
@@ -198,6 +219,18 @@ pub fn decrypt_capture(req: &Request<'_>) -> Result<Summary, DecryptError> {
         calls_with_audio,
         report,
     })
+}
+
+/// Hashes `path` on a thread of its own; `None` if no thread could be
+/// started (the manifest then reads the file itself).
+fn spawn_hash(
+    path: &Path,
+) -> Option<std::thread::JoinHandle<Result<Hashed, crate::fsutil::FsError>>> {
+    let path = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("source-hash".into())
+        .spawn(move || deliver::hash_file(&path))
+        .ok()
 }
 
 /// Records that gave no key, and files that were not records, for the report.
@@ -222,6 +255,7 @@ pub(crate) fn render_calls(
     calls: &[CallKeys],
     audio: &mut [CallAudio],
     files: &mut Vec<String>,
+    hashes: &mut Hashes,
 ) -> Result<usize, DecryptError> {
     let mut call_lines = Vec::new();
     let mut calls_with_audio = 0;
@@ -231,8 +265,10 @@ pub(crate) fn render_calls(
         } else {
             let name = deliver::wav_name(&keys.record.meta.call_id);
             let path = out.join(&name);
-            a.write(&path)
+            let (_file, hash) = a
+                .write(&path)
                 .map_err(|why| DeliverError::Write { path, why })?;
+            hashes.insert(name.clone(), hash);
             files.push(name.clone());
             calls_with_audio += 1;
             Some(name)
@@ -246,15 +282,18 @@ pub(crate) fn render_calls(
 
 /// Writes `report.json`, then the manifest over `files` and `source`
 /// (last, once everything is synced), adding both names to `files`.
+/// `hashes` and `source_hash`: hashes already taken (the rest are read).
 pub(crate) fn seal(
     out: &Path,
     report: &Report,
     source: &Path,
+    source_hash: Option<Hashed>,
     files: &mut Vec<String>,
+    hashes: &Hashes,
 ) -> Result<(), DecryptError> {
     deliver::write_json(&out.join(deliver::REPORT), report)?;
     files.push(deliver::REPORT.to_string());
-    deliver::write_manifest(out, &report.case_id, source, files)?;
+    deliver::write_manifest(out, &report.case_id, source, source_hash, files, hashes)?;
     files.push(deliver::MANIFEST.to_string());
     Ok(())
 }

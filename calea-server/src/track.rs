@@ -9,9 +9,13 @@
 //! stream. Gaps are silence; the payload bytes are kept as µ-law until the
 //! file is written.
 
+use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 
 use cablekey_audio::{g711, wav};
+
+use crate::deliver::{FileOut, Hashed};
 
 /// G.711 µ-law (PCMU), the codec the CTAs speak.
 pub const PT_PCMU: u8 = 0;
@@ -90,16 +94,16 @@ impl Track {
                 break;
             }
             let (start, end) = (pos.max(from), (pos + i64::from(len)).min(to));
-            let data = self
+            // In range by construction (`start < end` within both); `get`
+            // keeps a bad frame from ever panicking.
+            let src = self
                 .bytes
                 .get(off as usize..(off + len) as usize)
-                .unwrap_or(&[]);
-            for t in start..end {
-                if let (Some(o), Some(b)) = (
-                    out.get_mut((t - from) as usize),
-                    data.get((t - pos) as usize),
-                ) {
-                    *o = g711::decode(*b);
+                .and_then(|d| d.get((start - pos) as usize..(end - pos) as usize));
+            let dst = out.get_mut((start - from) as usize..(end - from) as usize);
+            if let (Some(src), Some(dst)) = (src, dst) {
+                for (o, &b) in dst.iter_mut().zip(src) {
+                    *o = g711::DECODE[usize::from(b)];
                 }
             }
         }
@@ -141,25 +145,39 @@ impl CallAudio {
         self.packets == [0, 0]
     }
 
-    /// Writes the stereo WAV.
-    pub fn write(&mut self, path: &Path) -> Result<(), String> {
-        const CHUNK: usize = 8000;
+    /// Writes the stereo WAV: the header first (the length is known), then
+    /// the samples in large blocks, hashed as they are written. Returns the
+    /// file (written, not synced) and its hash.
+    pub fn write(&mut self, path: &Path) -> Result<(File, Hashed), String> {
+        const CHUNK: usize = 1 << 16;
+        let err = |e: std::io::Error| format!("{}: {e}", path.display());
         for t in &mut self.tracks {
             t.frames.sort_by_key(|f| f.0);
         }
         let len = self.tracks[0].end().max(self.tracks[1].end());
-        let mut w = wav::StereoWriter::create(path)?;
+        let header = u64::try_from(len)
+            .ok()
+            .and_then(wav::stereo_header)
+            .ok_or_else(|| format!("{}: too long for a WAV file", path.display()))?;
+        let mut w = FileOut::create(path).map_err(|e| e.to_string())?;
+        w.write_all(&header).map_err(err)?;
         let (mut l, mut r) = (vec![0i16; CHUNK], vec![0i16; CHUNK]);
+        let mut block = Vec::with_capacity(CHUNK * 4);
         let mut cursors = [0usize; 2];
         let mut at = 0i64;
         while at < len {
             let n = usize::try_from(len - at).map_or(CHUNK, |left| left.min(CHUNK));
             self.tracks[0].render(at, &mut l[..n], &mut cursors[0]);
             self.tracks[1].render(at, &mut r[..n], &mut cursors[1]);
-            w.push_block(&l[..n], &r[..n])?;
+            block.clear();
+            for (a, b) in l[..n].iter().zip(&r[..n]) {
+                block.extend_from_slice(&a.to_le_bytes());
+                block.extend_from_slice(&b.to_le_bytes());
+            }
+            w.write_all(&block).map_err(err)?;
             at += n as i64;
         }
-        w.finish()
+        w.finish().map_err(err)
     }
 }
 

@@ -134,6 +134,48 @@ fn summary(deliveries: &[Delivery]) -> String {
     }
 }
 
+/// A record as it leaves: the record and its epoch record, base64.
+pub async fn delivery<S: EscrowStore>(store: &S, r: &EscrowRecord) -> Result<Delivery, Refusal> {
+    let epoch = store
+        .epoch(r.sealed.epoch)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unavailable(format!("epoch record of call {} missing", r.meta.call_id)))?;
+    Ok(Delivery {
+        call_id: r.meta.call_id.clone(),
+        record: STANDARD.encode(r.encode()),
+        epoch: STANDARD.encode(epoch.encode()),
+    })
+}
+
+/// The store side of a granted historical request (the task checks come
+/// before): the records of `target`'s calls that started in `w`, each with
+/// its epoch record. Public for `cablekey bench lookup`.
+pub async fn historical<S: EscrowStore>(
+    store: &S,
+    target: &str,
+    w: Window,
+) -> Result<Vec<Delivery>, Refusal> {
+    let range = TimeRange {
+        from_ms: w.from_ms,
+        to_ms: w.to_ms,
+    };
+    let records = store.by_party(target, range).await.map_err(unavailable)?;
+    let mut out = Vec::new();
+    for r in records.iter().filter(|r| is_party(r, target)) {
+        if !(w.from_ms..w.to_ms).contains(&r.meta.start_unix_ms) {
+            continue;
+        }
+        if out.len() == MAX_RECORDS {
+            return Err(Refusal::BadRequest(format!(
+                "more than {MAX_RECORDS} records: narrow the window"
+            )));
+        }
+        out.push(delivery(store, r).await?);
+    }
+    Ok(out)
+}
+
 impl<S: EscrowStore> Api<S> {
     pub fn new(
         book: TaskBook,
@@ -417,46 +459,11 @@ impl<S: EscrowStore> Api<S> {
     }
 
     async fn delivery(&self, r: &EscrowRecord) -> Result<Delivery, Refusal> {
-        let epoch = self
-            .escrow
-            .store()
-            .epoch(r.sealed.epoch)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| {
-                unavailable(format!("epoch record of call {} missing", r.meta.call_id))
-            })?;
-        Ok(Delivery {
-            call_id: r.meta.call_id.clone(),
-            record: STANDARD.encode(r.encode()),
-            epoch: STANDARD.encode(epoch.encode()),
-        })
+        delivery(self.escrow.store(), r).await
     }
 
     async fn historical(&self, target: &str, w: Window) -> Result<Vec<Delivery>, Refusal> {
-        let range = TimeRange {
-            from_ms: w.from_ms,
-            to_ms: w.to_ms,
-        };
-        let records = self
-            .escrow
-            .store()
-            .by_party(target, range)
-            .await
-            .map_err(unavailable)?;
-        let mut out = Vec::new();
-        for r in records.iter().filter(|r| is_party(r, target)) {
-            if !(w.from_ms..w.to_ms).contains(&r.meta.start_unix_ms) {
-                continue;
-            }
-            if out.len() == MAX_RECORDS {
-                return Err(Refusal::BadRequest(format!(
-                    "more than {MAX_RECORDS} records: narrow the window"
-                )));
-            }
-            out.push(self.delivery(r).await?);
-        }
-        Ok(out)
+        historical(self.escrow.store(), target, w).await
     }
 
     async fn current(&self, target: &str) -> Result<Vec<Delivery>, Refusal> {

@@ -6,6 +6,7 @@
 
 mod calls;
 mod cpu;
+mod escrow;
 mod loadgen;
 mod report;
 mod verify;
@@ -21,11 +22,17 @@ pub enum BenchCommand {
     /// The load generator `bench calls` spawns (simulated CTAs; JSON report on stdout).
     #[command(hide = true)]
     LoadGen(loadgen::LoadGenArgs),
+    /// A large escrow store (sealed records of many subscribers over months) for `bench lookup`.
+    EscrowGen(escrow::GenArgs),
+    /// Latency of the LI historical query over a store made by `bench escrow-gen`.
+    Lookup(escrow::LookupArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> ExitCode {
     match cmd {
         BenchCommand::Calls(args) => calls::run(args),
         BenchCommand::LoadGen(args) => loadgen::run(args),
+        BenchCommand::EscrowGen(args) => escrow::gen(args),
+        BenchCommand::Lookup(args) => escrow::lookup(args),
     }
 }
