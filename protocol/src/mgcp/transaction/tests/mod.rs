@@ -459,9 +459,11 @@ fn commands_never_share_a_datagram_with_each_other() {
     assert_eq!(transmits(&mut ca).len(), 2);
 }
 
+const NTFY_7: &[u8] = b"NTFY 7 aaln/1@cta1.example MGCP 1.0\r\nO: L/hd\r\n";
+
 /// `gw`'s NTFY 7, received and answered 200 by `ca`.
 fn answered_notify(ca: &mut Endpoint) {
-    ca.handle_datagram(at(0), GW, b"NTFY 7 aaln/1@cta1.example MGCP 1.0\r\nO: L/hd\r\n");
+    ca.handle_datagram(at(0), GW, NTFY_7);
     assert!(matches!(events(ca)[..], [Event::Command { .. }]));
     let tid = TransactionId(7);
     ca.respond(at(0), GW, tid, Response::new(ReturnCode::OK, tid))
@@ -488,7 +490,7 @@ fn a_command_closes_the_datagram_of_answers_to_its_peer() {
     assert_eq!(again.len(), 2, "both commands, each alone");
     assert_eq!(messages(&again[0]).len(), 1);
     assert_eq!(messages(&again[0])[0].tid(), first);
-    ca.handle_datagram(resend, GW, b"NTFY 7 aaln/1@cta1.example MGCP 1.0\r\nO: L/hd\r\n");
+    ca.handle_datagram(resend, GW, NTFY_7);
     assert!(text(&one(&mut ca)).starts_with("200 7 OK"));
 }
 
