@@ -293,8 +293,15 @@ impl<'k> Collector<'k> {
                 remove_dir(d)?;
             }
             std::fs::create_dir(&tmp).map_err(fsutil::err(&tmp))?;
-            let mut files = Vec::new();
-            offline::render_calls(&tmp, case.dec.calls(), &mut case.audio, &mut files)?;
+            // The live view has no manifest: names and hashes are dropped.
+            let (mut files, mut hashes) = (Vec::new(), deliver::Hashes::new());
+            offline::render_calls(
+                &tmp,
+                case.dec.calls(),
+                &mut case.audio,
+                &mut files,
+                &mut hashes,
+            )?;
             if live.exists() {
                 std::fs::rename(&live, &old).map_err(fsutil::err(&live))?;
             }
