@@ -4,6 +4,7 @@
 //! [`Running::shutdown`] ends it gracefully.
 
 pub mod config;
+pub mod batch;
 mod driver;
 mod http;
 pub mod metrics;
