@@ -18,7 +18,6 @@ pub const BATCH: usize = 64;
 pub struct RecvBatch {
     bufs: Vec<Vec<u8>>,
     got: Vec<(usize, SocketAddr)>,
-    sys: sys::Recv,
 }
 
 impl Default for RecvBatch {
@@ -32,7 +31,6 @@ impl RecvBatch {
         RecvBatch {
             bufs: (0..BATCH).map(|_| vec![0u8; 65_536]).collect(),
             got: Vec::with_capacity(BATCH),
-            sys: sys::Recv::new(),
         }
     }
 
@@ -62,53 +60,49 @@ impl RecvBatch {
     /// 65,536 bytes is read and dropped.
     pub fn recv_from(&mut self, sock: &impl AsFd) -> io::Result<usize> {
         self.got.clear();
-        self.sys.recv(sock, &mut self.bufs, &mut self.got)
+        sys::recv(sock, &mut self.bufs, &mut self.got)
     }
 }
 
-/// Sends a turn's output, [`BATCH`] datagrams per syscall.
-#[derive(Default)]
-pub struct SendBatch {
-    sys: sys::Send,
-}
-
-impl SendBatch {
-    /// Sends every transmit; returns how many went. `failed` hears of
-    /// each that did not (the batch goes on after it).
-    pub async fn send_all(
-        &mut self,
-        sock: &UdpSocket,
-        out: &[Transmit],
-        mut failed: impl FnMut(&Transmit, io::Error),
-    ) -> usize {
-        let mut sent = 0;
-        let mut rest = out;
-        while let Some(first) = rest.first() {
-            let chunk = &rest[..rest.len().min(BATCH)];
-            match sock.try_io(tokio::io::Interest::WRITABLE, || self.sys.send(sock, chunk)) {
-                Ok(n) => {
-                    sent += n;
-                    rest = &rest[n.max(1).min(rest.len())..];
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = sock.writable().await {
-                        failed(first, e);
-                        rest = &rest[1..];
-                    }
-                }
-                Err(e) => {
-                    // Only the first datagram's own error is reported;
-                    // skip it and go on.
+/// Sends a turn's output, [`BATCH`] datagrams per syscall; returns how
+/// many went. `failed` hears of each that did not (the rest still go).
+pub async fn send_all(
+    sock: &UdpSocket,
+    out: &[Transmit],
+    mut failed: impl FnMut(&Transmit, io::Error),
+) -> usize {
+    let mut sent = 0;
+    let mut rest = out;
+    while let Some(first) = rest.first() {
+        let chunk = &rest[..rest.len().min(BATCH)];
+        match sock.try_io(tokio::io::Interest::WRITABLE, || sys::send(sock, chunk)) {
+            Ok(n) => {
+                sent += n;
+                rest = &rest[n.max(1).min(rest.len())..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Err(e) = sock.writable().await {
                     failed(first, e);
                     rest = &rest[1..];
                 }
             }
+            Err(e) => {
+                // Only the first datagram's own error is reported;
+                // skip it and go on.
+                failed(first, e);
+                rest = &rest[1..];
+            }
         }
-        sent
     }
+    sent
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd"))]
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd"
+))]
 mod sys {
     use std::io;
     use std::io::{IoSlice, IoSliceMut};
@@ -129,77 +123,66 @@ mod sys {
         a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
     }
 
-    /// `MultiHeaders` is not `Send` (raw pointers), so each call makes
-    /// its own: two small allocations against one syscall saved per
-    /// datagram.
-    #[derive(Default)]
-    pub struct Recv;
-
-    impl Recv {
-        pub fn new() -> Recv {
-            Recv
-        }
-
-        /// One `recvmmsg`, non-blocking. Truncated datagrams and those
-        /// from other address families are counted, not put in `got`.
-        pub fn recv(
-            &mut self,
-            sock: &impl AsFd,
-            bufs: &mut [Vec<u8>],
-            got: &mut Vec<(usize, SocketAddr)>,
-        ) -> io::Result<usize> {
-            let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), None);
-            let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
-                bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-            let res = recvmmsg(
-                sock.as_fd().as_raw_fd(),
-                &mut hdrs,
-                iovs.iter_mut(),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            )?;
-            let mut n = 0;
-            for m in res {
-                n += 1;
-                if m.flags.contains(MsgFlags::MSG_TRUNC) {
-                    continue;
-                }
-                if let Some(from) = m.address.as_ref().and_then(to_std) {
-                    got.push((m.bytes, from));
-                }
+    /// One `recvmmsg`, non-blocking (`MultiHeaders` is not `Send`, so
+    /// each call makes its own). Truncated datagrams and those
+    /// from other address families are counted, not put in `got`.
+    pub fn recv(
+        sock: &impl AsFd,
+        bufs: &mut [Vec<u8>],
+        got: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<usize> {
+        let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), None);
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+            bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let res = recvmmsg(
+            sock.as_fd().as_raw_fd(),
+            &mut hdrs,
+            iovs.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )?;
+        let mut n = 0;
+        for m in res {
+            n += 1;
+            if m.flags.contains(MsgFlags::MSG_TRUNC) {
+                continue;
             }
-            Ok(n)
+            if let Some(from) = m.address.as_ref().and_then(to_std) {
+                got.push((m.bytes, from));
+            }
         }
+        Ok(n)
     }
 
-    #[derive(Default)]
-    pub struct Send;
-
-    impl Send {
-        /// One `sendmmsg`, non-blocking: how many of `out` went (at least
-        /// one), or the first one's error.
-        pub fn send(&mut self, sock: &impl AsFd, out: &[Transmit]) -> io::Result<usize> {
-            let out = &out[..out.len().min(BATCH)];
-            let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(out.len(), None);
-            let addrs: Vec<Option<SockaddrStorage>> =
-                out.iter().map(|t| Some(SockaddrStorage::from(t.to))).collect();
-            let iovs: Vec<[IoSlice<'_>; 1]> =
-                out.iter().map(|t| [IoSlice::new(&t.payload)]).collect();
-            let none: [ControlMessage<'_>; 0] = [];
-            let res = sendmmsg(
-                sock.as_fd().as_raw_fd(),
-                &mut hdrs,
-                &iovs,
-                &addrs,
-                none,
-                MsgFlags::MSG_DONTWAIT,
-            )?;
-            Ok(res.count())
-        }
+    /// One `sendmmsg`, non-blocking: how many of `out` went (at least
+    /// one), or the first one's error.
+    pub fn send(sock: &impl AsFd, out: &[Transmit]) -> io::Result<usize> {
+        let out = &out[..out.len().min(BATCH)];
+        let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(out.len(), None);
+        let addrs: Vec<Option<SockaddrStorage>> = out
+            .iter()
+            .map(|t| Some(SockaddrStorage::from(t.to)))
+            .collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = out.iter().map(|t| [IoSlice::new(&t.payload)]).collect();
+        let none: [ControlMessage<'_>; 0] = [];
+        let res = sendmmsg(
+            sock.as_fd().as_raw_fd(),
+            &mut hdrs,
+            &iovs,
+            &addrs,
+            none,
+            MsgFlags::MSG_DONTWAIT,
+        )?;
+        Ok(res.count())
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd")))]
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd"
+)))]
 mod sys {
     use std::io;
     use std::net::{SocketAddr, UdpSocket};
@@ -212,46 +195,32 @@ mod sys {
         Ok(UdpSocket::from(sock.as_fd().try_clone_to_owned()?))
     }
 
-    pub struct Recv;
-
-    impl Recv {
-        pub fn new() -> Recv {
-            Recv
-        }
-
-        pub fn recv(
-            &mut self,
-            sock: &impl AsFd,
-            bufs: &mut [Vec<u8>],
-            got: &mut Vec<(usize, SocketAddr)>,
-        ) -> io::Result<usize> {
-            let sock = std_socket(sock)?;
-            for buf in bufs.iter_mut() {
-                match sock.recv_from(buf) {
-                    Ok(r) => got.push(r),
-                    Err(e) if got.is_empty() => return Err(e),
-                    Err(_) => break,
-                }
+    pub fn recv(
+        sock: &impl AsFd,
+        bufs: &mut [Vec<u8>],
+        got: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<usize> {
+        let sock = std_socket(sock)?;
+        for buf in bufs.iter_mut() {
+            match sock.recv_from(buf) {
+                Ok(r) => got.push(r),
+                Err(e) if got.is_empty() => return Err(e),
+                Err(_) => break,
             }
-            Ok(got.len())
         }
+        Ok(got.len())
     }
 
-    #[derive(Default)]
-    pub struct Send;
-
-    impl Send {
-        pub fn send(&mut self, sock: &impl AsFd, out: &[Transmit]) -> io::Result<usize> {
-            let sock = std_socket(sock)?;
-            let mut sent = 0;
-            for t in out {
-                match sock.send_to(&t.payload, t.to) {
-                    Ok(_) => sent += 1,
-                    Err(e) if sent == 0 => return Err(e),
-                    Err(_) => break,
-                }
+    pub fn send(sock: &impl AsFd, out: &[Transmit]) -> io::Result<usize> {
+        let sock = std_socket(sock)?;
+        let mut sent = 0;
+        for t in out {
+            match sock.send_to(&t.payload, t.to) {
+                Ok(_) => sent += 1,
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
             }
-            Ok(sent)
         }
+        Ok(sent)
     }
 }

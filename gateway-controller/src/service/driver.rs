@@ -10,7 +10,7 @@ use cablekey_protocol::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch::{RecvBatch, SendBatch};
+use super::batch::{self, RecvBatch};
 use super::metrics::Metrics;
 use super::ServiceEscrow;
 use crate::escrow::{unix_ms, EscrowStore};
@@ -45,7 +45,6 @@ pub(super) struct Driver {
     intercepts: mpsc::UnboundedReceiver<InterceptCommand>,
     /// One turn's output, sent in batches.
     out: Vec<cablekey_protocol::mgcp::transaction::Transmit>,
-    tx: SendBatch,
 }
 
 impl Driver {
@@ -70,7 +69,6 @@ impl Driver {
             li: None,
             intercepts,
             out: Vec::new(),
-            tx: SendBatch::default(),
         }
     }
 
@@ -167,7 +165,7 @@ impl Driver {
         }
         if !self.out.is_empty() {
             let metrics = &*self.metrics;
-            let sent = self.tx.send_all(&self.sock, &self.out, |t, e| {
+            let sent = batch::send_all(&self.sock, &self.out, |t, e| {
                 Metrics::inc(&metrics.send_errors);
                 tracing::warn!(to = %t.to, "MGCP send failed: {e}");
             })
