@@ -228,3 +228,33 @@ impl Indexer {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(lsn: u64, key: &[u8], value: &[u8], index: &[&[u8]]) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Record(String::from_utf8_lossy(key).into_owned()),
+            key: key.to_vec(),
+            value: value.to_vec(),
+            index: index.iter().map(|k| k.to_vec()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_rewritten_record_goes_in_once_with_every_index_entry() {
+        let mut pending = vec![
+            staged(1, b"a", b"a1", &[b"ia"]),
+            staged(2, b"b", b"b1", &[b"ib"]),
+            staged(3, b"a", b"a2", &[]),
+            staged(4, b"a", b"a3", &[]),
+        ];
+        let superseded = coalesce(&mut pending);
+        assert_eq!(superseded, [true, false, true, false]);
+        assert_eq!(pending[3].value, b"a3");
+        assert_eq!(pending[3].index, [b"ia".to_vec()]);
+        assert_eq!(pending[1].index, [b"ib".to_vec()]);
+    }
+}
