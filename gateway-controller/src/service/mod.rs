@@ -3,8 +3,8 @@
 //! store. [`start`] binds and opens everything, then runs the driver task;
 //! [`Running::shutdown`] ends it gracefully.
 
-pub mod config;
 pub mod batch;
+pub mod config;
 mod driver;
 mod http;
 pub mod metrics;
