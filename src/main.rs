@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod cli;
 
+/// The controller allocates per message and the escrow threads free what
+/// the driver allocated: glibc's malloc/free were ≈ 10 % of the
+/// controller's CPU in `bench calls` (BENCHMARKS.md, Call setup).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "cablekey",

@@ -2,6 +2,7 @@
 //! and their indexes, see `layout`), off the acknowledgement path, and
 //! deletes a log segment once everything in it is durable in sled.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
@@ -87,6 +88,28 @@ impl Staged {
     }
 }
 
+/// Marks every write of `pending` that a later one of the same key
+/// replaces, moving its index entries to that later write.
+fn coalesce(pending: &mut [Staged]) -> Vec<bool> {
+    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(pending.len());
+    let mut moves = Vec::new();
+    for (i, s) in pending.iter().enumerate().rev() {
+        match last.get(&s.key[..]) {
+            Some(&later) => moves.push((i, later)),
+            None => {
+                last.insert(&s.key[..], i);
+            }
+        }
+    }
+    let mut superseded = vec![false; pending.len()];
+    for (i, later) in moves {
+        superseded[i] = true;
+        let index = std::mem::take(&mut pending[i].index);
+        pending[later].index.extend(index);
+    }
+    superseded
+}
+
 pub(crate) fn db_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
     move |e| match e {
         sled::Error::Io(e) => StoreError::Io { op, kind: e.kind() },
@@ -161,11 +184,19 @@ impl Indexer {
     /// up to 150 ms (measured). Atomicity is not needed here: the record
     /// goes in before its index entries, and a crash part-way is repaired
     /// by the replay (a segment is deleted only after a checkpoint).
+    ///
+    /// A record rewritten within `pending` (the end time set soon after
+    /// the record was written) goes into sled once, with its last value
+    /// and the index entries of all its writes.
     fn apply(&mut self, pending: &mut Vec<Staged>) -> bool {
         if pending.is_empty() {
             return true;
         }
-        for s in pending.iter() {
+        let superseded = coalesce(pending);
+        for (s, skip) in pending.iter().zip(&superseded) {
+            if *skip {
+                continue;
+            }
             if let Err(e) = s.insert_into(&self.db) {
                 return self.fail(e);
             }
@@ -195,5 +226,35 @@ impl Indexer {
         self.failed.store(true, Ordering::Release);
         tracing::error!(error = %e, "escrow indexing failed; store stopped (the log keeps every record)");
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(lsn: u64, key: &[u8], value: &[u8], index: &[&[u8]]) -> Staged {
+        Staged {
+            lsn,
+            tag: Tag::Record(String::from_utf8_lossy(key).into_owned()),
+            key: key.to_vec(),
+            value: value.to_vec(),
+            index: index.iter().map(|k| k.to_vec()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_rewritten_record_goes_in_once_with_every_index_entry() {
+        let mut pending = vec![
+            staged(1, b"a", b"a1", &[b"ia"]),
+            staged(2, b"b", b"b1", &[b"ib"]),
+            staged(3, b"a", b"a2", &[]),
+            staged(4, b"a", b"a3", &[]),
+        ];
+        let superseded = coalesce(&mut pending);
+        assert_eq!(superseded, [true, false, true, false]);
+        assert_eq!(pending[3].value, b"a3");
+        assert_eq!(pending[3].index, [b"ia".to_vec()]);
+        assert_eq!(pending[1].index, [b"ib".to_vec()]);
     }
 }

@@ -10,13 +10,11 @@ use cablekey_protocol::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{self, RecvBatch};
 use super::metrics::Metrics;
 use super::ServiceEscrow;
 use crate::escrow::{unix_ms, EscrowStore};
 use crate::{Controller, EscrowFailure, Event, Intercept};
-
-/// Most datagrams read in one go before the core's output is sent.
-const READ_BURST: usize = 64;
 
 /// An intercept task set or cleared by the LI side ([`super::Running::intercepts`]).
 /// Not `Debug`: it names a target.
@@ -45,6 +43,8 @@ pub(super) struct Driver {
     /// The lawful-intercept service's view of calls, if it runs.
     pub li: Option<Arc<crate::li::Calls>>,
     intercepts: mpsc::UnboundedReceiver<InterceptCommand>,
+    /// One turn's output, sent in batches.
+    out: Vec<cablekey_protocol::mgcp::transaction::Transmit>,
 }
 
 impl Driver {
@@ -68,6 +68,7 @@ impl Driver {
             routed_at: HashMap::new(),
             li: None,
             intercepts,
+            out: Vec::new(),
         }
     }
 
@@ -93,7 +94,7 @@ impl Driver {
         };
         let now = self.now();
         self.ctrl.start(now);
-        let mut buf = vec![0u8; 65_536];
+        let mut rx = RecvBatch::new();
         let mut stopping: Option<tokio::time::Instant> = None;
         loop {
             self.flush().await;
@@ -105,17 +106,15 @@ impl Driver {
             let wake = self.ctrl.poll_timeout().map(|t| self.tokio_instant(t));
             let stop_at = stopping.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
-                r = self.sock.recv_from(&mut buf) => {
+                r = rx.recv(&self.sock) => {
+                    // Everything already queued, one batch, before answering.
                     match r {
-                        Ok((n, from)) => self.datagram(from, &buf[..n]),
-                        Err(e) => tracing::warn!("MGCP receive failed: {e}"),
-                    }
-                    // Take what else is already queued before answering.
-                    for _ in 1..READ_BURST {
-                        match self.sock.try_recv_from(&mut buf) {
-                            Ok((n, from)) => self.datagram(from, &buf[..n]),
-                            Err(_) => break,
+                        Ok(_) => {
+                            for (from, bytes) in rx.datagrams() {
+                                self.datagram(from, bytes);
+                            }
                         }
+                        Err(e) => tracing::warn!("MGCP receive failed: {e}"),
                     }
                 }
                 Some(done) = self.done_rx.recv() => {
@@ -160,14 +159,18 @@ impl Driver {
 
     /// Sends what the core queued and acts on its events.
     async fn flush(&mut self) {
+        self.out.clear();
         while let Some(t) = self.ctrl.poll_transmit() {
-            match self.sock.send_to(&t.payload, t.to).await {
-                Ok(_) => Metrics::inc(&self.metrics.datagrams_out),
-                Err(e) => {
-                    Metrics::inc(&self.metrics.send_errors);
-                    tracing::warn!(to = %t.to, "MGCP send failed: {e}");
-                }
-            }
+            self.out.push(t);
+        }
+        if !self.out.is_empty() {
+            let metrics = &*self.metrics;
+            let sent = batch::send_all(&self.sock, &self.out, |t, e| {
+                Metrics::inc(&metrics.send_errors);
+                tracing::warn!(to = %t.to, "MGCP send failed: {e}");
+            })
+            .await;
+            Metrics::add(&metrics.datagrams_out, sent as u64);
         }
         while let Some(ev) = self.ctrl.poll_event() {
             self.event(ev);

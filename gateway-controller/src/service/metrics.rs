@@ -113,7 +113,11 @@ impl Metrics {
     }
 
     pub(crate) fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        Metrics::add(counter, 1);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition of everything.

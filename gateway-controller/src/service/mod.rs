@@ -3,6 +3,7 @@
 //! store. [`start`] binds and opens everything, then runs the driver task;
 //! [`Running::shutdown`] ends it gracefully.
 
+pub mod batch;
 pub mod config;
 mod driver;
 mod http;

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
+use cablekey_gateway_controller::service::batch::{RecvBatch, BATCH};
 use clap::Args;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -100,7 +101,7 @@ struct Driver {
     poll: Poll,
     clock: Clock,
     counts: Counts,
-    buf: Vec<u8>,
+    rx: RecvBatch,
 }
 
 impl Driver {
@@ -130,13 +131,19 @@ impl Driver {
         for ev in events.iter() {
             let cta = ev.token().0;
             while let Some(sock) = self.socks.get(cta) {
-                match sock.recv_from(&mut self.buf) {
-                    Ok((n, from)) => {
-                        self.counts.datagrams_in += 1;
+                match self.rx.recv_from(sock) {
+                    Ok(n) => {
                         let now = self.clock.now();
-                        self.fleet.handle_datagram(now, cta, from, &self.buf[..n]);
+                        for (from, bytes) in self.rx.datagrams() {
+                            self.counts.datagrams_in += 1;
+                            self.fleet.handle_datagram(now, cta, from, bytes);
+                        }
+                        // Edge-triggered: read until the socket is empty,
+                        // which a short batch already says.
+                        if n < BATCH {
+                            break;
+                        }
                     }
-                    // Edge-triggered: read until the socket is empty.
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     // ICMP errors surface here; MGCP retransmission covers them.
@@ -183,7 +190,7 @@ fn load(args: &LoadGenArgs) -> anyhow::Result<LoadReport> {
         poll,
         clock,
         counts: Counts::default(),
-        buf: vec![0u8; 65_536],
+        rx: RecvBatch::new(),
     };
     let mut events = Events::with_capacity(1024);
     let cpu0 = CpuTime::now();
