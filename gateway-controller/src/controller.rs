@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use cablekey_protocol::escrow::{CallMeta, Party as EscrowParty};
 use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
-use cablekey_protocol::mgcp::{Message, ParseError, ReturnCode, TransactionId};
+use cablekey_protocol::mgcp::{Message, Param, ParamName, ParseError, ReturnCode, TransactionId};
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::Suite;
 use cablekey_protocol::time::Instant;
@@ -251,6 +251,11 @@ pub struct Controller<K> {
     /// By lower-case endpoint name; idle lines are absent.
     pub(crate) lines: BTreeMap<String, LineUse>,
     pub(crate) pending: BTreeMap<TransactionId, Pending>,
+    /// The request identifier (`X:`) each outstanding command carries.
+    requests: BTreeMap<TransactionId, u64>,
+    /// By lower-case endpoint name: the newest request identifier the
+    /// endpoint accepted. A NTFY under an older one is stale.
+    accepted: BTreeMap<String, u64>,
     /// Commands that could not be sent: handled as if timed out.
     pub(crate) unsent: VecDeque<Pending>,
     /// Endpoints with a command of ours outstanding, and the commands
@@ -289,6 +294,8 @@ impl<K: KeySource> Controller<K> {
             doubtful: BTreeMap::new(),
             intercepts: BTreeMap::new(),
             next_request: 1,
+            requests: BTreeMap::new(),
+            accepted: BTreeMap::new(),
             events: VecDeque::new(),
         }
     }
@@ -393,9 +400,17 @@ impl<K: KeySource> Controller<K> {
                 }
             }
             TxEvent::Response { tid, code, text } => {
+                let rid = self.requests.remove(&tid);
                 let Some(p) = self.pending.remove(&tid) else {
                     return;
                 };
+                if let (Some(rid), true) = (rid, code.is_success()) {
+                    let newest = self
+                        .accepted
+                        .entry(p.endpoint.to_ascii_lowercase())
+                        .or_default();
+                    *newest = (*newest).max(rid);
+                }
                 // What waited goes first: it was decided before what this
                 // answer will make us send.
                 self.next_for(now, &p.endpoint);
@@ -408,6 +423,7 @@ impl<K: KeySource> Controller<K> {
                 }
             }
             TxEvent::TimedOut { tid, .. } => {
+                self.requests.remove(&tid);
                 if let Some(p) = self.pending.remove(&tid) {
                     self.next_for(now, &p.endpoint);
                     self.on_failed(now, p, None);
@@ -456,11 +472,23 @@ impl<K: KeySource> Controller<K> {
         let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
         debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
         let sent = match (addr, parsed) {
-            (Some(addr), Ok(Message::Command(cmd))) => self.tx.send_command(now, addr, cmd).ok(),
+            (Some(addr), Ok(Message::Command(cmd))) => {
+                let rid = match cmd.param(ParamName::RequestIdentifier) {
+                    Some(Param::RequestIdentifier(x)) => u64::from_str_radix(x, 16).ok(),
+                    _ => None,
+                };
+                self.tx
+                    .send_command(now, addr, cmd)
+                    .ok()
+                    .map(|tid| (tid, rid))
+            }
             _ => None,
         };
         match sent {
-            Some(tid) => {
+            Some((tid, rid)) => {
+                if let Some(rid) = rid {
+                    self.requests.insert(tid, rid);
+                }
                 self.pending.insert(tid, pending);
                 true
             }
@@ -479,6 +507,14 @@ impl<K: KeySource> Controller<K> {
         }
         let anchor = self.config.anchor.as_ref();
         anchor.filter(|a| a.serves(endpoint)).map(|a| a.mgw)
+    }
+
+    /// Whether a NTFY under request `x` reports events from before a
+    /// newer request the endpoint accepted (a late retransmission, say).
+    pub(crate) fn stale_request(&self, endpoint: &str, x: &str) -> bool {
+        let newest = self.accepted.get(&endpoint.to_ascii_lowercase());
+        let x = u64::from_str_radix(x, 16);
+        matches!((newest, x), (Some(n), Ok(x)) if x < *n)
     }
 
     pub(crate) fn request_id(&mut self) -> String {

@@ -393,3 +393,23 @@ fn commands_to_one_endpoint_wait_for_the_previous_answer() {
     net.flush();
     assert_eq!(net.ctrl.calls(), 0, "the call was released");
 }
+
+/// A NTFY retransmitted late, under a request the line has since replaced
+/// (here: an on-hook lost, then the hook resynchronised by 401/402 and a
+/// new call dialing), reports the past: it is answered and ignored.
+#[test]
+fn a_notification_under_a_superseded_request_changes_nothing() {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    assert_eq!(net.ctrl.calls(), 1, "dialing");
+    let late = format!(
+        "NTFY 99002 {} MGCP 1.0\r\nX: 1\r\nO: L/hu\r\n",
+        line_name(0, 0)
+    );
+    let now = net.now;
+    net.ctrl.handle_datagram(now, cta_addr(0), late.as_bytes());
+    let answer = net.ctrl.poll_transmit().expect("the NTFY is answered");
+    assert!(answer.payload.starts_with(b"200 99002"), "{answer:?}");
+    net.flush();
+    assert_eq!(net.ctrl.calls(), 1, "the late on-hook ended nothing");
+}

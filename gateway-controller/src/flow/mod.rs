@@ -111,6 +111,11 @@ impl<K: KeySource> Controller<K> {
         let Some(Param::ObservedEvents(items)) = cmd.param(ParamName::ObservedEvents) else {
             return;
         };
+        if let Some(Param::RequestIdentifier(x)) = cmd.param(ParamName::RequestIdentifier) {
+            if self.stale_request(name, x) {
+                return;
+            }
+        }
         for item in items {
             let event = item.event();
             match item.package() {
