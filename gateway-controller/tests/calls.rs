@@ -340,15 +340,8 @@ fn a_late_on_hook_for_a_line_known_on_hook_changes_nothing() {
     let call = net.key_fps.keys().next().unwrap().clone();
     let ringing = Some(cablekey_gateway_controller::call::State::Ringing);
     assert_eq!(net.ctrl.call_state(&call), ringing);
-    let stale = format!(
-        "NTFY 99001 {} MGCP 1.0\r\nX: 0\r\nO: L/hu\r\n",
-        line_name(1, 0)
-    );
-    let now = net.now;
-    net.ctrl.handle_datagram(now, cta_addr(1), stale.as_bytes());
-    let answer = net.ctrl.poll_transmit().expect("the NTFY is answered");
-    assert!(answer.payload.starts_with(b"200 99001"), "{answer:?}");
-    net.flush();
+    // No `X:`: what is tested is the hook state, not the request's age.
+    late_on_hook(&mut net, 1, 99001, None);
     assert_eq!(
         net.ctrl.call_state(&call),
         ringing,
@@ -402,14 +395,23 @@ fn a_notification_under_a_superseded_request_changes_nothing() {
     let mut net = booted(2);
     net.terminal(0, 0, TerminalEvent::OffHook);
     assert_eq!(net.ctrl.calls(), 1, "dialing");
-    let late = format!(
-        "NTFY 99002 {} MGCP 1.0\r\nX: 1\r\nO: L/hu\r\n",
-        line_name(0, 0)
+    late_on_hook(&mut net, 0, 99002, Some("1"));
+    assert_eq!(net.ctrl.calls(), 1, "the late on-hook ended nothing");
+}
+
+/// CTA `cta`'s line 1 reports an on-hook (NTFY `tid`, under request `x`
+/// if given); the controller answers 200 and acts on it.
+fn late_on_hook(net: &mut Net, cta: usize, tid: u32, x: Option<&str>) {
+    let x = x.map_or(String::new(), |x| format!("X: {x}\r\n"));
+    let ntfy = format!(
+        "NTFY {tid} {} MGCP 1.0\r\n{x}O: L/hu\r\n",
+        line_name(cta, 0)
     );
     let now = net.now;
-    net.ctrl.handle_datagram(now, cta_addr(0), late.as_bytes());
+    net.ctrl
+        .handle_datagram(now, cta_addr(cta), ntfy.as_bytes());
     let answer = net.ctrl.poll_transmit().expect("the NTFY is answered");
-    assert!(answer.payload.starts_with(b"200 99002"), "{answer:?}");
+    let ok = format!("200 {tid} ");
+    assert!(answer.payload.starts_with(ok.as_bytes()), "{answer:?}");
     net.flush();
-    assert_eq!(net.ctrl.calls(), 1, "the late on-hook ended nothing");
 }
