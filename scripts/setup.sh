@@ -3,7 +3,8 @@
 # Anything still missing afterwards is a loud failure, never a skip.
 set -euo pipefail
 
-packages=(tshark osmo-mgw libsrtp2-dev socat strace pkg-config)
+# gcc: the linker Rust calls, and the C parts of mimalloc and the libsrtp2 bench.
+packages=(tshark osmo-mgw libsrtp2-dev socat strace pkg-config gcc)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,7 +22,7 @@ if ((${#missing[@]})); then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-for tool in tshark osmo-mgw socat strace pkg-config cargo; do
+for tool in tshark osmo-mgw socat strace pkg-config cc cargo; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is missing after install" >&2; exit 1; }
 done
 pkg-config --exists libsrtp2 || { echo "setup: pkg-config cannot find libsrtp2" >&2; exit 1; }
