@@ -23,17 +23,22 @@ use std::path::Path;
 
 use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
 
-use super::index::{checkpoint, db_err, Staged};
+use super::index::{checkpoint, db_err, Epochs, Staged};
+use super::layout;
 use super::store::StoreError;
 use super::sync::StoreFiles;
 
 /// Writes between two sled flushes (as the indexer flushes per segment).
 const FLUSH_EVERY: u64 = 262_144;
 
+/// Epoch records kept in memory for the records that follow them.
+const EPOCHS_KEPT: usize = 64;
+
 /// Fills a new store directory.
 pub struct BulkLoad {
     db: sled::Db,
     files: StoreFiles,
+    epochs: Epochs,
     loaded: u64,
 }
 
@@ -51,9 +56,11 @@ impl BulkLoad {
             op: "syncing the new store",
             kind: e.kind(),
         })?;
+        layout::check_version(&db)?;
         Ok(BulkLoad {
             db,
             files,
+            epochs: Epochs::new(EPOCHS_KEPT),
             loaded: 0,
         })
     }
@@ -74,7 +81,7 @@ impl BulkLoad {
     }
 
     fn add(&mut self, s: Staged) -> Result<(), StoreError> {
-        s.insert_into(&self.db)?;
+        s.insert_into(&self.db, &mut self.epochs)?;
         self.loaded += 1;
         if self.loaded % FLUSH_EVERY == 0 {
             self.db.flush().map_err(db_err("flushing"))?;

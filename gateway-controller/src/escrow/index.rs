@@ -9,7 +9,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
+use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
 
 use super::layout;
 use super::overlay::{Overlay, Tag};
@@ -25,7 +25,10 @@ pub(crate) struct Staged {
     pub(crate) tag: Tag,
     pub(crate) key: Vec<u8>,
     pub(crate) value: Vec<u8>,
-    /// Empty index entries to insert with it.
+    /// A record's epoch and party index keys: every write of a record
+    /// rewrites its party entries, whose values copy it (see `layout`).
+    pub(crate) parties: Option<(EpochId, Vec<Vec<u8>>)>,
+    /// Empty index entries to insert with it (a new record's time entry).
     pub(crate) index: Vec<Vec<u8>>,
 }
 
@@ -36,19 +39,21 @@ impl Staged {
             tag: Tag::Epoch(e.id),
             key: layout::epoch_key(&e.id).to_vec(),
             value,
+            parties: None,
             index: Vec::new(),
         }
     }
 
-    /// A new record (`indexed`) or a rewrite of one (its entries exist).
+    /// A new record (`indexed`) or a rewrite of one (its time entry exists).
     pub(crate) fn record(lsn: u64, r: &EscrowRecord, value: Vec<u8>, indexed: bool) -> Staged {
         Staged {
             lsn,
             tag: Tag::Record(r.meta.call_id.clone()),
             key: layout::record_key(&r.meta.call_id),
             value,
+            parties: Some((r.sealed.epoch, layout::party_keys(&r.meta))),
             index: if indexed {
-                layout::index_keys(&r.meta)
+                vec![layout::time_key(&r.meta)]
             } else {
                 Vec::new()
             },
@@ -70,26 +75,103 @@ impl Staged {
         }
     }
 
+    /// The party entries' shared value: the record, then its epoch record.
+    fn party_value(
+        &self,
+        epoch: &EpochId,
+        db: &sled::Db,
+        epochs: &mut Epochs,
+    ) -> Result<sled::IVec, StoreError> {
+        Ok(layout::party_value(&self.value, epochs.bytes(db, epoch)?).into())
+    }
+
     /// Record first, then its index entries (see `Indexer::apply`).
-    pub(crate) fn insert_into(&self, db: &sled::Db) -> Result<(), StoreError> {
+    pub(crate) fn insert_into(&self, db: &sled::Db, epochs: &mut Epochs) -> Result<(), StoreError> {
         db.insert(&self.key[..], &self.value[..])
             .map_err(db_err("indexing"))?;
+        epochs.note(self);
+        if let Some((epoch, keys)) = &self.parties {
+            let value = self.party_value(epoch, db, epochs)?;
+            for k in keys {
+                db.insert(&k[..], value.clone())
+                    .map_err(db_err("indexing"))?;
+            }
+        }
         for k in &self.index {
             db.insert(&k[..], &[][..]).map_err(db_err("indexing"))?;
         }
         Ok(())
     }
 
-    pub(crate) fn add_to(&self, batch: &mut sled::Batch) {
+    pub(crate) fn add_to(
+        &self,
+        batch: &mut sled::Batch,
+        db: &sled::Db,
+        epochs: &mut Epochs,
+    ) -> Result<(), StoreError> {
+        epochs.note(self);
+        if let Some((epoch, keys)) = &self.parties {
+            let value = self.party_value(epoch, db, epochs)?;
+            for k in keys {
+                batch.insert(&k[..], value.clone());
+            }
+        }
         for k in &self.index {
             batch.insert(&k[..], &[][..]);
         }
         batch.insert(&self.key[..], &self.value[..]);
+        Ok(())
+    }
+}
+
+/// Epoch records for party entries: the ones staged lately in memory (a
+/// record follows its epoch's closely), older ones read from sled.
+pub(crate) struct Epochs {
+    recent: HashMap<EpochId, Vec<u8>>,
+    /// Entries kept before the map is emptied; `usize::MAX` where sled may
+    /// not hold the epoch yet (replay, which writes in batches).
+    limit: usize,
+}
+
+impl Epochs {
+    pub(crate) fn new(limit: usize) -> Epochs {
+        Epochs {
+            recent: HashMap::new(),
+            limit,
+        }
+    }
+
+    fn note(&mut self, s: &Staged) {
+        if let Tag::Epoch(id) = &s.tag {
+            self.keep(*id, s.value.clone());
+        }
+    }
+
+    fn keep(&mut self, id: EpochId, value: Vec<u8>) {
+        if self.recent.len() >= self.limit {
+            self.recent.clear();
+        }
+        self.recent.insert(id, value);
+    }
+
+    fn bytes(&mut self, db: &sled::Db, id: &EpochId) -> Result<&[u8], StoreError> {
+        if !self.recent.contains_key(id) {
+            let v = db
+                .get(layout::epoch_key(id))
+                .map_err(db_err("reading an epoch record"))?
+                .ok_or(StoreError::MissingEpoch(*id))?;
+            self.keep(*id, v.to_vec());
+        }
+        self.recent
+            .get(id)
+            .map(|v| &v[..])
+            .ok_or(StoreError::MissingEpoch(*id))
     }
 }
 
 /// Marks every write of `pending` that a later one of the same key
-/// replaces, moving its index entries to that later write.
+/// replaces, moving its time entry to that later write (which rewrites
+/// the party entries anyway).
 fn coalesce(pending: &mut [Staged]) -> Vec<bool> {
     let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(pending.len());
     let mut moves = Vec::new();
@@ -136,6 +218,7 @@ pub(crate) struct Indexer {
     pub(crate) files: StoreFiles,
     pub(crate) wal: WalDir,
     pub(crate) overlay: Arc<Overlay>,
+    pub(crate) epochs: Epochs,
     /// Writes accepted and not yet in sled (the backpressure count).
     pub(crate) unindexed: Arc<AtomicUsize>,
     pub(crate) failed: Arc<AtomicBool>,
@@ -197,7 +280,7 @@ impl Indexer {
             if *skip {
                 continue;
             }
-            if let Err(e) = s.insert_into(&self.db) {
+            if let Err(e) = s.insert_into(&self.db, &mut self.epochs) {
                 return self.fail(e);
             }
         }
@@ -239,6 +322,7 @@ mod tests {
             tag: Tag::Record(String::from_utf8_lossy(key).into_owned()),
             key: key.to_vec(),
             value: value.to_vec(),
+            parties: None,
             index: index.iter().map(|k| k.to_vec()).collect(),
         }
     }

@@ -5,15 +5,45 @@
 //! | --- | --- |
 //! | `r` call id | encoded [`EscrowRecord`](cablekey_protocol::escrow::EscrowRecord) |
 //! | `e` epoch id (16) | encoded [`EpochRecord`](cablekey_protocol::escrow::EpochRecord) |
-//! | `p` len number start(8) call id | empty (one per party) |
+//! | `p` len number start(8) call id | the record, then its epoch record (one per party) |
 //! | `t` start(8) call id | empty |
+//! | `v` | layout version (one byte) |
+//!
+//! A party's entries carry copies of the records (and of the epoch records
+//! that open them), so a target's calls in a window are one range read of
+//! adjacent keys, not two random point reads per call: on 10 million
+//! records the point reads missed sled's cache and cost a p99 of 29 ms per
+//! month-long query (`BENCHMARKS.md`, "Escrow lookup"). Every write of a
+//! record rewrites its party entries too, so the copies never go stale.
 
-use cablekey_protocol::escrow::{CallMeta, EpochId};
+use cablekey_protocol::escrow::{CallMeta, EpochId, EPOCH_RECORD_LEN};
+
+use super::store::StoreError;
 
 pub(crate) const RECORD: u8 = b'r';
 pub(crate) const EPOCH: u8 = b'e';
 pub(crate) const PARTY: u8 = b'p';
 pub(crate) const TIME: u8 = b't';
+const VERSION_KEY: &[u8] = b"v";
+/// 2: party entries carry the record and its epoch record (1: empty).
+const VERSION: u8 = 2;
+
+/// Marks a new store with this layout; refuses a store written in another.
+pub(crate) fn check_version(db: &sled::Db) -> Result<(), StoreError> {
+    let err = |e: sled::Error| StoreError::Db(format!("reading the layout version: {e}"));
+    match db.get(VERSION_KEY).map_err(err)? {
+        Some(v) if v[..] == [VERSION] => Ok(()),
+        None if db.is_empty() => {
+            db.insert(VERSION_KEY, &[VERSION]).map_err(err)?;
+            Ok(())
+        }
+        found => Err(StoreError::Db(format!(
+            "the store has layout {}, this build reads layout {VERSION}: \
+             export it with the build that wrote it, or start a new store",
+            found.map_or_else(|| "1".to_string(), |v| format!("{v:?}"))
+        ))),
+    }
+}
 
 pub(crate) fn record_key(call_id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + call_id.len());
@@ -47,12 +77,17 @@ pub(crate) fn time_prefix(start_ms: u64) -> Vec<u8> {
     k
 }
 
-/// The index keys of a record (the callee's is skipped if it is the same number).
-pub(crate) fn index_keys(meta: &CallMeta) -> Vec<Vec<u8>> {
-    let mut keys = Vec::with_capacity(3);
+/// The time index key of a record.
+pub(crate) fn time_key(meta: &CallMeta) -> Vec<u8> {
     let mut t = time_prefix(meta.start_unix_ms);
     t.extend_from_slice(meta.call_id.as_bytes());
-    keys.push(t);
+    t
+}
+
+/// The party index keys of a record (the callee's is skipped if it is the
+/// same number).
+pub(crate) fn party_keys(meta: &CallMeta) -> Vec<Vec<u8>> {
+    let mut keys = Vec::with_capacity(2);
     for (i, p) in [&meta.caller, &meta.callee].into_iter().enumerate() {
         if i == 1 && meta.callee.number == meta.caller.number {
             break;
@@ -62,6 +97,22 @@ pub(crate) fn index_keys(meta: &CallMeta) -> Vec<Vec<u8>> {
         keys.push(k);
     }
     keys
+}
+
+/// A party entry's value: the encoded record, then its epoch record.
+pub(crate) fn party_value(record: &[u8], epoch: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(record.len() + epoch.len());
+    v.extend_from_slice(record);
+    v.extend_from_slice(epoch);
+    v
+}
+
+/// Splits a party entry's value into the record and the epoch record.
+pub(crate) fn split_party_value(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    v.len()
+        .checked_sub(EPOCH_RECORD_LEN)
+        .filter(|&n| n > 0)
+        .map(|n| v.split_at(n))
 }
 
 /// The call id at the end of an index key whose prefix is `prefix_len` long.

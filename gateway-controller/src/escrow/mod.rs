@@ -37,7 +37,7 @@ pub use bulk::BulkLoad;
 pub use cablekey_keyfile as keyfile;
 pub use commit::SyncHook;
 pub use sled_store::{Options, SledStore, DEFAULT_DIR};
-pub use store::{Durable, EscrowStore, StoreError, TimeRange};
+pub use store::{Durable, EscrowStore, Filed, StoreError, TimeRange};
 pub use wal::LogError;
 
 /// Why a call key was not escrowed: the call must be refused.

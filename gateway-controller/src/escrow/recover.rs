@@ -4,7 +4,7 @@
 //! and the segments are deleted. Only then does the store take writes, so
 //! a query never misses an acknowledged record.
 
-use super::index::{checkpoint, db_err, Staged};
+use super::index::{checkpoint, db_err, Epochs, Staged};
 use super::segment::{truncate, WalDir};
 use super::store::StoreError;
 use super::sync::StoreFiles;
@@ -22,6 +22,8 @@ pub(crate) fn replay(
     let io = |op| move |e: std::io::Error| StoreError::Io { op, kind: e.kind() };
     let segments = wal_dir.segments().map_err(io("listing the log"))?;
     let mut frames = 0usize;
+    // Unbounded: an epoch may sit in a batch not applied yet.
+    let mut epochs = Epochs::new(usize::MAX);
     for (i, (seq, path)) in segments.iter().enumerate() {
         let bytes = std::fs::read(path).map_err(io("reading the log"))?;
         let last = i + 1 == segments.len();
@@ -42,7 +44,7 @@ pub(crate) fn replay(
         for chunk in scan.frames.chunks(REPLAY_BATCH) {
             let mut batch = sled::Batch::default();
             for &(kind, payload) in chunk {
-                Staged::from_frame(0, kind, payload)?.add_to(&mut batch);
+                Staged::from_frame(0, kind, payload)?.add_to(&mut batch, db, &mut epochs)?;
             }
             db.apply_batch(batch).map_err(db_err("replaying the log"))?;
         }

@@ -13,17 +13,20 @@ use cablekey_protocol::escrow::{check_number, EpochId, EpochRecord, EscrowRecord
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit::{Job, Op, Shared, Stager, SyncHook, Syncer};
-use super::index::{db_err, Indexer};
+use super::index::{db_err, Epochs, Indexer};
 use super::layout;
 use super::overlay::Overlay;
 use super::recover::replay;
 use super::seen::Seen;
 use super::segment::WalDir;
-use super::store::{Durable, EscrowStore, StoreError, TimeRange};
+use super::store::{Durable, EscrowStore, Filed, StoreError, TimeRange};
 use super::sync::StoreFiles;
 
 /// The default store directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = "./data";
+
+/// Epoch records the indexer keeps in memory for the records that follow.
+const EPOCHS_KEPT: usize = 64;
 
 /// How a [`SledStore`] commits.
 #[derive(Clone)]
@@ -93,6 +96,7 @@ impl SledStore {
             .flush_every_ms(None)
             .open()
             .map_err(db_err("opening the store"))?;
+        layout::check_version(&db)?;
         let mut files = StoreFiles::open(&dir).map_err(io_err("syncing the new store"))?;
         let wal = WalDir::open(&dir).map_err(io_err("opening the log"))?;
         let next = replay(&db, &mut files, &wal)?;
@@ -124,6 +128,7 @@ impl SledStore {
             files,
             wal,
             overlay: shared.overlay.clone(),
+            epochs: Epochs::new(EPOCHS_KEPT),
             unindexed: shared.unindexed.clone(),
             failed: shared.failed.clone(),
         };
@@ -262,6 +267,19 @@ impl SledStore {
     }
 }
 
+/// A party entry's record and epoch record, checked to belong together.
+fn decode_party_entry(v: &[u8]) -> Result<Filed, StoreError> {
+    let (record, epoch) = layout::split_party_value(v).ok_or(StoreError::Db(
+        "party index entry without its record".into(),
+    ))?;
+    let record = EscrowRecord::decode(record).map_err(StoreError::Corrupt)?;
+    let epoch = EpochRecord::decode(epoch).map_err(StoreError::Corrupt)?;
+    if epoch.id != record.sealed.epoch {
+        return Err(StoreError::Misfiled);
+    }
+    Ok(Filed { record, epoch })
+}
+
 impl Drop for SledStore {
     fn drop(&mut self) {
         self.close();
@@ -318,19 +336,42 @@ impl EscrowStore for SledStore {
         }
     }
 
-    async fn by_party(
-        &self,
-        number: &str,
-        range: TimeRange,
-    ) -> Result<Vec<EscrowRecord>, StoreError> {
+    async fn by_party(&self, number: &str, range: TimeRange) -> Result<Vec<Filed>, StoreError> {
         check_number(number).map_err(StoreError::Query)?;
         let from = layout::party_prefix(number, range.from_ms);
         let to = layout::party_prefix(number, range.to_ms);
+        if from >= to {
+            return Ok(Vec::new());
+        }
         let in_range = |t: u64| range.from_ms <= t && t < range.to_ms;
-        self.scan(from, to, 2 + number.len() + 8, |r| {
+        // The overlay first, as in `scan`; its records are the newest.
+        let mut found = std::collections::BTreeMap::new();
+        for record in self.shared.overlay.records_where(|r| {
             in_range(r.meta.start_unix_ms)
                 && (r.meta.caller.number == number || r.meta.callee.number == number)
-        })
+        }) {
+            let epoch = self
+                .epoch(record.sealed.epoch)
+                .await?
+                .ok_or(StoreError::MissingEpoch(record.sealed.epoch))?;
+            let key = (record.meta.start_unix_ms, record.meta.call_id.clone());
+            found.insert(key, Filed { record, epoch });
+        }
+        let prefix_len = 2 + number.len() + 8;
+        for item in self.shared.db.range(from..to) {
+            let (k, v) = item.map_err(db_err("reading"))?;
+            let id = layout::call_id_of(&k, prefix_len).unwrap_or_default();
+            let filed = decode_party_entry(&v)?;
+            let meta = &filed.record.meta;
+            if meta.call_id.as_bytes() != id
+                || (meta.caller.number != number && meta.callee.number != number)
+            {
+                return Err(StoreError::Misfiled);
+            }
+            let key = (meta.start_unix_ms, meta.call_id.clone());
+            found.entry(key).or_insert(filed);
+        }
+        Ok(found.into_values().collect())
     }
 
     async fn by_time(&self, range: TimeRange) -> Result<Vec<EscrowRecord>, StoreError> {

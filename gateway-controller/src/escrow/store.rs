@@ -20,6 +20,14 @@ impl TimeRange {
     };
 }
 
+/// A call's record with the epoch record it was sealed under: what the LE
+/// side needs to open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    pub record: EscrowRecord,
+    pub epoch: EpochRecord,
+}
+
 /// Proof that a write is durable: it would survive a power cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Durable {
@@ -62,8 +70,9 @@ pub enum StoreError {
     NotFound,
     #[error("stored value is corrupt: {0}")]
     Corrupt(FormatError),
-    /// A stored record names another call than the key it is stored under.
-    #[error("stored record is filed under another call id")]
+    /// A stored record names another call or party than the key it is
+    /// stored under, or another epoch than the epoch record beside it.
+    #[error("stored record is filed under another call, party or epoch")]
     Misfiled,
     /// A log segment is damaged other than by a torn final write: records
     /// acknowledged after the damage could be lost, so the store does not open.
@@ -116,12 +125,12 @@ pub trait EscrowStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<EpochRecord>, StoreError>> + Send;
 
     /// Records where `number` is caller or callee, started in `range`,
-    /// oldest first.
+    /// oldest first, each with its epoch record.
     fn by_party(
         &self,
         number: &str,
         range: TimeRange,
-    ) -> impl Future<Output = Result<Vec<EscrowRecord>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Filed>, StoreError>> + Send;
 
     /// Records started in `range`, oldest first.
     fn by_time(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use cablekey_protocol::escrow::EscrowRecord;
+use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
 use cablekey_protocol::li::{ApiError, Delivery, Line, Mode, Task, TaskSpec};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
@@ -27,7 +27,7 @@ use super::files::{self, AuditLog};
 use super::identity::Identity;
 use super::route::{self, Op};
 use super::task::{covers, Refusal, TaskBook, Window};
-use crate::escrow::{unix_ms, Escrow, EscrowStore, TimeRange};
+use crate::escrow::{unix_ms, Escrow, EscrowStore, Filed, TimeRange};
 use crate::intercept::Intercept;
 use crate::service::InterceptCommand;
 
@@ -141,11 +141,15 @@ pub async fn delivery<S: EscrowStore>(store: &S, r: &EscrowRecord) -> Result<Del
         .await
         .map_err(unavailable)?
         .ok_or_else(|| unavailable(format!("epoch record of call {} missing", r.meta.call_id)))?;
-    Ok(Delivery {
+    Ok(encoded(r, &epoch))
+}
+
+fn encoded(r: &EscrowRecord, epoch: &EpochRecord) -> Delivery {
+    Delivery {
         call_id: r.meta.call_id.clone(),
         record: STANDARD.encode(r.encode()),
         epoch: STANDARD.encode(epoch.encode()),
-    })
+    }
 }
 
 /// The store side of a granted historical request (the task checks come
@@ -160,9 +164,9 @@ pub async fn historical<S: EscrowStore>(
         from_ms: w.from_ms,
         to_ms: w.to_ms,
     };
-    let records = store.by_party(target, range).await.map_err(unavailable)?;
+    let found = store.by_party(target, range).await.map_err(unavailable)?;
     let mut out = Vec::new();
-    for r in records.iter().filter(|r| is_party(r, target)) {
+    for Filed { record: r, epoch } in found.iter().filter(|f| is_party(&f.record, target)) {
         if !(w.from_ms..w.to_ms).contains(&r.meta.start_unix_ms) {
             continue;
         }
@@ -171,7 +175,7 @@ pub async fn historical<S: EscrowStore>(
                 "more than {MAX_RECORDS} records: narrow the window"
             )));
         }
-        out.push(delivery(store, r).await?);
+        out.push(encoded(r, epoch));
     }
     Ok(out)
 }
