@@ -68,16 +68,8 @@ pub struct SledStore {
     max_queued: usize,
     max_unindexed: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// Every call id in sled (after replay), for the duplicate check.
-fn seen_ids(db: &sled::Db) -> Result<Seen, StoreError> {
-    let mut seen = Seen::with_capacity(0);
-    for key in db.scan_prefix([layout::RECORD]).keys() {
-        let key = key.map_err(db_err("reading call ids"))?;
-        seen.insert(&key[1..]);
-    }
-    Ok(seen)
+    /// Stops the id loader (see `Seen::load`) at close.
+    closing: Arc<AtomicBool>,
 }
 
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -101,6 +93,10 @@ impl SledStore {
         let wal = WalDir::open(&dir).map_err(io_err("opening the log"))?;
         let next = replay(&db, &mut files, &wal)?;
         let segment = wal.create(next).map_err(io_err("creating a log segment"))?;
+        let closing = Arc::new(AtomicBool::new(false));
+        // After the replay, so the ids it wrote are read too.
+        let (seen, ids_thread) =
+            Seen::load(db.clone(), closing.clone()).map_err(io_err("starting the id loader"))?;
         let shared = Shared {
             db: db.clone(),
             overlay: Arc::new(Overlay::default()),
@@ -117,7 +113,7 @@ impl SledStore {
             max_batch: options.max_batch.max(1),
             lsn: 0,
             epochs: Default::default(),
-            seen: seen_ids(&shared.db)?,
+            seen,
         };
         let syncer = Syncer {
             hook: options.sync_hook,
@@ -144,6 +140,7 @@ impl SledStore {
         };
         // Started consumers first, so a failed spawn leaves no orphan.
         let threads = vec![
+            ids_thread,
             spawn("escrow-index", Box::new(move || indexer.run(index_rx)))?,
             spawn(
                 "escrow-sync",
@@ -158,6 +155,7 @@ impl SledStore {
             max_queued: options.max_queued,
             max_unindexed: options.max_unindexed,
             threads: Mutex::new(threads),
+            closing,
         })
     }
 
@@ -175,9 +173,11 @@ impl SledStore {
     /// Finishes queued writes, indexes everything, empties the log and
     /// stops the threads.
     pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        // Stager, then syncer, then indexer: each ends when its input does.
+        // Stager, then syncer, then indexer: each ends when its input does;
+        // then the id loader.
         for t in threads.into_iter().rev() {
             let _ = t.join();
         }
