@@ -21,7 +21,7 @@ use cablekey_cta_firmware::sim::{self, Cta, Snapshot};
 use cablekey_gateway_controller::escrow::{keyfile, unix_ms};
 use cablekey_gateway_controller::service::{self, Settings};
 use cablekey_protocol::escrow::open;
-use cablekey_protocol::li::{Mode, TaskSpec};
+use cablekey_protocol::li::{Line, Mode, TaskSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cablekey");
 
@@ -579,9 +579,40 @@ fn client_allow_list_and_revocation_list_are_enforced_and_audited() {
         assert_eq!(code(calea2.list().await), "granted");
         assert_eq!(code(intruder.list().await), "client_not_allowed");
 
+        // A future stream open when its client is revoked ends there.
+        let now = unix_ms();
+        calea
+            .provision(&spec(
+                "T-FUT",
+                now - 3_600_000,
+                now + 3_600_000,
+                &[Mode::Future],
+            ))
+            .await
+            .unwrap();
+        let mut stream = calea
+            .keys(&KeyQuery {
+                case_id: "T-FUT".into(),
+                mode: Mode::Future,
+                target: "4001".into(),
+                window: None,
+            })
+            .await
+            .unwrap();
+
         // Revoked by serial (as openssl prints it: upper case, colons).
         let serial = first.serial.clone().unwrap().to_uppercase();
         std::fs::write(&revoked, format!("serial:{serial}  # lost\n")).unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the stream ends within seconds of the revocation");
+        match end {
+            Ok(Some(Line::End { reason, delivered })) => {
+                assert!(reason.contains("client_revoked"), "{reason}");
+                assert_eq!(delivered, 0);
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(code(calea.list().await), "client_revoked");
         assert_eq!(code(calea2.list().await), "granted");
         // A list that does not parse: everyone refused until it is fixed.
@@ -607,7 +638,7 @@ fn client_allow_list_and_revocation_list_are_enforced_and_audited() {
             .count()
     };
     assert_eq!(refused("client_not_allowed"), 1);
-    assert_eq!(refused("client_revoked"), 2);
+    assert_eq!(refused("client_revoked"), 3, "two requests, one stream");
     assert_eq!(refused("unavailable"), 1);
     let intruder = entries
         .iter()

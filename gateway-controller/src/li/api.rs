@@ -35,6 +35,8 @@ use crate::service::InterceptCommand;
 const MAX_BODY: usize = 64 * 1024;
 /// Most records in one historical answer: narrow the window beyond that.
 const MAX_RECORDS: usize = 100_000;
+/// How often an open future stream checks that its client is still allowed.
+const RECHECK_CLIENT: Duration = Duration::from_secs(1);
 /// Response header carrying the audit chain's head after this request.
 pub const AUDIT_HEAD: &str = "cablekey-audit-head";
 
@@ -306,10 +308,7 @@ impl<S: EscrowStore> Api<S> {
             entry.detail = format!("{} {}", parts.method, parts.uri.path());
         }
         // Who may ask comes before what is asked.
-        let allowed = match &who.cert {
-            Some(cert) => self.clients.check(cert),
-            None => Err(Refusal::ClientNotAllowed),
-        };
+        let allowed = self.allowed(&who);
         let result = match (allowed, op) {
             (Err(r), _) => Err(r),
             (Ok(()), Ok(op)) => self.run(&who, op, body).await,
@@ -462,6 +461,15 @@ impl<S: EscrowStore> Api<S> {
         }
     }
 
+    /// Whether `who`'s certificate may use the API now (allow-list,
+    /// revocation list).
+    fn allowed(&self, who: &Client) -> Result<(), Refusal> {
+        match &who.cert {
+            Some(cert) => self.clients.check(cert),
+            None => Err(Refusal::ClientNotAllowed),
+        }
+    }
+
     async fn delivery(&self, r: &EscrowRecord) -> Result<Delivery, Refusal> {
         delivery(self.escrow.store(), r).await
     }
@@ -484,8 +492,9 @@ impl<S: EscrowStore> Api<S> {
     }
 
     /// A future-mode stream: each of the target's calls whose key becomes
-    /// durable is audited, then sent, until the task ends or is revoked or
-    /// the client goes.
+    /// durable is audited, then sent, until the task ends or is revoked,
+    /// the client goes, or its certificate is revoked (checked before each
+    /// record and every `RECHECK_CLIENT`, so no key leaves after a revocation).
     async fn stream(
         self: Arc<Self>,
         who: Client,
@@ -502,7 +511,9 @@ impl<S: EscrowStore> Api<S> {
             .saturating_sub(unix_ms());
         let ends = tokio::time::sleep(Duration::from_millis(left));
         tokio::pin!(ends);
+        let mut recheck = tokio::time::interval(RECHECK_CLIENT);
         let mut delivered = 0u64;
+        let mut refused = None;
         let reason = loop {
             let id = tokio::select! {
                 id = sub.rx.recv() => match id {
@@ -511,7 +522,18 @@ impl<S: EscrowStore> Api<S> {
                 },
                 _ = &mut ends => break "task ended",
                 _ = tx.closed() => break "client closed the stream",
+                _ = recheck.tick() => match self.allowed(&who) {
+                    Ok(()) => continue,
+                    Err(r) => {
+                        refused = Some(r);
+                        break "client no longer allowed";
+                    }
+                },
             };
+            if let Err(r) = self.allowed(&who) {
+                refused = Some(r);
+                break "client no longer allowed";
+            }
             let record = match self.escrow.store().get(&id).await {
                 Ok(Some(r)) if is_party(&r, &target) && covers(&task, r.meta.start_unix_ms) => r,
                 Ok(_) => continue,
@@ -540,9 +562,13 @@ impl<S: EscrowStore> Api<S> {
             }
             delivered += 1;
         };
+        let reason = match &refused {
+            Some(r) => format!("{reason} ({})", r.code()),
+            None => reason.to_string(),
+        };
         let _ = tx
             .send(line(&Line::End {
-                reason: reason.into(),
+                reason: reason.clone(),
                 delivered,
             }))
             .await;
@@ -550,6 +576,11 @@ impl<S: EscrowStore> Api<S> {
         e.outcome = "granted".into();
         e.status = 200;
         e.detail = format!("{reason}; {delivered} records delivered");
+        if let Some(r) = refused {
+            e.outcome = "refused".into();
+            e.status = r.status();
+            e.detail = format!("{}: {r}; {delivered} records delivered", r.code());
+        }
         if let Err(err) = self.audit.append(e).await {
             tracing::error!("audit log: {err}");
         }
