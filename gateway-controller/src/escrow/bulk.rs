@@ -31,9 +31,6 @@ use super::sync::StoreFiles;
 /// Writes between two sled flushes (as the indexer flushes per segment).
 const FLUSH_EVERY: u64 = 262_144;
 
-/// Epoch records kept in memory for the records that follow them.
-const EPOCHS_KEPT: usize = 64;
-
 /// Fills a new store directory.
 pub struct BulkLoad {
     db: sled::Db,
@@ -60,7 +57,7 @@ impl BulkLoad {
         Ok(BulkLoad {
             db,
             files,
-            epochs: Epochs::new(EPOCHS_KEPT),
+            epochs: Epochs::default(),
             loaded: 0,
         })
     }

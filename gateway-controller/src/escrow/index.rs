@@ -102,45 +102,19 @@ impl Staged {
         }
         Ok(())
     }
-
-    pub(crate) fn add_to(
-        &self,
-        batch: &mut sled::Batch,
-        db: &sled::Db,
-        epochs: &mut Epochs,
-    ) -> Result<(), StoreError> {
-        epochs.note(self);
-        if let Some((epoch, keys)) = &self.parties {
-            let value = self.party_value(epoch, db, epochs)?;
-            for k in keys {
-                batch.insert(&k[..], value.clone());
-            }
-        }
-        for k in &self.index {
-            batch.insert(&k[..], &[][..]);
-        }
-        batch.insert(&self.key[..], &self.value[..]);
-        Ok(())
-    }
 }
 
 /// Epoch records for party entries: the ones staged lately in memory (a
 /// record follows its epoch's closely), older ones read from sled.
+#[derive(Default)]
 pub(crate) struct Epochs {
     recent: HashMap<EpochId, Vec<u8>>,
-    /// Entries kept before the map is emptied; `usize::MAX` where sled may
-    /// not hold the epoch yet (replay, which writes in batches).
-    limit: usize,
 }
 
-impl Epochs {
-    pub(crate) fn new(limit: usize) -> Epochs {
-        Epochs {
-            recent: HashMap::new(),
-            limit,
-        }
-    }
+/// Epoch records kept before the map is emptied.
+const EPOCHS_KEPT: usize = 64;
 
+impl Epochs {
     fn note(&mut self, s: &Staged) {
         if let Tag::Epoch(id) = &s.tag {
             self.keep(*id, s.value.clone());
@@ -148,7 +122,7 @@ impl Epochs {
     }
 
     fn keep(&mut self, id: EpochId, value: Vec<u8>) {
-        if self.recent.len() >= self.limit {
+        if self.recent.len() >= EPOCHS_KEPT {
             self.recent.clear();
         }
         self.recent.insert(id, value);

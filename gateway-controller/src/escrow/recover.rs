@@ -4,14 +4,11 @@
 //! and the segments are deleted. Only then does the store take writes, so
 //! a query never misses an acknowledged record.
 
-use super::index::{checkpoint, db_err, Epochs, Staged};
+use super::index::{checkpoint, Epochs, Staged};
 use super::segment::{truncate, WalDir};
 use super::store::StoreError;
 use super::sync::StoreFiles;
 use super::wal;
-
-/// Most frames per sled batch during replay.
-const REPLAY_BATCH: usize = 16_384;
 
 /// Replays the log into sled; returns the number for the next segment.
 pub(crate) fn replay(
@@ -22,8 +19,7 @@ pub(crate) fn replay(
     let io = |op| move |e: std::io::Error| StoreError::Io { op, kind: e.kind() };
     let segments = wal_dir.segments().map_err(io("listing the log"))?;
     let mut frames = 0usize;
-    // Unbounded: an epoch may sit in a batch not applied yet.
-    let mut epochs = Epochs::new(usize::MAX);
+    let mut epochs = Epochs::default();
     for (i, (seq, path)) in segments.iter().enumerate() {
         let bytes = std::fs::read(path).map_err(io("reading the log"))?;
         let last = i + 1 == segments.len();
@@ -41,12 +37,10 @@ pub(crate) fn replay(
             );
             truncate(path, scan.valid as u64).map_err(io("truncating the log"))?;
         }
-        for chunk in scan.frames.chunks(REPLAY_BATCH) {
-            let mut batch = sled::Batch::default();
-            for &(kind, payload) in chunk {
-                Staged::from_frame(0, kind, payload)?.add_to(&mut batch, db, &mut epochs)?;
-            }
-            db.apply_batch(batch).map_err(db_err("replaying the log"))?;
+        // One insert at a time, as the indexer does: a sled batch grows
+        // the process by about 14 KB per write (`escrow::bulk`).
+        for &(kind, payload) in &scan.frames {
+            Staged::from_frame(0, kind, payload)?.insert_into(db, &mut epochs)?;
         }
         frames += scan.frames.len();
     }

@@ -25,9 +25,6 @@ use super::sync::StoreFiles;
 /// The default store directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = "./data";
 
-/// Epoch records the indexer keeps in memory for the records that follow.
-const EPOCHS_KEPT: usize = 64;
-
 /// How a [`SledStore`] commits.
 #[derive(Clone)]
 pub struct Options {
@@ -124,7 +121,7 @@ impl SledStore {
             files,
             wal,
             overlay: shared.overlay.clone(),
-            epochs: Epochs::new(EPOCHS_KEPT),
+            epochs: Epochs::default(),
             unindexed: shared.unindexed.clone(),
             failed: shared.failed.clone(),
         };
