@@ -89,11 +89,13 @@ impl Seen {
         }
     }
 
-    /// Starts reading the call ids in `db` on a thread; it stops early
-    /// once `stop` is set. Ids inserted meanwhile are kept as well.
+    /// Starts reading the call ids in `db` on a thread, which sets `done`
+    /// when it has read them all, or stops early once `stop` is set. Ids
+    /// inserted meanwhile are kept as well.
     pub(crate) fn load(
         db: sled::Db,
         stop: Arc<AtomicBool>,
+        done: Arc<AtomicBool>,
     ) -> std::io::Result<(Seen, JoinHandle<()>)> {
         let hasher = RandomState::new();
         let mut built = Seen::keyed(hasher.clone(), 0);
@@ -118,6 +120,7 @@ impl Seen {
                 }
                 tracing::info!(ids, secs = started.elapsed().as_secs_f64(), "escrowed call ids loaded");
                 let _ = tx.send(built.filters);
+                done.store(true, Ordering::Release);
             })?;
         let seen = Seen {
             loading: Some(rx),
@@ -195,11 +198,12 @@ mod tests {
             db.insert(layout::record_key(&format!("old{i}")), &b"r"[..])
                 .unwrap();
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let (mut seen, thread) = Seen::load(db, stop).unwrap();
+        let (stop, done) = Default::default();
+        let (mut seen, thread) = Seen::load(db, stop, Arc::clone(&done)).unwrap();
         assert!(!seen.complete);
         seen.insert(b"new1");
         thread.join().unwrap();
+        assert!(done.load(Ordering::Acquire));
         assert!((0..1000).all(|i| seen.may_contain(format!("old{i}").as_bytes())));
         assert!(seen.complete);
         assert!(seen.may_contain(b"new1"));

@@ -67,6 +67,7 @@ pub struct SledStore {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Stops the id loader (see `Seen::load`) at close.
     closing: Arc<AtomicBool>,
+    ids_loaded: Arc<AtomicBool>,
 }
 
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -92,8 +93,9 @@ impl SledStore {
         let segment = wal.create(next).map_err(io_err("creating a log segment"))?;
         let closing = Arc::new(AtomicBool::new(false));
         // After the replay, so the ids it wrote are read too.
-        let (seen, ids_thread) =
-            Seen::load(db.clone(), closing.clone()).map_err(io_err("starting the id loader"))?;
+        let ids_loaded = Arc::new(AtomicBool::new(false));
+        let (seen, ids_thread) = Seen::load(db.clone(), closing.clone(), ids_loaded.clone())
+            .map_err(io_err("starting the id loader"))?;
         let shared = Shared {
             db: db.clone(),
             overlay: Arc::new(Overlay::default()),
@@ -153,6 +155,7 @@ impl SledStore {
             max_unindexed: options.max_unindexed,
             threads: Mutex::new(threads),
             closing,
+            ids_loaded,
         })
     }
 
@@ -160,11 +163,11 @@ impl SledStore {
         &self.dir
     }
 
-    /// Writes acknowledged (durable in the log) but not yet in sled's
-    /// indexes: the indexer's backlog, a metric worth exporting. Queries
-    /// see these writes anyway.
-    pub fn unindexed(&self) -> usize {
-        self.shared.unindexed.load(Ordering::Acquire)
+    /// Whether the call ids stored before open are all in the duplicate
+    /// filter (read after open on a thread; until then each new call id
+    /// costs a sled lookup).
+    pub fn ids_loaded(&self) -> bool {
+        self.ids_loaded.load(Ordering::Acquire)
     }
 
     /// Finishes queued writes, indexes everything, empties the log and

@@ -245,11 +245,25 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes this thread has read with system calls (`rchar`) and from the
+/// disk (`read_bytes`), from `/proc/thread-self/io`.
+fn thread_reads() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/io").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("rchar:"), field("read_bytes:"))
+}
+
 #[derive(Default)]
 struct Samples {
     wall_us: Vec<f64>,
     cpu_us: Vec<f64>,
     records: u64,
+    /// Bytes read by system calls and from the disk, over all queries.
+    read: (u64, u64),
 }
 
 impl Samples {
@@ -272,13 +286,16 @@ impl Samples {
         let cpu_sum: f64 = self.cpu_us.iter().sum();
         println!(
             "{what}: {n} queries, {per:.1} records each; wall p50 {:.2} ms, p90 {:.2} ms, \
-             p99 {:.2} ms, max {:.2} ms; thread CPU {:.2} ms per query, {:.1} µs per record",
+             p99 {:.2} ms, max {:.2} ms; thread CPU {:.2} ms per query, {:.1} µs per record; \
+             read {:.0} KiB per query ({:.0} KiB from the disk)",
             w50 / 1e3,
             w90 / 1e3,
             w99 / 1e3,
             wmax / 1e3,
             cpu_sum / n as f64 / 1e3,
             cpu_sum / self.records.max(1) as f64,
+            self.read.0 as f64 / n as f64 / 1024.0,
+            self.read.1 as f64 / n as f64 / 1024.0,
         );
     }
 }
@@ -297,10 +314,21 @@ fn run_lookup(args: &LookupArgs) -> anyhow::Result<()> {
     let load0 = load_average();
     let t = Instant::now();
     let store = SledStore::open(&args.dir, Options::default())?;
+    let opened = t.elapsed();
+    // The store serves at once; its duplicate filter fills on a thread,
+    // which would share the cores and the disk with the queries.
+    while !store.ids_loaded() {
+        ensure!(
+            t.elapsed() < Duration::from_secs(3600),
+            "the store's call ids were not loaded within an hour"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     println!(
-        "opened {} ({} records) in {:.1} s",
+        "opened {} ({} records) in {:.1} s; call ids loaded after {:.1} s",
         args.dir.display(),
         info.records,
+        opened.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
     let mut rng = Rng(args.seed);
@@ -312,16 +340,19 @@ fn run_lookup(args: &LookupArgs) -> anyhow::Result<()> {
             from_ms: from,
             to_ms: from + window,
         };
-        let (t, cpu) = (Instant::now(), thread_cpu_ns());
+        let (t, cpu, read) = (Instant::now(), thread_cpu_ns(), thread_reads());
         let got = rt
             .block_on(historical(&store, &target, w))
             .map_err(|e| anyhow::anyhow!("query for {target}: {e}"))?;
         let cpu = thread_cpu_ns().saturating_sub(cpu);
+        let (rchar, disk) = thread_reads();
         let wall = t.elapsed();
         let s = if q < args.cold { &mut cold } else { &mut warm };
         s.wall_us.push(wall.as_secs_f64() * 1e6);
         s.cpu_us.push(cpu as f64 / 1e3);
         s.records += got.len() as u64;
+        s.read.0 += rchar.saturating_sub(read.0);
+        s.read.1 += disk.saturating_sub(read.1);
     }
     cold.print("first queries after open (cold sled cache)");
     warm.print("later queries");
