@@ -10,10 +10,10 @@
 //! record (2.8 GB for 200,000 records, measured; one insert at a time
 //! stays near 200 MB).
 //!
-//! Size: sled 0.34 takes about 1.6 to 2 KB of disk per call record here
-//! (the record is about 210 bytes, its index keys about 100), whether the
-//! keys come in time order or sorted (measured, `BENCHMARKS.md` "Escrow
-//! lookup"), so 10 million records need 16 to 19 GB.
+//! Size: sled 0.34 takes about 3.4 KB of disk per call record here (the
+//! record is about 210 bytes, stored three times with two copies of its
+//! 138-byte epoch record, plus index keys of about 100 bytes; measured,
+//! `BENCHMARKS.md` "Escrow lookup"), so 10 million records need 33 GB.
 //!
 //! Not for a store in use: nothing here is durable until
 //! [`BulkLoad::finish`], and no duplicate check is made (the same call id
