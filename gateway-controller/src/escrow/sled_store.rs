@@ -163,6 +163,12 @@ impl SledStore {
         &self.dir
     }
 
+    /// Writes acknowledged (durable in the log) but not yet in sled's
+    /// indexes: the indexer's backlog. Queries see these writes anyway.
+    pub fn unindexed(&self) -> usize {
+        self.shared.unindexed.load(Ordering::Acquire)
+    }
+
     /// Whether the call ids stored before open are all in the duplicate
     /// filter (read after open on a thread; until then each new call id
     /// costs a sled lookup).
