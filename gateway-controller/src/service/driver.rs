@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use cablekey_protocol::time::Instant;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -126,6 +127,13 @@ impl Driver {
                 Some(done) = self.escrows.next(), if !self.escrows.is_empty() => {
                     let now = self.now();
                     self.ctrl.handle_escrowed(now, &done.call_id, done.result);
+                    // One sync acknowledges a whole group: answer every
+                    // escrow already done in this turn, so their CRCXs
+                    // leave in one batch. (The next turn polls `escrows`
+                    // with the task's waker again before it sleeps.)
+                    while let Some(Some(done)) = self.escrows.next().now_or_never() {
+                        self.ctrl.handle_escrowed(now, &done.call_id, done.result);
+                    }
                 }
                 Some(()) = self.ends.next(), if !self.ends.is_empty() => {}
                 Some(cmd) = self.intercepts.recv() => {
