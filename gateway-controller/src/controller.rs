@@ -14,7 +14,7 @@
 //! The invariant: no datagram carrying a call key is queued before
 //! `handle_escrowed(.., Ok(()))` for that call.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -248,21 +248,22 @@ pub struct Controller<K> {
     pub(crate) registry: Registry,
     pub(crate) keys: K,
     pub(crate) calls: BTreeMap<String, Call>,
-    /// By lower-case endpoint name; idle lines are absent.
-    pub(crate) lines: BTreeMap<String, LineUse>,
+    /// By lower-case endpoint name; idle lines are absent. This map,
+    /// `accepted` and `busy` are hashed: looked up per message, never walked.
+    pub(crate) lines: HashMap<String, LineUse>,
     pub(crate) pending: BTreeMap<TransactionId, Pending>,
     /// The request identifier (`X:`) each outstanding command carries.
     requests: BTreeMap<TransactionId, u64>,
     /// By lower-case endpoint name: the newest request identifier the
     /// endpoint accepted. A NTFY under an older one is stale.
-    accepted: BTreeMap<String, u64>,
+    accepted: HashMap<String, u64>,
     /// Commands that could not be sent: handled as if timed out.
     pub(crate) unsent: VecDeque<Pending>,
     /// Endpoints with a command of ours outstanding, and the commands
     /// waiting behind it. One at a time per endpoint: RFC 3435 leaves
     /// ordering to the call agent, and a late retransmission of an older
     /// RQNT would otherwise replace a newer one at the gateway.
-    pub(crate) busy: BTreeMap<String, VecDeque<(Zeroizing<String>, Pending)>>,
+    pub(crate) busy: HashMap<String, VecDeque<(Zeroizing<String>, Pending)>>,
     /// Connections that may exist though their call is gone (a CRCX or
     /// DLCX whose outcome we never learned), by (endpoint, call id): DLCX
     /// again until one deletes something or the deadline passes.
@@ -287,15 +288,15 @@ impl<K: KeySource> Controller<K> {
             registry,
             keys,
             calls: BTreeMap::new(),
-            lines: BTreeMap::new(),
+            lines: HashMap::new(),
             pending: BTreeMap::new(),
             unsent: VecDeque::new(),
-            busy: BTreeMap::new(),
+            busy: HashMap::new(),
             doubtful: BTreeMap::new(),
             intercepts: BTreeMap::new(),
             next_request: 1,
             requests: BTreeMap::new(),
-            accepted: BTreeMap::new(),
+            accepted: HashMap::new(),
             events: VecDeque::new(),
         }
     }

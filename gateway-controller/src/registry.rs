@@ -6,7 +6,7 @@
 //! numbers no endpoint owns, by longest matching prefix to a group of
 //! POTS-gateway trunks (`docs/pots.md`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -76,7 +76,9 @@ impl fmt::Debug for Endpoint {
 
 #[derive(Default)]
 pub struct Registry {
-    endpoints: BTreeMap<String, Endpoint>,
+    /// By lower-case name. Hashed: looked up several times per message,
+    /// and names share long prefixes a B-tree would compare again and again.
+    endpoints: HashMap<String, Endpoint>,
     /// Number to the lower-case endpoint name.
     plan: BTreeMap<String, String>,
     /// Prefix (may be empty: every number) to its trunks, in the order
@@ -88,7 +90,7 @@ pub struct Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("endpoints", &self.endpoints.values().collect::<Vec<_>>())
+            .field("endpoints", &self.iter().collect::<Vec<_>>())
             .field("numbers", &self.plan.len())
             .field("trunk_routes", &self.trunk_routes.len())
             .finish()
@@ -222,11 +224,15 @@ impl Registry {
                 names.push(ep.name.clone());
             }
         }
+        names.sort_by_cached_key(|n| key_of(n));
         names
     }
 
+    /// Every endpoint, by lower-case name.
     pub fn iter(&self) -> impl Iterator<Item = &Endpoint> {
-        self.endpoints.values()
+        let mut all: Vec<(&String, &Endpoint)> = self.endpoints.iter().collect();
+        all.sort_unstable_by_key(|&(k, _)| k);
+        all.into_iter().map(|(_, e)| e)
     }
 }
 

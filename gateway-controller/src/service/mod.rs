@@ -1,7 +1,7 @@
 //! The controller as a tokio service: the sans-IO [`Controller`] driven by
 //! a UDP socket, the monotonic clock, the OS generator and the escrow
-//! store. [`start`] binds and opens everything, then runs the driver task;
-//! [`Running::shutdown`] ends it gracefully.
+//! store. [`start`] binds and opens everything, then runs the driver task
+//! on a thread of its own; [`Running::shutdown`] ends it gracefully.
 
 pub mod batch;
 pub mod config;
@@ -43,6 +43,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the MGCP driver thread: {0}")]
+    Driver(std::io::Error),
 }
 
 /// The escrow as the service runs it.
@@ -61,7 +63,8 @@ pub struct Running {
     li: Option<crate::li::Li>,
     stop: Option<oneshot::Sender<()>>,
     intercepts: mpsc::UnboundedSender<InterceptCommand>,
-    task: JoinHandle<()>,
+    /// Closed when the driver thread ends.
+    stopped: oneshot::Receiver<()>,
     scrapes: Option<JoinHandle<()>>,
 }
 
@@ -78,7 +81,7 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = tokio::time::timeout(grace + Duration::from_secs(5), &mut self.task).await;
+        let _ = tokio::time::timeout(grace + Duration::from_secs(5), &mut self.stopped).await;
         if let Some(s) = self.scrapes.take() {
             s.abort();
         }
@@ -116,7 +119,13 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         ..EpochPolicy::default()
     };
     let escrow = Arc::new(Escrow::new(store, le, policy));
-    let sock = match UdpSocket::bind(settings.listen).await {
+    // Bound here so a busy port fails `start`; registered with the
+    // driver's own runtime on its thread.
+    let bound = std::net::UdpSocket::bind(settings.listen).and_then(|s| {
+        s.set_nonblocking(true)?;
+        Ok(s)
+    });
+    let sock = match bound {
         Ok(s) => s,
         Err(source) => {
             escrow.store().close();
@@ -181,10 +190,37 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     }
     let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
-    let (stop, stopped) = oneshot::channel();
-    let mut driver = driver::Driver::new(ctrl, sock, escrow.clone(), metrics.clone(), intercept_rx);
-    driver.li = li.as_ref().map(|l| l.calls.clone());
-    let task = tokio::spawn(driver.run(stopped, grace));
+    let (stop, stop_rx) = oneshot::channel();
+    let (done, stopped) = oneshot::channel();
+    let li_calls = li.as_ref().map(|l| l.calls.clone());
+    let (escrow2, metrics2) = (escrow.clone(), metrics.clone());
+    // The call core is one loop: on a current-thread runtime of its own,
+    // its wake-ups (datagrams, escrow acknowledgements) stay on one thread
+    // instead of hopping between the shared runtime's workers.
+    let spawned = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|rt| {
+            let sock = {
+                let _in = rt.enter();
+                UdpSocket::from_std(sock)?
+            };
+            let mut driver = driver::Driver::new(ctrl, sock, escrow2, metrics2, intercept_rx);
+            driver.li = li_calls;
+            std::thread::Builder::new()
+                .name("mgcp-driver".into())
+                .spawn(move || {
+                    rt.block_on(driver.run(stop_rx, grace));
+                    let _ = done.send(());
+                })
+        });
+    if let Err(e) = spawned {
+        if let Some(li) = li {
+            li.stop();
+        }
+        escrow.store().close();
+        return Err(StartError::Driver(e));
+    }
     tracing::info!(%addr, store = %settings.store_dir.display(), "controller listening");
     let metrics_addr = scrape.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(at) = metrics_addr {
@@ -200,7 +236,7 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
         li,
         stop: Some(stop),
         intercepts,
-        task,
+        stopped,
         scrapes,
     })
 }

@@ -97,7 +97,10 @@ struct Counts {
 
 struct Driver {
     fleet: Fleet,
+    /// Each connected to the controller, as a CTA talks to its call agent:
+    /// the kernel then keeps the route instead of looking it up per datagram.
     socks: Vec<UdpSocket>,
+    controller: SocketAddr,
     poll: Poll,
     clock: Clock,
     counts: Counts,
@@ -107,7 +110,13 @@ struct Driver {
 impl Driver {
     fn flush(&mut self) {
         while let Some((cta, t)) = self.fleet.poll_transmit() {
-            match self.socks[cta].send_to(&t.payload, t.to) {
+            let sock = &self.socks[cta];
+            let sent = if t.to == self.controller {
+                sock.send(&t.payload)
+            } else {
+                sock.send_to(&t.payload, t.to)
+            };
+            match sent {
                 Ok(_) => self.counts.datagrams_out += 1,
                 // Lost like on a real network: MGCP retransmits.
                 Err(_) => self.counts.send_errors += 1,
@@ -178,6 +187,8 @@ fn load(args: &LoadGenArgs) -> anyhow::Result<LoadReport> {
         let at = SocketAddr::new(args.cta_ip, port);
         let mut s =
             UdpSocket::bind(at).with_context(|| format!("binding CTA {} to {at}", i + 1))?;
+        s.connect(args.controller)
+            .with_context(|| format!("CTA {}: connecting to {}", i + 1, args.controller))?;
         poll.registry()
             .register(&mut s, Token(i), Interest::READABLE)
             .context("epoll register")?;
@@ -187,6 +198,7 @@ fn load(args: &LoadGenArgs) -> anyhow::Result<LoadReport> {
     let mut d = Driver {
         fleet: Fleet::new(plan.clone(), args.controller, args.cta_ip),
         socks,
+        controller: args.controller,
         poll,
         clock,
         counts: Counts::default(),
