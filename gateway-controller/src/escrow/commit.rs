@@ -97,6 +97,7 @@ impl Stager {
                 }
             }
             self.shared.queued.fetch_sub(jobs.len(), Ordering::AcqRel);
+            self.seen.poll();
             if self.shared.failed.load(Ordering::Acquire) {
                 for job in jobs {
                     let _ = job.ack.send(Err(StoreError::Failed));
@@ -186,7 +187,7 @@ impl Stager {
     /// appends its frame to `buf`. A refused write fails alone.
     fn stage(&mut self, op: Op, buf: &mut Vec<u8>) -> Result<Staged, StoreError> {
         let lsn = self.lsn;
-        let overlay = self.shared.overlay.clone();
+        let overlay = &self.shared.overlay;
         let staged = match op {
             Op::Epoch(e) => {
                 let bytes = e.encode();
@@ -255,7 +256,7 @@ impl Stager {
         self.sled_value(&layout::epoch_key(id), EpochRecord::decode)
     }
 
-    fn stored_record(&mut self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
+    fn stored_record(&self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
         if let Some(r) = self.shared.overlay.record(call_id) {
             return Ok(Some(r));
         }

@@ -130,8 +130,9 @@ impl Seen {
         Ok((seen, thread))
     }
 
-    /// Takes the loaded filters once they are ready.
-    fn poll(&mut self) {
+    /// Takes the loaded filters once they are ready (the stager asks once
+    /// per group, not per id).
+    pub(crate) fn poll(&mut self) {
         let Some(rx) = &self.loading else {
             return;
         };
@@ -161,8 +162,7 @@ impl Seen {
     }
 
     /// False only if `call_id` was never inserted and is not in sled.
-    pub(crate) fn may_contain(&mut self, call_id: &[u8]) -> bool {
-        self.poll();
+    pub(crate) fn may_contain(&self, call_id: &[u8]) -> bool {
         if !self.complete {
             return true;
         }
@@ -204,6 +204,8 @@ mod tests {
         seen.insert(b"new1");
         thread.join().unwrap();
         assert!(done.load(Ordering::Acquire));
+        assert!(seen.may_contain(b"never inserted"), "maybe until polled");
+        seen.poll();
         assert!((0..1000).all(|i| seen.may_contain(format!("old{i}").as_bytes())));
         assert!(seen.complete);
         assert!(seen.may_contain(b"new1"));
