@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use cablekey_protocol::escrow::{check_number, EpochId, EpochRecord, EscrowRecord, MAX_CALL_ID};
+use cablekey_protocol::escrow::{
+    check_number, CallMeta, EpochId, EpochRecord, EscrowRecord, MAX_CALL_ID,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit::{Job, Op, Shared, Stager, SyncHook, Syncer};
@@ -238,38 +240,54 @@ impl SledStore {
         Ok(Some(rec))
     }
 
-    /// Records named by the sled index keys in `[from, to)`, plus the
-    /// overlay's records matching `keep`, in (start, call id) order.
-    fn scan(
+    /// The entries of `[from, to)`, each read by `entry` (or skipped),
+    /// merged with the overlay's (`overlay`, the newest), in (start, call
+    /// id) order.
+    fn scan<T>(
         &self,
         from: Vec<u8>,
         to: Vec<u8>,
-        prefix_len: usize,
-        keep: impl Fn(&EscrowRecord) -> bool,
-    ) -> Result<Vec<EscrowRecord>, StoreError> {
+        overlay: impl FnOnce() -> Result<Vec<T>, StoreError>,
+        meta: fn(&T) -> &CallMeta,
+        entry: impl Fn(&[u8], &[u8]) -> Result<Option<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         if from >= to {
             return Ok(Vec::new());
         }
+        let order = |t: &T| {
+            let m = meta(t);
+            (m.start_unix_ms, m.call_id.clone())
+        };
         // Read the overlay first: an entry leaves it only once it is in sled.
         let mut found = std::collections::BTreeMap::new();
-        for r in self.shared.overlay.records_where(keep) {
-            found.insert((r.meta.start_unix_ms, r.meta.call_id.clone()), r);
+        for t in overlay()? {
+            found.insert(order(&t), t);
         }
         for item in self.shared.db.range(from..to) {
-            let (k, _) = item.map_err(db_err("reading"))?;
-            let Some(id) = layout::call_id_of(&k, prefix_len) else {
-                continue;
-            };
-            // An index entry is written in the same batch as its record.
-            match self.record_at(id)? {
-                Some(r) => {
-                    let key = (r.meta.start_unix_ms, r.meta.call_id.clone());
-                    found.entry(key).or_insert(r);
-                }
-                None => return Err(StoreError::Db("index entry without its record".into())),
+            let (k, v) = item.map_err(db_err("reading"))?;
+            if let Some(t) = entry(&k, &v)? {
+                found.entry(order(&t)).or_insert(t);
             }
         }
         Ok(found.into_values().collect())
+    }
+
+    /// The epoch record `id`: the overlay first, then sled.
+    fn epoch_at(&self, id: &EpochId) -> Result<Option<EpochRecord>, StoreError> {
+        if let Some(e) = self.shared.overlay.epoch(id) {
+            return Ok(Some(e));
+        }
+        match self
+            .shared
+            .db
+            .get(layout::epoch_key(id))
+            .map_err(db_err("reading"))?
+        {
+            None => Ok(None),
+            Some(v) => EpochRecord::decode(&v)
+                .map(Some)
+                .map_err(StoreError::Corrupt),
+        }
     }
 }
 
@@ -326,65 +344,70 @@ impl EscrowStore for SledStore {
     }
 
     async fn epoch(&self, id: EpochId) -> Result<Option<EpochRecord>, StoreError> {
-        if let Some(e) = self.shared.overlay.epoch(&id) {
-            return Ok(Some(e));
-        }
-        match self
-            .shared
-            .db
-            .get(layout::epoch_key(&id))
-            .map_err(db_err("reading"))?
-        {
-            None => Ok(None),
-            Some(v) => EpochRecord::decode(&v)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
+        self.epoch_at(&id)
     }
 
     async fn by_party(&self, number: &str, range: TimeRange) -> Result<Vec<Filed>, StoreError> {
         check_number(number).map_err(StoreError::Query)?;
         let from = layout::party_prefix(number, range.from_ms);
         let to = layout::party_prefix(number, range.to_ms);
-        if from >= to {
-            return Ok(Vec::new());
-        }
         let in_range = |t: u64| range.from_ms <= t && t < range.to_ms;
-        // The overlay first, as in `scan`; its records are the newest.
-        let mut found = std::collections::BTreeMap::new();
-        for record in self.shared.overlay.records_where(|r| {
-            in_range(r.meta.start_unix_ms)
-                && (r.meta.caller.number == number || r.meta.callee.number == number)
-        }) {
-            let epoch = self
-                .epoch(record.sealed.epoch)
-                .await?
-                .ok_or(StoreError::MissingEpoch(record.sealed.epoch))?;
-            let key = (record.meta.start_unix_ms, record.meta.call_id.clone());
-            found.insert(key, Filed { record, epoch });
-        }
+        let is_party = |m: &CallMeta| m.caller.number == number || m.callee.number == number;
+        let overlay = || {
+            let records = self
+                .shared
+                .overlay
+                .records_where(|r| in_range(r.meta.start_unix_ms) && is_party(&r.meta));
+            records
+                .into_iter()
+                .map(|record| {
+                    let id = record.sealed.epoch;
+                    let epoch = self.epoch_at(&id)?.ok_or(StoreError::MissingEpoch(id))?;
+                    Ok(Filed { record, epoch })
+                })
+                .collect()
+        };
         let prefix_len = 2 + number.len() + 8;
-        for item in self.shared.db.range(from..to) {
-            let (k, v) = item.map_err(db_err("reading"))?;
-            let id = layout::call_id_of(&k, prefix_len).unwrap_or_default();
-            let filed = decode_party_entry(&v)?;
-            let meta = &filed.record.meta;
-            if meta.call_id.as_bytes() != id
-                || (meta.caller.number != number && meta.callee.number != number)
-            {
-                return Err(StoreError::Misfiled);
-            }
-            let key = (meta.start_unix_ms, meta.call_id.clone());
-            found.entry(key).or_insert(filed);
-        }
-        Ok(found.into_values().collect())
+        self.scan(
+            from,
+            to,
+            overlay,
+            |f| &f.record.meta,
+            |k, v| {
+                let filed = decode_party_entry(v)?;
+                let meta = &filed.record.meta;
+                let id = layout::call_id_of(k, prefix_len).unwrap_or_default();
+                if meta.call_id.as_bytes() != id || !is_party(meta) {
+                    return Err(StoreError::Misfiled);
+                }
+                Ok(Some(filed))
+            },
+        )
     }
 
     async fn by_time(&self, range: TimeRange) -> Result<Vec<EscrowRecord>, StoreError> {
         let from = layout::time_prefix(range.from_ms);
         let to = layout::time_prefix(range.to_ms);
-        self.scan(from, to, 9, |r| {
-            range.from_ms <= r.meta.start_unix_ms && r.meta.start_unix_ms < range.to_ms
-        })
+        let overlay = || {
+            Ok(self.shared.overlay.records_where(|r| {
+                range.from_ms <= r.meta.start_unix_ms && r.meta.start_unix_ms < range.to_ms
+            }))
+        };
+        self.scan(
+            from,
+            to,
+            overlay,
+            |r| &r.meta,
+            |k, _| {
+                let Some(id) = layout::call_id_of(k, 9) else {
+                    return Ok(None);
+                };
+                // An index entry is written in the same batch as its record.
+                match self.record_at(id)? {
+                    Some(r) => Ok(Some(r)),
+                    None => Err(StoreError::Db("index entry without its record".into())),
+                }
+            },
+        )
     }
 }
