@@ -23,6 +23,7 @@ use std::path::Path;
 
 use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
 
+use super::archive::{day_of, Archive, Folded};
 use super::index::{checkpoint, db_err, Epochs, Staged};
 use super::layout;
 use super::store::StoreError;
@@ -37,6 +38,7 @@ pub struct BulkLoad {
     files: StoreFiles,
     epochs: Epochs,
     loaded: u64,
+    archive: Archive,
 }
 
 impl BulkLoad {
@@ -59,6 +61,7 @@ impl BulkLoad {
             files,
             epochs: Epochs::default(),
             loaded: 0,
+            archive: Archive::open(dir)?,
         })
     }
 
@@ -70,6 +73,12 @@ impl BulkLoad {
     /// Adds a call's record with its index entries.
     pub fn record(&mut self, r: &EscrowRecord) -> Result<(), StoreError> {
         self.add(Staged::record(0, r, r.encode(), true))
+    }
+
+    /// Moves the party entries of every day before the one of `cutoff_ms`
+    /// into the archive, as a running store does once a day has ended.
+    pub fn fold_before(&mut self, cutoff_ms: u64) -> Result<Folded, StoreError> {
+        self.archive.fold(&self.db, day_of(cutoff_ms))
     }
 
     /// Records and epoch records added so far.

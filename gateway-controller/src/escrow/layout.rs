@@ -15,6 +15,8 @@
 //! records the point reads missed sled's cache and cost a p99 of 29 ms per
 //! month-long query (`BENCHMARKS.md`, "Escrow lookup"). Every write of a
 //! record rewrites its party entries too, so the copies never go stale.
+//! The party entries of closed days then move out of sled into archive
+//! files (`archive`), which a query reads after sled.
 
 use cablekey_protocol::escrow::{CallMeta, EpochId, EPOCH_RECORD_LEN};
 
@@ -25,14 +27,21 @@ pub(crate) const EPOCH: u8 = b'e';
 pub(crate) const PARTY: u8 = b'p';
 pub(crate) const TIME: u8 = b't';
 const VERSION_KEY: &[u8] = b"v";
+/// 3: the party entries of closed days move to archive files (`archive`).
 /// 2: party entries carry the record and its epoch record (1: empty).
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// A layout this build upgrades at open: 2 is 3 with nothing archived yet.
+const UPGRADES: u8 = 2;
 
 /// Marks a new store with this layout; refuses a store written in another.
 pub(crate) fn check_version(db: &sled::Db) -> Result<(), StoreError> {
     let err = |e: sled::Error| StoreError::Db(format!("reading the layout version: {e}"));
     match db.get(VERSION_KEY).map_err(err)? {
         Some(v) if v[..] == [VERSION] => Ok(()),
+        Some(v) if v[..] == [UPGRADES] => {
+            db.insert(VERSION_KEY, &[VERSION]).map_err(err)?;
+            Ok(())
+        }
         None if db.is_empty() => {
             db.insert(VERSION_KEY, &[VERSION]).map_err(err)?;
             Ok(())
@@ -97,6 +106,16 @@ pub(crate) fn party_keys(meta: &CallMeta) -> Vec<Vec<u8>> {
         keys.push(k);
     }
     keys
+}
+
+/// A party key's number, start time and call id.
+pub(crate) fn split_party_key(k: &[u8]) -> Option<(&[u8], u64, &[u8])> {
+    let (&tag, rest) = k.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let (number, rest) = rest.split_at_checked(usize::from(len))?;
+    let (start, call_id) = rest.split_at_checked(8)?;
+    let start = u64::from_be_bytes(start.try_into().ok()?);
+    (tag == PARTY).then_some((number, start, call_id))
 }
 
 /// A party entry's value: the encoded record, then its epoch record.

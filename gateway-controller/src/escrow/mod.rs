@@ -7,6 +7,7 @@
 //! durability, sled for search.
 //! Design and security argument: `docs/escrow.md`.
 
+mod archive;
 mod bulk;
 mod commit;
 mod index;
@@ -33,6 +34,7 @@ use getrandom::SysRng;
 
 /// The LE key files live in their own crate (the CALEA server loads the
 /// private half); re-exported where the controller's users look for them.
+pub use archive::{ArchiveError, Folded};
 pub use bulk::BulkLoad;
 pub use cablekey_keyfile as keyfile;
 pub use commit::SyncHook;

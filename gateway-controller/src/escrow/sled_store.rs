@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use cablekey_protocol::escrow::{
     check_number, CallMeta, EpochId, EpochRecord, EscrowRecord, MAX_CALL_ID,
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::archive::{day_of, Archive, Entry, Folded};
 use super::commit::{Job, Op, Shared, Stager, SyncHook, Syncer};
 use super::index::{db_err, Epochs, Indexer};
 use super::layout;
@@ -45,6 +47,11 @@ pub struct Options {
     pub segment_bytes: u64,
     /// Runs after each commit's sync, before its acks (see [`SyncHook`]).
     pub sync_hook: Option<SyncHook>,
+    /// The party entries of a day move from sled to the archive files
+    /// this long after the day ends (UTC), so calls have ended by then
+    /// (`docs/escrow.md`, "Archive"). `None`: only on
+    /// [`SledStore::fold_before`].
+    pub fold_after: Option<Duration>,
 }
 
 impl Default for Options {
@@ -55,6 +62,7 @@ impl Default for Options {
             max_unindexed: 262_144,
             segment_bytes: 64 << 20,
             sync_hook: None,
+            fold_after: Some(Duration::from_secs(2 * 3600)),
         }
     }
 }
@@ -70,6 +78,7 @@ pub struct SledStore {
     /// Stops the id loader (see `Seen::load`) at close.
     closing: Arc<AtomicBool>,
     ids_loaded: Arc<AtomicBool>,
+    archive: Arc<Archive>,
 }
 
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -89,6 +98,7 @@ impl SledStore {
             .open()
             .map_err(db_err("opening the store"))?;
         layout::check_version(&db)?;
+        let archive = Arc::new(Archive::open(&dir)?);
         let mut files = StoreFiles::open(&dir).map_err(io_err("syncing the new store"))?;
         let wal = WalDir::open(&dir).map_err(io_err("opening the log"))?;
         let next = replay(&db, &mut files, &wal)?;
@@ -128,6 +138,9 @@ impl SledStore {
             epochs: Epochs::default(),
             unindexed: shared.unindexed.clone(),
             failed: shared.failed.clone(),
+            archive: archive.clone(),
+            fold_after: options.fold_after,
+            next_fold_try: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         // Depth one: the stager runs at most one group ahead of the disk.
@@ -158,7 +171,15 @@ impl SledStore {
             threads: Mutex::new(threads),
             closing,
             ids_loaded,
+            archive,
         })
+    }
+
+    /// Moves the party entries of every day before the one of `cutoff_ms`
+    /// (UTC) from sled into the archive now. The indexer does it by itself
+    /// ([`Options::fold_after`]); this is for tools and tests.
+    pub fn fold_before(&self, cutoff_ms: u64) -> Result<Folded, StoreError> {
+        self.archive.fold(&self.shared.db, day_of(cutoff_ms))
     }
 
     pub fn dir(&self) -> &Path {
@@ -291,17 +312,52 @@ impl SledStore {
     }
 }
 
-/// A party entry's record and epoch record, checked to belong together.
-fn decode_party_entry(v: &[u8]) -> Result<Filed, StoreError> {
+/// A party entry's record and epoch record, checked to belong together
+/// and to the call and party it is filed under.
+fn decode_party_entry(v: &[u8], call_id: &[u8], number: &str) -> Result<Filed, StoreError> {
     let (record, epoch) = layout::split_party_value(v).ok_or(StoreError::Db(
         "party index entry without its record".into(),
     ))?;
     let record = EscrowRecord::decode(record).map_err(StoreError::Corrupt)?;
     let epoch = EpochRecord::decode(epoch).map_err(StoreError::Corrupt)?;
-    if epoch.id != record.sealed.epoch {
+    let m = &record.meta;
+    let is_party = m.caller.number == number || m.callee.number == number;
+    if epoch.id != record.sealed.epoch || m.call_id.as_bytes() != call_id || !is_party {
         return Err(StoreError::Misfiled);
     }
     Ok(Filed { record, epoch })
+}
+
+/// Adds the archive's entries to sled's (`found`): one per call, the most
+/// complete (a record only changes by gaining its end time).
+fn merge_archived(
+    found: Vec<Filed>,
+    archived: Vec<Entry>,
+    number: &str,
+) -> Result<Vec<Filed>, StoreError> {
+    if archived.is_empty() {
+        return Ok(found);
+    }
+    let key = |f: &Filed| (f.record.meta.start_unix_ms, f.record.meta.call_id.clone());
+    let mut all: std::collections::BTreeMap<_, _> =
+        found.into_iter().map(|f| (key(&f), f)).collect();
+    for e in archived {
+        let f = decode_party_entry(&e.value, &e.call_id, number)?;
+        if f.record.meta.start_unix_ms != e.start_ms {
+            return Err(StoreError::Misfiled);
+        }
+        match all.entry(key(&f)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(f);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if f.record.ended_unix_ms > o.get().record.ended_unix_ms {
+                    o.insert(f);
+                }
+            }
+        }
+    }
+    Ok(all.into_values().collect())
 }
 
 impl Drop for SledStore {
@@ -368,21 +424,19 @@ impl EscrowStore for SledStore {
                 .collect()
         };
         let prefix_len = 2 + number.len() + 8;
-        self.scan(
+        let found = self.scan(
             from,
             to,
             overlay,
             |f| &f.record.meta,
             |k, v| {
-                let filed = decode_party_entry(v)?;
-                let meta = &filed.record.meta;
                 let id = layout::call_id_of(k, prefix_len).unwrap_or_default();
-                if meta.call_id.as_bytes() != id || !is_party(meta) {
-                    return Err(StoreError::Misfiled);
-                }
-                Ok(Some(filed))
+                decode_party_entry(v, id, number).map(Some)
             },
-        )
+        )?;
+        // After sled: a fold publishes its files before it removes the
+        // entries it moved from sled.
+        merge_archived(found, self.archive.by_party(number, range)?, number)
     }
 
     async fn by_time(&self, range: TimeRange) -> Result<Vec<EscrowRecord>, StoreError> {

@@ -81,6 +81,13 @@ pub enum StoreError {
         segment: u64,
         error: super::wal::LogError,
     },
+    /// An archive file (closed days' party entries) or its manifest is
+    /// damaged or unreadable.
+    #[error("escrow archive {file}: {error}")]
+    Archive {
+        file: String,
+        error: super::archive::ArchiveError,
+    },
     #[error("bad query: {0}")]
     Query(FormatError),
 }

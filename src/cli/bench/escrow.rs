@@ -6,7 +6,8 @@
 //! over months between the numbers of a subscriber pool, and loads them
 //! with `escrow::BulkLoad`: the sled layout the indexer writes, without the
 //! write-ahead log, so the result is what a controller's store holds once
-//! its log is indexed. `lookup` opens it as the controller does
+//! its log is indexed. As simulated days end it folds them into the
+//! archive, as a running store does (`Options::fold_after`). `lookup` opens it as the controller does
 //! (`SledStore::open`) and times `li::api::historical`, the store side of
 //! a granted `GET /v1/tasks/{case}/historical`, for random targets and
 //! windows.
@@ -154,8 +155,19 @@ fn generate(args: &GenArgs) -> anyhow::Result<()> {
     let (t0, started, load0) = (args.start_ms, Instant::now(), load_average());
     let mut epochs = 0u64;
     let mut last_report = Instant::now();
+    let (mut folded, mut fold_time, mut day) = (0u64, Duration::ZERO, t0 / DAY_MS);
+    let mut fold = |load: &mut BulkLoad, cutoff_ms: u64| -> anyhow::Result<()> {
+        let t = Instant::now();
+        folded += load.fold_before(cutoff_ms)?.entries;
+        fold_time += t.elapsed();
+        Ok(())
+    };
     for i in 0..args.records {
         let start = t0 + i * span / args.records + rng.below(gap);
+        if start / DAY_MS > day {
+            day = start / DAY_MS;
+            fold(&mut load, start)?;
+        }
         let a = rng.below(u64::from(args.numbers));
         let b = (a + 1 + rng.below(u64::from(args.numbers) - 1)) % u64::from(args.numbers);
         let meta = CallMeta {
@@ -193,6 +205,7 @@ fn generate(args: &GenArgs) -> anyhow::Result<()> {
         }
     }
     sealer.end_epoch();
+    fold(&mut load, t0 + span + DAY_MS - 1)?;
     let loaded_in = started.elapsed();
     load.finish()?;
     let bytes = du(&args.dir);
@@ -208,17 +221,21 @@ fn generate(args: &GenArgs) -> anyhow::Result<()> {
         .context("writing bench-gen.json")?;
     println!(
         "generated {} records ({} epochs) for {} numbers over {} days in {:.1} s \
-         (sealing and loading {:.1} s, final flush {:.1} s): {:.0} records/s; \
-         store on disk {} MiB; load average {:.2} -> {:.2}",
+         (sealing and loading {:.1} s, of which {:.1} s moving {} party entries to the archive; \
+         final flush {:.1} s): {:.0} records/s; store on disk {} MiB ({} MiB archive); \
+         load average {:.2} -> {:.2}",
         args.records,
         epochs,
         args.numbers,
         args.days,
         total.as_secs_f64(),
         loaded_in.as_secs_f64(),
+        fold_time.as_secs_f64(),
+        folded,
         (total - loaded_in).as_secs_f64(),
         args.records as f64 / total.as_secs_f64(),
         bytes >> 20,
+        du(&args.dir.join("archive")) >> 20,
         load0.unwrap_or(f64::NAN),
         load_average().unwrap_or(f64::NAN),
     );
