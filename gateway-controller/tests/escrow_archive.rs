@@ -41,7 +41,11 @@ async fn fill(dir: &Path, sk: &LePrivateKey) {
     for n in 0..120u64 {
         escrow.escrow(call(n), &key_for(n)).await.unwrap();
         if n % 2 == 0 {
-            escrow.store().set_end(&format!("c{n}"), 7 + n).await.unwrap();
+            escrow
+                .store()
+                .set_end(&format!("c{n}"), 7 + n)
+                .await
+                .unwrap();
         }
     }
     escrow.store().close();
@@ -108,7 +112,11 @@ async fn folded_days_answer_as_sled_did() {
         moved += f.entries;
         assert_eq!(answers(&store, &sk).await, before, "through day {through}");
     }
-    assert_eq!(moved, 2 * 105, "both parties' entries of the 105 calls of 35 days");
+    assert_eq!(
+        moved,
+        2 * 105,
+        "both parties' entries of the 105 calls of 35 days"
+    );
     assert_eq!(
         archive_files(dir.path()),
         ["20000-32.run", "20032-2.run", "20034-1.run"]

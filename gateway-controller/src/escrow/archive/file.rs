@@ -38,7 +38,10 @@ pub enum ArchiveError {
     #[error("{0} fails its checksum")]
     Checksum(&'static str),
     #[error("holds days {found:?}, its name says {named:?}")]
-    Span { found: (u32, u32), named: (u32, u32) },
+    Span {
+        found: (u32, u32),
+        named: (u32, u32),
+    },
     #[error("manifest: {0}")]
     Manifest(String),
 }
@@ -305,7 +308,8 @@ impl RunWriter {
         self.index[..4].copy_from_slice(&self.count.to_be_bytes());
         self.out.write_all(&self.index)?;
         self.out.write_all(&self.at.to_be_bytes())?;
-        self.out.write_all(&(self.index.len() as u32).to_be_bytes())?;
+        self.out
+            .write_all(&(self.index.len() as u32).to_be_bytes())?;
         self.out
             .write_all(&crc32fast::hash(&self.index).to_be_bytes())?;
         self.out.write_all(MAGIC)?;
@@ -313,5 +317,86 @@ impl RunWriter {
         file.sync_data()?;
         let size = self.at + self.index.len() as u64 + FOOTER;
         Ok(Some((self.tmp, self.span, size)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(start_ms: u64, id: &str, ended_ms: Option<u64>) -> Entry {
+        Entry {
+            start_ms,
+            ended_ms,
+            call_id: id.as_bytes().to_vec(),
+            value: format!("value of {id} {ended_ms:?}").into_bytes(),
+        }
+    }
+
+    fn write(dir: &Path, blocks: &[(&[u8], Vec<Entry>)]) -> PathBuf {
+        let span = Span { first: 64, days: 4 };
+        let mut w = RunWriter::create(dir.join("f.tmp"), span).unwrap();
+        for (n, e) in blocks {
+            w.block(n, e).unwrap();
+        }
+        let (path, got, size) = w.finish().unwrap().unwrap();
+        assert_eq!((got, size), (span, std::fs::metadata(&path).unwrap().len()));
+        path
+    }
+
+    #[test]
+    fn blocks_read_back_and_damage_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![entry(1, "x", Some(0)), entry(5, "y", None)];
+        let b = vec![entry(2, "z", Some(9))];
+        let path = write(dir.path(), &[(b"555", a.clone()), (b"1555", b.clone())]);
+        let f = RunFile::open(&path, Span { first: 64, days: 4 }).unwrap();
+        assert_eq!(f.entries(b"555").unwrap(), a, "an end time of 0 is kept");
+        assert_eq!(f.entries(b"1555").unwrap(), b);
+        assert_eq!(f.entries(b"5550").unwrap(), []);
+        assert_eq!(f.number_at(1), Some(&b"1555"[..]));
+        assert!(matches!(
+            RunFile::open(&path, Span { first: 64, days: 8 }),
+            Err(ArchiveError::Span { .. })
+        ));
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER as usize + 6] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let f = RunFile::open(&path, Span { first: 64, days: 4 }).unwrap();
+        assert_eq!(f.entries(b"555"), Err(ArchiveError::Checksum("a block")));
+        assert_eq!(f.entries(b"1555").unwrap(), b, "other blocks still read");
+
+        let len = bytes.len();
+        bytes[len - FOOTER as usize - 3] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            RunFile::open(&path, Span { first: 64, days: 4 }),
+            Err(ArchiveError::Checksum("the index"))
+        ));
+        for cut in [0, 10, len - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            assert!(RunFile::open(&path, Span { first: 64, days: 4 }).is_err());
+        }
+    }
+
+    #[test]
+    fn settling_keeps_the_most_complete_entry_per_call() {
+        let mut v = vec![
+            entry(5, "b", None),
+            entry(1, "a", None),
+            entry(5, "b", Some(7)),
+            entry(1, "a", None),
+        ];
+        settle(&mut v);
+        assert_eq!(v, [entry(1, "a", None), entry(5, "b", Some(7))]);
+    }
+
+    #[test]
+    fn an_empty_file_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = RunWriter::create(dir.path().join("e.tmp"), Span { first: 0, days: 1 }).unwrap();
+        assert!(w.finish().unwrap().is_none());
+        assert!(!dir.path().join("e.tmp").exists());
     }
 }

@@ -185,7 +185,8 @@ pub(crate) fn remove_moved(db: &sled::Db, spans: &[Span]) -> Result<u64, StoreEr
         let folded = layout::split_party_key(&k)
             .is_some_and(|(_, start, _)| spans.iter().any(|s| s.holds(day_of(start))));
         if folded {
-            db.remove(&k).map_err(db_err("removing archived party entries"))?;
+            db.remove(&k)
+                .map_err(db_err("removing archived party entries"))?;
             removed += 1;
         }
     }

@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 pub use file::ArchiveError;
 pub(crate) use file::Entry;
 use file::RunFile;
-pub(crate) use span::{day_of, DAY_MS};
 use span::Span;
+pub(crate) use span::{day_of, DAY_MS};
 
 use super::store::{StoreError, TimeRange};
 
@@ -139,7 +139,11 @@ impl Archive {
     /// The archived entries of `number` started in `range`, oldest first
     /// per file. Read sled's entries first: a fold publishes its files
     /// before it removes what it moved from sled.
-    pub(crate) fn by_party(&self, number: &str, range: TimeRange) -> Result<Vec<Entry>, StoreError> {
+    pub(crate) fn by_party(
+        &self,
+        number: &str,
+        range: TimeRange,
+    ) -> Result<Vec<Entry>, StoreError> {
         let snap = self.snapshot();
         let mut out = Vec::new();
         for f in snap
