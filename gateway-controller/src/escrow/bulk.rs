@@ -78,7 +78,8 @@ impl BulkLoad {
     /// Moves the party entries of every day before the one of `cutoff_ms`
     /// into the archive, as a running store does once a day has ended.
     pub fn fold_before(&mut self, cutoff_ms: u64) -> Result<Folded, StoreError> {
-        self.archive.fold(&self.db, day_of(cutoff_ms))
+        let never = std::sync::atomic::AtomicBool::new(false);
+        self.archive.fold(&self.db, day_of(cutoff_ms), &never)
     }
 
     /// Records and epoch records added so far.

@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cablekey_protocol::escrow::{EpochId, EpochRecord, EscrowRecord};
 
-use super::archive::{Archive, DAY_MS};
 use super::layout;
 use super::overlay::{Overlay, Tag};
 use super::segment::WalDir;
@@ -197,11 +196,6 @@ pub(crate) struct Indexer {
     /// Writes accepted and not yet in sled (the backpressure count).
     pub(crate) unindexed: Arc<AtomicUsize>,
     pub(crate) failed: Arc<AtomicBool>,
-    pub(crate) archive: Arc<Archive>,
-    /// See `Options::fold_after`.
-    pub(crate) fold_after: Option<Duration>,
-    /// After a failed fold, when to try again.
-    pub(crate) next_fold_try: Option<Instant>,
 }
 
 /// Most writes applied before the overlay is trimmed.
@@ -210,21 +204,11 @@ const MAX_INDEX_BATCH: usize = 4_096;
 /// indexer wakes up less often.
 const MIN_INDEX_BATCH: usize = 256;
 const INDEX_WAIT: Duration = Duration::from_millis(5);
-/// How often an idle indexer checks whether a day is due for the archive.
-const FOLD_CHECK: Duration = Duration::from_secs(60);
-/// How long after a failed fold the next is tried.
-const FOLD_RETRY: Duration = Duration::from_secs(3600);
 
 impl Indexer {
     pub(crate) fn run(mut self, rx: Receiver<ToIndex>) {
         let mut pending: Vec<Staged> = Vec::new();
-        loop {
-            self.fold_due();
-            let first = match rx.recv_timeout(FOLD_CHECK) {
-                Ok(first) => first,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
-            };
+        while let Ok(first) = rx.recv() {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 let ok = match msg {
@@ -266,7 +250,6 @@ impl Indexer {
             return true;
         }
         let superseded = coalesce(pending);
-        let _writing = self.archive.writing();
         for (s, skip) in pending.iter().zip(&superseded) {
             if *skip {
                 continue;
@@ -294,41 +277,6 @@ impl Indexer {
             tracing::debug!(segment = %path.display(), "log segment indexed and deleted");
         }
         true
-    }
-
-    /// Folds the days that ended `fold_after` ago into the archive. A
-    /// failure leaves the entries in sled (queries still find them) and is
-    /// retried later; it does not stop the store.
-    fn fold_due(&mut self) {
-        let Some(after) = self.fold_after else {
-            return;
-        };
-        if self.next_fold_try.is_some_and(|t| Instant::now() < t) {
-            return;
-        }
-        let due = super::unix_ms().saturating_sub(after.as_millis() as u64) / DAY_MS;
-        let through = u32::try_from(due).unwrap_or(u32::MAX);
-        if through <= self.archive.through() {
-            return;
-        }
-        let started = Instant::now();
-        match self.archive.fold(&self.db, through) {
-            Ok(f) => {
-                self.next_fold_try = None;
-                tracing::info!(
-                    through_day = through,
-                    files = f.files,
-                    entries = f.entries,
-                    bytes = f.bytes,
-                    ms = started.elapsed().as_millis() as u64,
-                    "closed days' party entries moved to the escrow archive"
-                );
-            }
-            Err(e) => {
-                self.next_fold_try = Some(Instant::now() + FOLD_RETRY);
-                tracing::error!(error = %e, "cannot archive closed days; they stay in sled, retrying in an hour");
-            }
-        }
     }
 
     fn fail(&self, e: StoreError) -> bool {

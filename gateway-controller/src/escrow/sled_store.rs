@@ -15,7 +15,7 @@ use cablekey_protocol::escrow::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::archive::{day_of, Archive, Entry, Folded};
+use super::archive::{self, day_of, Archive, Entry, Folded};
 use super::commit::{Job, Op, Shared, Stager, SyncHook, Syncer};
 use super::index::{db_err, Epochs, Indexer};
 use super::layout;
@@ -79,6 +79,8 @@ pub struct SledStore {
     closing: Arc<AtomicBool>,
     ids_loaded: Arc<AtomicBool>,
     archive: Arc<Archive>,
+    /// Dropped at close: stops the archive's thread.
+    archive_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
@@ -138,9 +140,6 @@ impl SledStore {
             epochs: Epochs::default(),
             unindexed: shared.unindexed.clone(),
             failed: shared.failed.clone(),
-            archive: archive.clone(),
-            fold_after: options.fold_after,
-            next_fold_try: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         // Depth one: the stager runs at most one group ahead of the disk.
@@ -153,15 +152,23 @@ impl SledStore {
                 .map_err(io_err("starting the committer"))
         };
         // Started consumers first, so a failed spawn leaves no orphan.
-        let threads = vec![
-            ids_thread,
+        let (archive_stop, stop_rx) = std::sync::mpsc::channel();
+        let mut threads = vec![ids_thread];
+        if let Some(after) = options.fold_after {
+            let (a, db, closing) = (archive.clone(), shared.db.clone(), closing.clone());
+            threads.push(spawn(
+                "escrow-archive",
+                Box::new(move || archive::run(a, db, after, stop_rx, closing)),
+            )?);
+        }
+        threads.extend([
             spawn("escrow-index", Box::new(move || indexer.run(index_rx)))?,
             spawn(
                 "escrow-sync",
                 Box::new(move || syncer.run(written_rx, index_tx)),
             )?,
             spawn("escrow-stage", Box::new(move || stager.run(rx, written_tx)))?,
-        ];
+        ]);
         Ok(SledStore {
             shared,
             dir,
@@ -172,6 +179,7 @@ impl SledStore {
             closing,
             ids_loaded,
             archive,
+            archive_stop: Mutex::new(Some(archive_stop)),
         })
     }
 
@@ -179,7 +187,8 @@ impl SledStore {
     /// (UTC) from sled into the archive now. The indexer does it by itself
     /// ([`Options::fold_after`]); this is for tools and tests.
     pub fn fold_before(&self, cutoff_ms: u64) -> Result<Folded, StoreError> {
-        self.archive.fold(&self.shared.db, day_of(cutoff_ms))
+        self.archive
+            .fold(&self.shared.db, day_of(cutoff_ms), &self.closing)
     }
 
     pub fn dir(&self) -> &Path {
@@ -203,10 +212,17 @@ impl SledStore {
     /// stops the threads.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Relaxed);
+        drop(
+            self.archive_stop
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         // Stager, then syncer, then indexer: each ends when its input does;
-        // then the id loader.
+        // then the archive's thread (a fold stops at the next number) and
+        // the id loader.
         for t in threads.into_iter().rev() {
             let _ = t.join();
         }

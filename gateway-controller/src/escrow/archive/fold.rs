@@ -3,7 +3,10 @@
 //! archive files it replaces and the sled entries of its days, in one pass
 //! over sled's party entries, which are already in the files' order.
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cablekey_protocol::escrow::EscrowRecord;
@@ -106,16 +109,34 @@ fn entry_of(key: &[u8], value: &[u8]) -> Option<(Vec<u8>, Entry)> {
     ))
 }
 
+/// Which sled entries (key and value) went into the archive: 128 bits of
+/// SipHash per entry, so a fold of millions of entries keeps megabytes,
+/// not the entries.
+pub(crate) type Moved = HashSet<u128>;
+
+fn fingerprint(key: &[u8], value: &[u8]) -> u128 {
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        (salt, key, value).hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
 /// Writes the files of `spans` from the files of `old` inside them and
 /// sled's entries of their days. Returns the files written (spans with
-/// no calls get none) and how many sled entries they took.
+/// no calls get none) and the sled entries they took. sled is read as
+/// the indexer goes on writing: an entry it adds or rewrites meanwhile
+/// may be missed or taken in an older version; either way it stays in
+/// sled (see [`remove_moved`]).
 pub(crate) fn write(
     db: &sled::Db,
     dir: &Path,
     old: &[Arc<RunFile>],
     spans: &[Span],
     tmp_name: impl Fn(&Span) -> PathBuf,
-) -> Result<(Vec<Written>, u64), StoreError> {
+    stop: &AtomicBool,
+) -> Result<(Vec<Written>, Moved), StoreError> {
     let arch = |path: &Path| {
         let file = path.display().to_string();
         move |error| StoreError::Archive {
@@ -141,7 +162,7 @@ pub(crate) fn write(
         });
     }
     let dir_err = arch(dir);
-    let mut moved = 0u64;
+    let mut moved = Moved::new();
     let mut current: Option<Vec<u8>> = None;
     for item in db.scan_prefix([layout::PARTY]) {
         let (k, v) = item.map_err(db_err("reading party entries to archive"))?;
@@ -153,6 +174,10 @@ pub(crate) fn write(
             continue;
         };
         if current.as_deref() != Some(&number[..]) {
+            if stop.load(Ordering::Relaxed) {
+                // The temporary files are deleted at the next open.
+                return Err(StoreError::Closed);
+            }
             if let Some(prev) = current.take() {
                 for m in &mut merges {
                     m.flush(&prev).map_err(&dir_err)?;
@@ -161,7 +186,7 @@ pub(crate) fn write(
             current = Some(number);
         }
         merges[m].routed.push(entry);
-        moved += 1;
+        moved.insert(fingerprint(&k, &v));
     }
     let mut written = Vec::new();
     for mut m in merges {
@@ -177,18 +202,78 @@ pub(crate) fn write(
     Ok((written, moved))
 }
 
-/// Deletes sled's party entries of the days of `spans` (now in files).
-pub(crate) fn remove_moved(db: &sled::Db, spans: &[Span]) -> Result<u64, StoreError> {
+/// Deletes from sled the party entries of the days of `spans` that are
+/// in the archive as they are now: a compare-and-swap, so an entry the
+/// indexer rewrote after `write` read it (an end time) stays, and queries
+/// take it over the archive's older copy.
+pub(crate) fn remove_moved(
+    db: &sled::Db,
+    spans: &[Span],
+    moved: &Moved,
+) -> Result<u64, StoreError> {
     let mut removed = 0;
     for item in db.scan_prefix([layout::PARTY]) {
-        let (k, _) = item.map_err(db_err("reading party entries to archive"))?;
-        let folded = layout::split_party_key(&k)
+        let (k, v) = item.map_err(db_err("reading party entries to archive"))?;
+        let in_spans = layout::split_party_key(&k)
             .is_some_and(|(_, start, _)| spans.iter().any(|s| s.holds(day_of(start))));
-        if folded {
-            db.remove(&k)
+        if in_spans && moved.contains(&fingerprint(&k, &v)) {
+            let swapped = db
+                .compare_and_swap(&k, Some(&v), None as Option<&[u8]>)
                 .map_err(db_err("removing archived party entries"))?;
-            removed += 1;
+            removed += u64::from(swapped.is_ok());
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use cablekey_protocol::escrow::{CallMeta, Party};
+
+    use super::*;
+
+    fn party_key(call_id: &str, number: &str, day: u64) -> Vec<u8> {
+        let party = |n: &str| Party {
+            number: n.into(),
+            endpoint: "aaln/1@cta".into(),
+        };
+        let meta = CallMeta {
+            call_id: call_id.into(),
+            caller: party(number),
+            callee: party(number),
+            start_unix_ms: day * super::super::span::DAY_MS + 5,
+            suite: "AEAD_AES_128_GCM".into(),
+        };
+        layout::party_keys(&meta).remove(0)
+    }
+
+    #[test]
+    fn an_entry_rewritten_during_a_fold_stays_in_sled() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let (a, b) = (party_key("a", "555", 64), party_key("b", "555", 64));
+        let later = party_key("c", "555", 70);
+        for k in [&a, &b, &later] {
+            db.insert(k, &b"first"[..]).unwrap();
+        }
+        let span = [Span { first: 64, days: 4 }];
+        let tmp = |_: &Span| PathBuf::from("t.tmp");
+        let (written, moved) =
+            write(&db, dir.path(), &[], &span, tmp, &AtomicBool::new(false)).unwrap();
+        assert_eq!(
+            (written.len(), moved.len()),
+            (1, 2),
+            "day 70 is not in the span"
+        );
+        // The indexer rewrites b (its end time) before the removal.
+        db.insert(&b, &b"second"[..]).unwrap();
+        assert_eq!(remove_moved(&db, &span, &moved).unwrap(), 1);
+        assert_eq!(db.get(&a).unwrap(), None);
+        assert_eq!(db.get(&b).unwrap().as_deref(), Some(&b"second"[..]));
+        assert!(db.get(&later).unwrap().is_some());
+
+        // A fold told to stop writes nothing it would keep.
+        let stopped = write(&db, dir.path(), &[], &span, tmp, &AtomicBool::new(true));
+        assert!(matches!(stopped, Err(StoreError::Closed)));
+    }
 }

@@ -12,24 +12,28 @@
 //! running when it was) is found in sled until its span is rewritten.
 //!
 //! `MANIFEST` names the folded days and the files that hold them; a fold
-//! writes and syncs its new files, then the manifest, and only then
-//! removes the entries it moved from sled. Files the manifest does not name
-//! (a fold cut short) are deleted at open.
+//! (on its own thread, `run`) writes and syncs its new files, then the
+//! manifest, and only then removes from sled the entries it moved that are
+//! unchanged since. Files the manifest does not name (a fold cut short)
+//! are deleted at open.
 
 mod file;
 mod fold;
+mod run;
 mod span;
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 pub use file::ArchiveError;
 pub(crate) use file::Entry;
 use file::RunFile;
+pub(crate) use run::run;
+pub(crate) use span::day_of;
 use span::Span;
-pub(crate) use span::{day_of, DAY_MS};
 
 use super::store::{StoreError, TimeRange};
 
@@ -57,9 +61,8 @@ pub struct Folded {
 pub(crate) struct Archive {
     dir: PathBuf,
     state: RwLock<Arc<Snapshot>>,
-    /// Held while sled's party entries change: by a fold, and by the
-    /// indexer while it writes (so a fold removes only what it moved).
-    writing: Mutex<()>,
+    /// One fold at a time.
+    folding: Mutex<()>,
 }
 
 fn err(path: &Path) -> impl Fn(ArchiveError) -> StoreError + '_ {
@@ -116,7 +119,7 @@ impl Archive {
         Ok(Archive {
             dir,
             state: RwLock::new(Arc::new(snapshot)),
-            writing: Mutex::new(()),
+            folding: Mutex::new(()),
         })
     }
 
@@ -130,10 +133,6 @@ impl Archive {
     /// Every day before this one (days since the Unix epoch) is folded.
     pub(crate) fn through(&self) -> u32 {
         self.snapshot().through
-    }
-
-    pub(crate) fn writing(&self) -> MutexGuard<'_, ()> {
-        self.writing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The archived entries of `number` started in `range`, oldest first
@@ -162,16 +161,24 @@ impl Archive {
     }
 
     /// Folds every day before `through`: writes the files, then the
-    /// manifest, then removes the moved entries from sled.
-    pub(crate) fn fold(&self, db: &sled::Db, through: u32) -> Result<Folded, StoreError> {
-        let _writing = self.writing();
+    /// manifest, then removes the moved entries from sled, each only if
+    /// it is still what was archived (the indexer may have rewritten it
+    /// meanwhile). Stops early, leaving the archive as it was, once
+    /// `stop` is set.
+    pub(crate) fn fold(
+        &self,
+        db: &sled::Db,
+        through: u32,
+        stop: &AtomicBool,
+    ) -> Result<Folded, StoreError> {
+        let _folding = self.folding.lock().unwrap_or_else(PoisonError::into_inner);
         let old = self.snapshot();
         if through <= old.through {
             return Ok(Folded::default());
         }
         let spans = span::rebuilt(old.through, through);
         let tmp_name = |s: &Span| PathBuf::from(format!("{}.tmp", file_name(s)));
-        let (written, entries) = fold::write(db, &self.dir, &old.files, &spans, tmp_name)?;
+        let (written, moved) = fold::write(db, &self.dir, &old.files, &spans, tmp_name, stop)?;
         let (replaced, mut files): (Vec<_>, Vec<_>) = old
             .files
             .iter()
@@ -188,7 +195,7 @@ impl Archive {
         self.write_manifest(through, &files)?;
         *self.state.write().unwrap_or_else(PoisonError::into_inner) =
             Arc::new(Snapshot { through, files });
-        fold::remove_moved(db, &spans)?;
+        fold::remove_moved(db, &spans, &moved)?;
         for f in replaced {
             // Readers holding the old snapshot keep the file open.
             if let Err(e) = std::fs::remove_file(&f.path) {
@@ -197,7 +204,7 @@ impl Archive {
         }
         Ok(Folded {
             files: written.len(),
-            entries,
+            entries: moved.len() as u64,
             bytes,
         })
     }
