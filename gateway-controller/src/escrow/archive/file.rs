@@ -271,6 +271,10 @@ impl RunWriter {
         })
     }
 
+    pub(crate) fn path(&self) -> &Path {
+        &self.tmp
+    }
+
     /// Adds a number's block; numbers must come in party key order and
     /// entries settled (see [`settle`]).
     pub(crate) fn block(&mut self, number: &[u8], entries: &[Entry]) -> Result<(), ArchiveError> {

@@ -55,9 +55,18 @@ impl Merge {
         self.out.block(number, &entries)
     }
 
-    /// Copies the old files' blocks of numbers before `limit` (all if none).
-    fn numbers_before(&mut self, limit: Option<&[u8]>) -> Result<(), ArchiveError> {
+    /// Copies the old files' blocks of numbers before `limit` (all if
+    /// none), unless told to stop.
+    fn numbers_before(
+        &mut self,
+        limit: Option<&[u8]>,
+        stop: &AtomicBool,
+    ) -> Result<(), StoreError> {
         loop {
+            if stop.load(Ordering::Relaxed) {
+                // The temporary files are deleted at the next open.
+                return Err(StoreError::Closed);
+            }
             let next = self
                 .old
                 .iter()
@@ -66,7 +75,7 @@ impl Merge {
                 .map(<[u8]>::to_vec);
             match next {
                 Some(n) if limit.is_none_or(|l| number_order(&n, l).is_lt()) => {
-                    self.number(&n, Vec::new())?;
+                    self.number(&n, Vec::new()).map_err(|e| self.error(e))?;
                 }
                 _ => return Ok(()),
             }
@@ -74,13 +83,21 @@ impl Merge {
     }
 
     /// The sled entries routed here for `number`, merged and written.
-    fn flush(&mut self, number: &[u8]) -> Result<(), ArchiveError> {
+    fn flush(&mut self, number: &[u8], stop: &AtomicBool) -> Result<(), StoreError> {
         if self.routed.is_empty() {
             return Ok(());
         }
-        self.numbers_before(Some(number))?;
+        self.numbers_before(Some(number), stop)?;
         let entries = std::mem::take(&mut self.routed);
-        self.number(number, entries)
+        self.number(number, entries).map_err(|e| self.error(e))
+    }
+
+    /// An error of this merge, naming the file it writes.
+    fn error(&self, error: ArchiveError) -> StoreError {
+        StoreError::Archive {
+            file: self.out.path().display().to_string(),
+            error,
+        }
     }
 }
 
@@ -161,7 +178,6 @@ pub(crate) fn write(
             routed: Vec::new(),
         });
     }
-    let dir_err = arch(dir);
     let mut moved = Moved::new();
     let mut current: Option<Vec<u8>> = None;
     for item in db.scan_prefix([layout::PARTY]) {
@@ -174,13 +190,9 @@ pub(crate) fn write(
             continue;
         };
         if current.as_deref() != Some(&number[..]) {
-            if stop.load(Ordering::Relaxed) {
-                // The temporary files are deleted at the next open.
-                return Err(StoreError::Closed);
-            }
             if let Some(prev) = current.take() {
                 for m in &mut merges {
-                    m.flush(&prev).map_err(&dir_err)?;
+                    m.flush(&prev, stop)?;
                 }
             }
             current = Some(number);
@@ -191,9 +203,9 @@ pub(crate) fn write(
     let mut written = Vec::new();
     for mut m in merges {
         if let Some(n) = &current {
-            m.flush(n).map_err(&dir_err)?;
+            m.flush(n, stop)?;
         }
-        m.numbers_before(None).map_err(&dir_err)?;
+        m.numbers_before(None, stop)?;
         let tmp = dir.join(tmp_name(&m.span));
         if let Some((tmp, span, bytes)) = m.out.finish().map_err(arch(&tmp))? {
             written.push(Written { tmp, span, bytes });

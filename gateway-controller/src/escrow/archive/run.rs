@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::span::day_of;
 use super::Archive;
+use crate::escrow::store::StoreError;
 
 /// How often the thread checks whether a day is due.
 const CHECK: Duration = Duration::from_secs(60);
@@ -47,6 +48,7 @@ pub(crate) fn run(
                 ms = started.elapsed().as_millis() as u64,
                 "closed days' party entries moved to the escrow archive"
             ),
+            Err(StoreError::Closed) => return,
             Err(e) => {
                 wait = RETRY;
                 tracing::error!(
