@@ -221,16 +221,55 @@ async fn damaged_archive_files_are_reported_and_leftovers_deleted() {
     assert_eq!(failed, 1);
     drop(store);
 
-    // A damaged manifest stops the open with a clear error.
+    // A file whose index is damaged: the store opens (calls must not wait
+    // for the archive); queries over its days fail, naming it; queries
+    // over other days answer; no fold runs over it.
+    let len = bytes.len();
+    bytes[len - 30] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let store = SledStore::open(dir.path(), manual()).unwrap();
+    let late = TimeRange {
+        from_ms: (D0 + 32) * DAY,
+        to_ms: (D0 + 40) * DAY,
+    };
+    assert_eq!(store.by_party(NUMBERS[0], late).await.unwrap().len(), 16);
+    match store.by_party(NUMBERS[0], TimeRange::ALL).await {
+        Err(e @ StoreError::Archive { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("20000-32.run") && text.contains("index"),
+                "{text}"
+            );
+        }
+        other => panic!("answered: {other:?}"),
+    }
+    assert!(matches!(
+        store.fold_before((D0 + 40) * DAY),
+        Err(StoreError::Archive { .. })
+    ));
+    drop(store);
+    assert!(path.exists(), "a damaged file is kept for repair");
+
+    // A damaged manifest: every archive query fails, naming it; the store
+    // still escrows calls; no file is deleted as a leftover.
     let manifest = arch.join("MANIFEST");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("through", "thru")).unwrap();
-    match SledStore::open(dir.path(), manual()) {
+    let escrow = Escrow::new(
+        SledStore::open(dir.path(), manual()).unwrap(),
+        sk.public().clone(),
+        EpochPolicy::default(),
+    );
+    match escrow.store().by_party(NUMBERS[0], late).await {
         Err(e @ StoreError::Archive { .. }) => {
             assert!(e.to_string().contains("MANIFEST"), "{e}")
         }
-        other => panic!("opened: {:?}", other.err()),
+        other => panic!("answered: {other:?}"),
     }
+    let m = meta("new", NUMBERS[0], NUMBERS[1], (D0 + 50) * DAY);
+    escrow.escrow(m, &key_for(500)).await.unwrap();
+    assert!(escrow.store().get("new").await.unwrap().is_some());
+    assert!(path.exists());
 }
 
 /// Fails if a fold removes entries from sled before its files serve

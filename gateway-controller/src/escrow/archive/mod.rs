@@ -46,6 +46,10 @@ struct Snapshot {
     /// Every day before this one is folded.
     through: u32,
     files: Vec<Arc<RunFile>>,
+    /// What could not be read at open: a file (its span) or the manifest
+    /// (no span: every span). Queries that need it fail and folds stop
+    /// until it is repaired; the rest of the store works.
+    damaged: Vec<(Option<Span>, StoreError)>,
 }
 
 /// What a fold did.
@@ -92,35 +96,58 @@ impl Archive {
                 .map_err(io_err(store_dir))?;
         }
         let manifest = dir.join(MANIFEST);
-        let snapshot = match std::fs::read(&manifest) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Snapshot::default(),
-            Err(e) => return Err(io_err(&manifest)(e)),
-            Ok(text) => {
-                let (through, spans) = parse_manifest(&text).map_err(err(&manifest))?;
-                let mut files = Vec::with_capacity(spans.len());
+        let read = std::fs::read(&manifest);
+        let parsed = match &read {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((0, Vec::new())),
+            Err(e) => Err(io_err(&manifest)(std::io::Error::from(e.kind()))),
+            Ok(text) => parse_manifest(text).map_err(err(&manifest)),
+        };
+        let mut snapshot = Snapshot::default();
+        match parsed {
+            Ok((through, spans)) => {
+                snapshot.through = through;
                 for s in spans {
                     let path = dir.join(file_name(&s));
-                    files.push(Arc::new(RunFile::open(&path, s).map_err(err(&path))?));
+                    match RunFile::open(&path, s) {
+                        Ok(f) => snapshot.files.push(Arc::new(f)),
+                        Err(e) => snapshot.damaged.push((Some(s), err(&path)(e))),
+                    }
                 }
-                Snapshot { through, files }
             }
-        };
+            Err(e) => snapshot.damaged.push((None, e)),
+        }
+        for (_, e) in &snapshot.damaged {
+            tracing::error!(error = %e, "escrow archive damaged: queries that need it fail and no day is archived until it is repaired");
+        }
+        if snapshot.damaged.iter().any(|(s, _)| s.is_none()) {
+            // Without the manifest no file can be told to be a leftover.
+            return Ok(Archive::with(dir, snapshot));
+        }
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
             let path = e.map_err(io_err(&dir))?.path();
             let ours = matches!(
                 path.extension().and_then(|x| x.to_str()),
                 Some("run" | "tmp")
             );
-            if ours && !snapshot.files.iter().any(|f| f.path == path) {
+            let named = snapshot.files.iter().any(|f| f.path == path)
+                || snapshot
+                    .damaged
+                    .iter()
+                    .any(|(s, _)| s.is_some_and(|s| dir.join(file_name(&s)) == path));
+            if ours && !named {
                 tracing::warn!(file = %path.display(), "deleting an archive file a cut-short fold left");
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
             }
         }
-        Ok(Archive {
+        Ok(Archive::with(dir, snapshot))
+    }
+
+    fn with(dir: PathBuf, snapshot: Snapshot) -> Archive {
+        Archive {
             dir,
             state: RwLock::new(Arc::new(snapshot)),
             folding: Mutex::new(()),
-        })
+        }
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -144,6 +171,10 @@ impl Archive {
         range: TimeRange,
     ) -> Result<Vec<Entry>, StoreError> {
         let snap = self.snapshot();
+        let needed = |s: &Option<Span>| s.is_none_or(|s| s.meets(range.from_ms, range.to_ms));
+        if let Some((_, e)) = snap.damaged.iter().find(|(s, _)| needed(s)) {
+            return Err(e.clone());
+        }
         let mut out = Vec::new();
         for f in snap
             .files
@@ -173,6 +204,10 @@ impl Archive {
     ) -> Result<Folded, StoreError> {
         let _folding = self.folding.lock().unwrap_or_else(PoisonError::into_inner);
         let old = self.snapshot();
+        if let Some((_, e)) = old.damaged.first() {
+            // A fold could merge over or delete what the damage hides.
+            return Err(e.clone());
+        }
         if through <= old.through {
             return Ok(Folded::default());
         }
@@ -193,8 +228,11 @@ impl Archive {
         }
         files.sort_by_key(|f| f.span);
         self.write_manifest(through, &files)?;
-        *self.state.write().unwrap_or_else(PoisonError::into_inner) =
-            Arc::new(Snapshot { through, files });
+        *self.state.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Snapshot {
+            through,
+            files,
+            damaged: Vec::new(),
+        });
         fold::remove_moved(db, &spans, &moved)?;
         for f in replaced {
             // Readers holding the old snapshot keep the file open.
