@@ -27,6 +27,7 @@ use cablekey_protocol::escrow::{EpochRecord, EscrowRecord};
 use super::archive::{day_of, Archive, Folded};
 use super::index::{checkpoint, db_err, Epochs, Staged};
 use super::layout;
+use super::sled_store::open_db;
 use super::store::StoreError;
 use super::sync::StoreFiles;
 
@@ -46,12 +47,12 @@ impl BulkLoad {
     /// Opens (creating) the store in `dir`. `cache_bytes` is sled's page
     /// cache while loading.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<BulkLoad, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()
-            .map_err(db_err("opening the store"))?;
+        let db = open_db(
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(None),
+        )?;
         let files = StoreFiles::open(dir).map_err(|e| StoreError::Io {
             op: "syncing the new store",
             kind: e.kind(),

@@ -83,6 +83,28 @@ pub struct SledStore {
     archive_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
+/// How long an open waits for sled's lock on the store.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens sled, waiting up to [`LOCK_WAIT`] for its lock: sled 0.34's
+/// background writes of a store just closed in this process can hold the
+/// lock for a moment after the last handle is dropped (seen in tests
+/// reopening a store at once). Another process holding it still fails.
+pub(crate) fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.map_err(db_err("opening the store")),
+        }
+    }
+}
+
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
     move |e| StoreError::Io { op, kind: e.kind() }
 }
@@ -92,13 +114,13 @@ impl SledStore {
     /// crash into sled, and starts its commit threads.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<SledStore, StoreError> {
         let dir = dir.as_ref().to_path_buf();
-        let db = sled::Config::new()
-            .path(&dir)
-            // The indexer flushes when it deletes a segment; sled's timer
-            // flusher would only add work.
-            .flush_every_ms(None)
-            .open()
-            .map_err(db_err("opening the store"))?;
+        let db = open_db(
+            sled::Config::new()
+                .path(&dir)
+                // The indexer flushes when it deletes a segment; sled's
+                // timer flusher would only add work.
+                .flush_every_ms(None),
+        )?;
         layout::check_version(&db)?;
         let archive = Arc::new(Archive::open(&dir)?);
         let mut files = StoreFiles::open(&dir).map_err(io_err("syncing the new store"))?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use cablekey_protocol::escrow::EscrowRecord;
 
-use super::file::{number_order, settle, ArchiveError, Entry, RunFile, RunWriter};
+use super::file::{number_order, settle, Entry, RunFile, RunWriter};
 use super::span::{day_of, Span};
 use crate::escrow::index::db_err;
 use crate::escrow::layout;
@@ -28,9 +28,14 @@ impl Cursor {
         self.file.number_at(self.next)
     }
 
-    fn take(&mut self) -> Result<Vec<Entry>, ArchiveError> {
+    fn take(&mut self) -> Result<Vec<Entry>, StoreError> {
         self.next += 1;
-        self.file.entries_at(self.next - 1)
+        self.file
+            .entries_at(self.next - 1)
+            .map_err(|error| StoreError::Archive {
+                file: self.file.path.display().to_string(),
+                error,
+            })
     }
 }
 
@@ -45,14 +50,19 @@ struct Merge {
 
 impl Merge {
     /// Writes the block of `number`: its old blocks and `entries`.
-    fn number(&mut self, number: &[u8], mut entries: Vec<Entry>) -> Result<(), ArchiveError> {
+    fn number(&mut self, number: &[u8], mut entries: Vec<Entry>) -> Result<(), StoreError> {
         for c in &mut self.old {
             if c.number() == Some(number) {
                 entries.extend(c.take()?);
             }
         }
         settle(&mut entries);
-        self.out.block(number, &entries)
+        self.out
+            .block(number, &entries)
+            .map_err(|error| StoreError::Archive {
+                file: self.out.path().display().to_string(),
+                error,
+            })
     }
 
     /// Copies the old files' blocks of numbers before `limit` (all if
@@ -75,7 +85,7 @@ impl Merge {
                 .map(<[u8]>::to_vec);
             match next {
                 Some(n) if limit.is_none_or(|l| number_order(&n, l).is_lt()) => {
-                    self.number(&n, Vec::new()).map_err(|e| self.error(e))?;
+                    self.number(&n, Vec::new())?;
                 }
                 _ => return Ok(()),
             }
@@ -89,15 +99,7 @@ impl Merge {
         }
         self.numbers_before(Some(number), stop)?;
         let entries = std::mem::take(&mut self.routed);
-        self.number(number, entries).map_err(|e| self.error(e))
-    }
-
-    /// An error of this merge, naming the file it writes.
-    fn error(&self, error: ArchiveError) -> StoreError {
-        StoreError::Archive {
-            file: self.out.path().display().to_string(),
-            error,
-        }
+        self.number(number, entries)
     }
 }
 
@@ -109,21 +111,17 @@ pub(crate) struct Written {
 }
 
 /// A party entry of sled as an archive entry.
-fn entry_of(key: &[u8], value: &[u8]) -> Option<(Vec<u8>, Entry)> {
-    let (number, start_ms, call_id) = layout::split_party_key(key)?;
+fn entry_of(start_ms: u64, call_id: &[u8], value: &[u8]) -> Entry {
     // A damaged record moves as it is; its query reports it.
     let ended_ms = layout::split_party_value(value)
         .and_then(|(r, _)| EscrowRecord::decode(r).ok())
         .and_then(|r| r.ended_unix_ms);
-    Some((
-        number.to_vec(),
-        Entry {
-            start_ms,
-            ended_ms,
-            call_id: call_id.to_vec(),
-            value: value.to_vec(),
-        },
-    ))
+    Entry {
+        start_ms,
+        ended_ms,
+        call_id: call_id.to_vec(),
+        value: value.to_vec(),
+    }
 }
 
 /// Which sled entries (key and value) went into the archive: 128 bits of
@@ -182,22 +180,22 @@ pub(crate) fn write(
     let mut current: Option<Vec<u8>> = None;
     for item in db.scan_prefix([layout::PARTY]) {
         let (k, v) = item.map_err(db_err("reading party entries to archive"))?;
-        let Some((number, entry)) = entry_of(&k, &v) else {
+        let Some((number, start_ms, call_id)) = layout::split_party_key(&k) else {
             return Err(StoreError::Db("a party index key is malformed".into()));
         };
-        let day = day_of(entry.start_ms);
+        let day = day_of(start_ms);
         let Some(m) = merges.iter().position(|m| m.span.holds(day)) else {
             continue;
         };
-        if current.as_deref() != Some(&number[..]) {
+        if current.as_deref() != Some(number) {
             if let Some(prev) = current.take() {
                 for m in &mut merges {
                     m.flush(&prev, stop)?;
                 }
             }
-            current = Some(number);
+            current = Some(number.to_vec());
         }
-        merges[m].routed.push(entry);
+        merges[m].routed.push(entry_of(start_ms, call_id, &v));
         moved.insert(fingerprint(&k, &v));
     }
     let mut written = Vec::new();
