@@ -49,7 +49,7 @@ pub struct Options {
     pub sync_hook: Option<SyncHook>,
     /// The party entries of a day move from sled to the archive files
     /// this long after the day ends (UTC), so calls have ended by then
-    /// (`docs/escrow.md`, "Archive"). `None`: only on
+    /// (`docs/escrow.md`, "Archive of closed days"). `None`: only on
     /// [`SledStore::fold_before`].
     pub fold_after: Option<Duration>,
 }
@@ -206,8 +206,9 @@ impl SledStore {
     }
 
     /// Moves the party entries of every day before the one of `cutoff_ms`
-    /// (UTC) from sled into the archive now. The indexer does it by itself
-    /// ([`Options::fold_after`]); this is for tools and tests.
+    /// (UTC) from sled into the archive now. The store's `escrow-archive`
+    /// thread does it by itself ([`Options::fold_after`]); this is for
+    /// tools and tests.
     pub fn fold_before(&self, cutoff_ms: u64) -> Result<Folded, StoreError> {
         self.archive
             .fold(&self.shared.db, day_of(cutoff_ms), &self.closing)
