@@ -384,6 +384,34 @@ mod tests {
         }
     }
 
+    /// Every single-byte change and every truncation of a file is either
+    /// caught (an error) or harmless (the same entries); nothing panics.
+    #[test]
+    fn any_damage_is_an_error_or_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![entry(1, "x", Some(3)), entry(5, "y", None)];
+        let b = vec![entry(2, "z", Some(9))];
+        let path = write(dir.path(), &[(b"555", a.clone()), (b"1555", b.clone())]);
+        let good = std::fs::read(&path).unwrap();
+        let span = Span { first: 64, days: 4 };
+        let check = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            if let Ok(f) = RunFile::open(&path, span) {
+                for (n, want) in [(&b"555"[..], &a), (&b"1555"[..], &b)] {
+                    if let Ok(got) = f.entries(n) {
+                        assert_eq!(got, *want, "undetected damage");
+                    }
+                }
+            }
+        };
+        for i in 0..good.len() {
+            let mut bytes = good.clone();
+            bytes[i] ^= 0x81;
+            check(&bytes);
+            check(&good[..i]);
+        }
+    }
+
     #[test]
     fn settling_keeps_the_most_complete_entry_per_call() {
         let mut v = vec![
