@@ -243,11 +243,12 @@ fn parse_index(mut b: &[u8], end: u64) -> Result<Vec<Block>, ArchiveError> {
     Ok(blocks)
 }
 
-/// Writes a new archive file under a temporary name.
+/// Writes a new archive file under a temporary name, created with its
+/// first block (most spans of a new store's first fold have none).
 pub(crate) struct RunWriter {
     span: Span,
     tmp: PathBuf,
-    out: BufWriter<File>,
+    out: Option<BufWriter<File>>,
     at: u64,
     index: Vec<u8>,
     count: u32,
@@ -255,20 +256,27 @@ pub(crate) struct RunWriter {
 }
 
 impl RunWriter {
-    pub(crate) fn create(tmp: PathBuf, span: Span) -> Result<RunWriter, ArchiveError> {
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        out.write_all(MAGIC)?;
-        out.write_all(&span.first.to_be_bytes())?;
-        out.write_all(&span.days.to_be_bytes())?;
-        Ok(RunWriter {
+    pub(crate) fn new(tmp: PathBuf, span: Span) -> RunWriter {
+        RunWriter {
             span,
             tmp,
-            out,
+            out: None,
             at: HEADER,
             index: vec![0; 4],
             count: 0,
             buf: Vec::new(),
-        })
+        }
+    }
+
+    fn out(&mut self) -> Result<&mut BufWriter<File>, ArchiveError> {
+        if self.out.is_none() {
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(&self.tmp)?);
+            out.write_all(MAGIC)?;
+            out.write_all(&self.span.first.to_be_bytes())?;
+            out.write_all(&self.span.days.to_be_bytes())?;
+            self.out = Some(out);
+        }
+        Ok(self.out.as_mut().expect("just created"))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -291,7 +299,9 @@ impl RunWriter {
             .ok()
             .filter(|&l| l <= MAX_BLOCK)
             .ok_or(ArchiveError::Format)?;
-        self.out.write_all(&self.buf)?;
+        let buf = std::mem::take(&mut self.buf);
+        self.out()?.write_all(&buf)?;
+        self.buf = buf;
         self.index.push(number.len() as u8);
         self.index.extend_from_slice(number);
         self.index.extend_from_slice(&self.at.to_be_bytes());
@@ -304,20 +314,16 @@ impl RunWriter {
     /// Writes the index and syncs the file; `None` (and no file) if it
     /// got no blocks.
     pub(crate) fn finish(mut self) -> Result<Option<(PathBuf, Span, u64)>, ArchiveError> {
-        if self.count == 0 {
-            drop(self.out);
-            std::fs::remove_file(&self.tmp)?;
+        let Some(mut out) = self.out.take() else {
             return Ok(None);
-        }
+        };
         self.index[..4].copy_from_slice(&self.count.to_be_bytes());
-        self.out.write_all(&self.index)?;
-        self.out.write_all(&self.at.to_be_bytes())?;
-        self.out
-            .write_all(&(self.index.len() as u32).to_be_bytes())?;
-        self.out
-            .write_all(&crc32fast::hash(&self.index).to_be_bytes())?;
-        self.out.write_all(MAGIC)?;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        out.write_all(&self.index)?;
+        out.write_all(&self.at.to_be_bytes())?;
+        out.write_all(&(self.index.len() as u32).to_be_bytes())?;
+        out.write_all(&crc32fast::hash(&self.index).to_be_bytes())?;
+        out.write_all(MAGIC)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
         let size = self.at + self.index.len() as u64 + FOOTER;
         Ok(Some((self.tmp, self.span, size)))
@@ -339,7 +345,7 @@ mod tests {
 
     fn write(dir: &Path, blocks: &[(&[u8], Vec<Entry>)]) -> PathBuf {
         let span = Span { first: 64, days: 4 };
-        let mut w = RunWriter::create(dir.join("f.tmp"), span).unwrap();
+        let mut w = RunWriter::new(dir.join("f.tmp"), span);
         for (n, e) in blocks {
             w.block(n, e).unwrap();
         }
@@ -427,7 +433,7 @@ mod tests {
     #[test]
     fn an_empty_file_is_not_written() {
         let dir = tempfile::tempdir().unwrap();
-        let w = RunWriter::create(dir.path().join("e.tmp"), Span { first: 0, days: 1 }).unwrap();
+        let w = RunWriter::new(dir.path().join("e.tmp"), Span { first: 0, days: 1 });
         assert!(w.finish().unwrap().is_none());
         assert!(!dir.path().join("e.tmp").exists());
     }

@@ -164,7 +164,7 @@ pub(crate) fn write(
         let tmp = dir.join(tmp_name(s));
         merges.push(Merge {
             span: *s,
-            out: RunWriter::create(tmp.clone(), *s).map_err(arch(&tmp))?,
+            out: RunWriter::new(tmp, *s),
             old: old
                 .iter()
                 .filter(|f| f.span.within(s))
@@ -183,10 +183,12 @@ pub(crate) fn write(
         let Some((number, start_ms, call_id)) = layout::split_party_key(&k) else {
             return Err(StoreError::Db("a party index key is malformed".into()));
         };
+        // `spans` are in day order (`span::rebuilt`).
         let day = day_of(start_ms);
-        let Some(m) = merges.iter().position(|m| m.span.holds(day)) else {
+        let m = merges.partition_point(|m| m.span.end() <= day);
+        if !merges.get(m).is_some_and(|m| m.span.holds(day)) {
             continue;
-        };
+        }
         if current.as_deref() != Some(number) {
             if let Some(prev) = current.take() {
                 for m in &mut merges {

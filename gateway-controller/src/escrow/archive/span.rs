@@ -100,9 +100,14 @@ mod tests {
             for day in 0..new {
                 assert_eq!(layout.iter().filter(|s| s.holds(day)).count(), 1);
             }
-            for s in rebuilt(old, new) {
-                assert!(layout.contains(&s));
+            let spans = rebuilt(old, new);
+            for s in &spans {
+                assert!(layout.contains(s));
             }
+            assert!(
+                spans.windows(2).all(|w| w[0].end() <= w[1].first),
+                "in day order"
+            );
         }
     }
 }
