@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use cablekey_protocol::escrow::EscrowRecord;
 
+use super::err;
 use super::file::{number_order, settle, Entry, RunFile, RunWriter};
 use super::span::{day_of, Span};
 use crate::escrow::index::db_err;
@@ -32,10 +33,7 @@ impl Cursor {
         self.next += 1;
         self.file
             .entries_at(self.next - 1)
-            .map_err(|error| StoreError::Archive {
-                file: self.file.path.display().to_string(),
-                error,
-            })
+            .map_err(err(&self.file.path))
     }
 }
 
@@ -57,12 +55,8 @@ impl Merge {
             }
         }
         settle(&mut entries);
-        self.out
-            .block(number, &entries)
-            .map_err(|error| StoreError::Archive {
-                file: self.out.path().display().to_string(),
-                error,
-            })
+        let out = &mut self.out;
+        out.block(number, &entries).map_err(|e| err(out.path())(e))
     }
 
     /// Copies the old files' blocks of numbers before `limit` (all if
@@ -152,13 +146,6 @@ pub(crate) fn write(
     tmp_name: impl Fn(&Span) -> PathBuf,
     stop: &AtomicBool,
 ) -> Result<(Vec<Written>, Moved), StoreError> {
-    let arch = |path: &Path| {
-        let file = path.display().to_string();
-        move |error| StoreError::Archive {
-            file: file.clone(),
-            error,
-        }
-    };
     let mut merges = Vec::with_capacity(spans.len());
     for s in spans {
         let tmp = dir.join(tmp_name(s));
@@ -207,7 +194,7 @@ pub(crate) fn write(
         }
         m.numbers_before(None, stop)?;
         let tmp = dir.join(tmp_name(&m.span));
-        if let Some((tmp, span, bytes)) = m.out.finish().map_err(arch(&tmp))? {
+        if let Some((tmp, span, bytes)) = m.out.finish().map_err(err(&tmp))? {
             written.push(Written { tmp, span, bytes });
         }
     }

@@ -69,6 +69,7 @@ pub(crate) struct Archive {
     folding: Mutex<()>,
 }
 
+/// An archive error, naming the file it is about.
 fn err(path: &Path) -> impl Fn(ArchiveError) -> StoreError + '_ {
     move |error| StoreError::Archive {
         file: path.display().to_string(),
