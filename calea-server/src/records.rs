@@ -183,7 +183,7 @@ impl RecordStore {
         let (all, bad) = self.all()?;
         let mut hits: Vec<EscrowRecord> = all
             .into_iter()
-            .filter(|r| r.meta.caller.number == number || r.meta.callee.number == number)
+            .filter(|r| r.meta.has_party(number))
             .filter(|r| (from..=to).contains(&r.meta.start_unix_ms))
             .collect();
         hits.sort_by_key(|r| r.meta.start_unix_ms);

@@ -360,8 +360,7 @@ fn decode_party_entry(v: &[u8], call_id: &[u8], number: &str) -> Result<Filed, S
     let record = EscrowRecord::decode(record).map_err(StoreError::Corrupt)?;
     let epoch = EpochRecord::decode(epoch).map_err(StoreError::Corrupt)?;
     let m = &record.meta;
-    let is_party = m.caller.number == number || m.callee.number == number;
-    if epoch.id != record.sealed.epoch || m.call_id.as_bytes() != call_id || !is_party {
+    if epoch.id != record.sealed.epoch || m.call_id.as_bytes() != call_id || !m.has_party(number) {
         return Err(StoreError::Misfiled);
     }
     Ok(Filed { record, epoch })
@@ -447,12 +446,11 @@ impl EscrowStore for SledStore {
         let from = layout::party_prefix(number, range.from_ms);
         let to = layout::party_prefix(number, range.to_ms);
         let in_range = |t: u64| range.from_ms <= t && t < range.to_ms;
-        let is_party = |m: &CallMeta| m.caller.number == number || m.callee.number == number;
         let overlay = || {
             let records = self
                 .shared
                 .overlay
-                .records_where(|r| in_range(r.meta.start_unix_ms) && is_party(&r.meta));
+                .records_where(|r| in_range(r.meta.start_unix_ms) && r.meta.has_party(number));
             records
                 .into_iter()
                 .map(|record| {

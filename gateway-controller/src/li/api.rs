@@ -116,7 +116,7 @@ fn unavailable(e: impl std::fmt::Display) -> Refusal {
 /// Whether `target` is a party of the record (the index is derived data:
 /// the record's own, authenticated, metadata decides).
 fn is_party(r: &EscrowRecord, target: &str) -> bool {
-    r.meta.caller.number == target || r.meta.callee.number == target
+    r.meta.has_party(target)
 }
 
 fn summary(deliveries: &[Delivery]) -> String {

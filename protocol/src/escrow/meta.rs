@@ -69,6 +69,11 @@ pub fn check_number(number: &str) -> Result<(), FormatError> {
 }
 
 impl CallMeta {
+    /// Whether `number` is the caller or the callee.
+    pub fn has_party(&self, number: &str) -> bool {
+        self.caller.number == number || self.callee.number == number
+    }
+
     pub fn validate(&self) -> Result<(), FormatError> {
         check(Field::CallId, &self.call_id, MAX_CALL_ID)?;
         for p in [&self.caller, &self.callee] {
