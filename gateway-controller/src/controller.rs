@@ -33,6 +33,7 @@ use crate::call::{Call, EndReason, RefuseReason, Side, State};
 use crate::escrow::EscrowError;
 use crate::intercept::Intercept;
 use crate::keys::{KeyMode, KeySource};
+use crate::msg::{HANG_UP_EVENTS, IDLE_EVENTS};
 use crate::registry::Registry;
 
 pub struct Config {
@@ -221,11 +222,52 @@ pub(crate) enum Step {
     MgwMdcx(Side),
     /// MDCX changing only a connection's intercept options.
     Tap(Side),
-    Dlcx,
+    /// With the line's next request riding on it, if any.
+    Dlcx(Option<Wait>),
     /// AUEP after our restart: the endpoint's connections and hook.
     Audit,
     /// AUCX of a connection an audit found: its call id.
     AuditConnection,
+}
+
+/// What a line waits for once no call holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// On hook: off-hook.
+    Idle,
+    /// Off hook, hearing this tone: on-hook.
+    Park(&'static str),
+}
+
+impl Wait {
+    pub(crate) fn events(self) -> &'static str {
+        match self {
+            Wait::Idle => IDLE_EVENTS,
+            Wait::Park(_) => HANG_UP_EVENTS,
+        }
+    }
+
+    pub(crate) fn signals(self) -> &'static str {
+        match self {
+            Wait::Idle => "",
+            Wait::Park(tone) => tone,
+        }
+    }
+
+    /// The step of an RQNT asking for it.
+    pub(crate) fn step(self) -> Step {
+        match self {
+            Wait::Idle => Step::Idle,
+            Wait::Park(_) => Step::Park,
+        }
+    }
+
+    pub(crate) fn line_use(self) -> Option<LineUse> {
+        match self {
+            Wait::Idle => None,
+            Wait::Park(_) => Some(LineUse::Parked),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -128,11 +128,15 @@ pub fn tap(endpoint: &str, call_id: &str, conn: &str, tap: Option<&Intercept>) -
     text
 }
 
-/// Deletes every connection of the call on the endpoint.
-pub fn dlcx(endpoint: &str, call_id: &str) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::with_capacity(96));
+/// Deletes every connection of the call on the endpoint; with `r`, the
+/// line's next request rides on it (RFC 3435 section 2.3.9), saving an RQNT.
+pub fn dlcx(endpoint: &str, call_id: &str, r: Option<&Request<'_>>) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::with_capacity(128));
     head(&mut text, "DLCX", endpoint);
     let _ = write!(text, "C: {call_id}\r\n");
+    if let Some(r) = r {
+        request(&mut text, r);
+    }
     text
 }
 
@@ -313,12 +317,22 @@ mod tests {
                 },
             ),
             mdcx("aaln/1@a", "C1", "0001", "sendrecv", &request(), None),
-            dlcx("aaln/1@a", "C1"),
+            dlcx("aaln/1@a", "C1", None),
+            dlcx("aaln/1@a", "C1", Some(&request())),
         ];
         for text in &texts {
             assert!(parse(text.as_bytes()).is_ok(), "{}", text.as_str());
         }
         assert!(texts[0].contains("D: (xxxx)"));
+        let Ok(Message::Command(del)) = parse(texts[4].as_bytes()) else {
+            panic!("{}", texts[4].as_str());
+        };
+        assert_eq!(del.verb, Verb::Dlcx);
+        assert_eq!(
+            del.param(ParamName::RequestIdentifier),
+            Some(&Param::RequestIdentifier("1F"))
+        );
+        assert!(texts[3].ends_with("C: C1\r\n"), "{}", texts[3].as_str());
     }
 
     #[test]

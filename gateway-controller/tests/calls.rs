@@ -356,35 +356,57 @@ fn a_late_on_hook_for_a_line_known_on_hook_changes_nothing() {
     );
 }
 
-/// One command of ours at a time per endpoint: at release the caller's
-/// DLCX and its idle request do not race (a late retransmission of an
-/// older request could replace a newer one at the gateway).
+/// The caller hangs up just as the callee does: the DLCX carrying the
+/// caller's park request meets a phone on hook and is refused whole (402),
+/// and the caller's on-hook NTFY arrives first. The controller asks for
+/// off-hook and deletes again, one command of ours at a time per endpoint
+/// (a late retransmission of an older request could otherwise replace a
+/// newer one at the gateway).
 #[test]
-fn commands_to_one_endpoint_wait_for_the_previous_answer() {
+fn a_dlcx_refused_for_the_hook_is_repeated_alone_then_the_line_idles() {
     let mut net = booted(2);
     ring(&mut net, 0, 1);
     net.terminal(1, 0, TerminalEvent::OffHook);
     assert_eq!(net.connected(), 1);
-    net.press(0, 0, TerminalEvent::OnHook);
-    // Deliver the caller's on-hook NTFY and nothing the controller sends.
-    let ntfy = net.wire.iter().position(|(_, to, _, _)| *to == CA).unwrap();
-    net.deliver_at(ntfy, 1);
-    // Commands on their way to the caller (an answer may share their datagram).
-    let to_caller = |net: &Net| {
+    let from_to = |net: &Net, from: std::net::SocketAddr, to: std::net::SocketAddr| {
         net.wire
             .iter()
-            .filter(|(from, to, _, _)| *from == CA && *to == cta_addr(0))
-            .flat_map(|(_, _, p, _)| cablekey_protocol::mgcp::parse_datagram(p))
-            .filter(|m| matches!(m, Ok(cablekey_protocol::mgcp::Message::Command(_))))
-            .count()
+            .position(|(f, t, _, _)| *f == from && *t == to)
+            .expect("a datagram in flight")
     };
-    assert_eq!(
-        to_caller(&net),
-        1,
-        "only the DLCX is out; the idle request waits"
-    );
-    net.flush();
+    net.press(1, 0, TerminalEvent::OnHook);
+    let ntfy = from_to(&net, cta_addr(1), CA);
+    net.deliver_at(ntfy, 1);
+    net.press(0, 0, TerminalEvent::OnHook);
+    let dlcx = from_to(&net, CA, cta_addr(0));
+    assert!(net.wire[dlcx].2.starts_with(b"DLCX "));
+    net.deliver_at(dlcx, 1);
+    let on_hook = from_to(&net, cta_addr(0), CA);
+    assert!(net.wire[on_hook].2.starts_with(b"NTFY "));
+    net.deliver_at(on_hook, 1);
+    let refusal = wire_index(&net, "402 ");
+    net.deliver_at(refusal, 1);
+    // Commands on their way to the caller (an answer may share their datagram).
+    let to_caller: Vec<String> = net
+        .wire
+        .iter()
+        .filter(|(from, to, _, _)| *from == CA && *to == cta_addr(0))
+        .flat_map(|(_, _, p, _)| cablekey_protocol::mgcp::parse_datagram(p))
+        .filter_map(|m| match m {
+            Ok(cablekey_protocol::mgcp::Message::Command(c)) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_caller.len(), 1, "one command at a time: {to_caller:?}");
+    net.settle();
     assert_eq!(net.ctrl.calls(), 0, "the call was released");
+    assert!(net.no_key_anywhere());
+    for cta in &net.ctas {
+        assert_eq!(cta.connections().count(), 0, "the connections are gone");
+    }
+    ring(&mut net, 0, 1);
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 2, "the next call connects");
 }
 
 /// A NTFY retransmitted late, under a request the line has since replaced

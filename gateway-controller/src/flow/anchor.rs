@@ -125,7 +125,7 @@ impl<K: KeySource> Controller<K> {
             _ => return,
         };
         let text = msg::mgw_dlcx(&endpoint, id, Some(&conn));
-        self.send(now, &text, pending(&endpoint, Some(id), Step::Dlcx));
+        self.send(now, &text, pending(&endpoint, Some(id), Step::Dlcx(None)));
     }
 
     /// At the answer: each gateway connection sends to its CTA.
@@ -166,7 +166,7 @@ impl<K: KeySource> Controller<K> {
         for leg in [anchored.callee, anchored.caller] {
             if let Some(conn) = leg.conn {
                 let text = msg::mgw_dlcx(&endpoint, id, Some(&conn));
-                self.send(now, &text, pending(&endpoint, Some(id), Step::Dlcx));
+                self.send(now, &text, pending(&endpoint, Some(id), Step::Dlcx(None)));
             }
         }
     }

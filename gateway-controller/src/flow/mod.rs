@@ -100,7 +100,6 @@ impl<K: KeySource> Controller<K> {
                 }
                 self.release(now, &id, Outcome::Ended(EndReason::Restarted));
             } else {
-                self.set_line(name, None);
                 self.idle_request(now, name);
             }
         }
@@ -181,10 +180,7 @@ impl<K: KeySource> Controller<K> {
     fn on_on_hook(&mut self, now: Instant, name: &str) {
         match self.line_use(name).cloned() {
             None => {}
-            Some(LineUse::Parked) => {
-                self.set_line(name, None);
-                self.idle_request(now, name);
-            }
+            Some(LineUse::Parked) => self.idle_request(now, name),
             Some(LineUse::InCall(id)) => {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;

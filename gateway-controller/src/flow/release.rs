@@ -9,9 +9,9 @@ use zeroize::Zeroizing;
 use super::anchor::is_wildcard;
 use super::{doubt_key, pending, Outcome};
 use crate::call::{EndReason, RefuseReason, Side, State};
-use crate::controller::{Controller, Doubt, Event, LineUse, Pending, Step};
+use crate::controller::{Controller, Doubt, Event, LineUse, Pending, Step, Wait};
 use crate::keys::KeySource;
-use crate::msg::{self, Request, HANG_UP_EVENTS, IDLE_EVENTS};
+use crate::msg::{self, Request};
 
 impl<K: KeySource> Controller<K> {
     pub(crate) fn on_failed(&mut self, now: Instant, p: Pending, code: Option<ReturnCode>) {
@@ -22,7 +22,7 @@ impl<K: KeySource> Controller<K> {
             Step::AuditConnection => return,
             _ => {}
         }
-        let doubtful = matches!(p.step, Step::Crcx(_) | Step::MgwCrcx(_) | Step::Dlcx);
+        let doubtful = matches!(p.step, Step::Crcx(_) | Step::MgwCrcx(_) | Step::Dlcx(_));
         // A connection the media gateway made on an endpoint of its choice
         // cannot be named: it stays until the gateway drops it.
         let nameable = !is_wildcard(&p.endpoint);
@@ -35,7 +35,10 @@ impl<K: KeySource> Controller<K> {
             let key = doubt_key(&p.endpoint, id);
             self.doubtful.entry(key).or_insert(doubt);
         }
-        if p.step == Step::Dlcx {
+        if let Step::Dlcx(wait) = p.step {
+            if let Some(wait) = wait {
+                self.wait_failed(now, &p, wait, code);
+            }
             return;
         }
         let live = p.call.as_deref().filter(|id| self.calls.contains_key(*id));
@@ -96,15 +99,13 @@ impl<K: KeySource> Controller<K> {
             if !matches!(self.line_use(&leg.endpoint), Some(LineUse::InCall(c)) if c == id) {
                 continue;
             }
-            if leg.created {
-                self.delete(now, &leg.endpoint, id);
-            }
-            if leg.off_hook {
-                self.park(now, &leg.endpoint, tone);
+            let wait = if leg.off_hook {
+                Wait::Park(tone)
             } else {
-                self.set_line(&leg.endpoint, None);
-                self.idle_request(now, &leg.endpoint);
-            }
+                Wait::Idle
+            };
+            let delete = leg.created.then_some(id);
+            self.wait(now, &leg.endpoint, wait, delete);
         }
         let call_id = id.to_string();
         self.events.push_back(match outcome {
@@ -124,9 +125,13 @@ impl<K: KeySource> Controller<K> {
         let text = if mgw {
             Zeroizing::new(msg::mgw_dlcx(endpoint, call_id, None))
         } else {
-            msg::dlcx(endpoint, call_id)
+            msg::dlcx(endpoint, call_id, None)
         };
-        self.send(now, &text, pending(endpoint, Some(call_id), Step::Dlcx));
+        self.send(
+            now,
+            &text,
+            pending(endpoint, Some(call_id), Step::Dlcx(None)),
+        );
     }
 
     pub(crate) fn retry_doubtful(&mut self, now: Instant) {
@@ -150,29 +155,56 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    pub(super) fn park(&mut self, now: Instant, name: &str, tone: &str) {
-        self.set_line(name, Some(LineUse::Parked));
+    /// Puts the line in `wait`'s state and asks it for the matching event
+    /// (RQNT); with `delete`, the call's connections on it go in the same
+    /// command (DLCX with the request riding on it: one transaction, not two).
+    pub(super) fn wait(&mut self, now: Instant, name: &str, wait: Wait, delete: Option<&str>) {
+        self.set_line(name, wait.line_use());
         let rid = self.request_id();
         let req = Request {
             id: &rid,
-            events: HANG_UP_EVENTS,
-            signals: tone,
+            events: wait.events(),
+            signals: wait.signals(),
             digit_map: None,
         };
-        let text = msg::rqnt(name, &req);
-        self.send(now, &text, pending(name, None, Step::Park));
+        let (text, pending) = match delete {
+            Some(call) => (
+                msg::dlcx(name, call, Some(&req)),
+                pending(name, Some(call), Step::Dlcx(Some(wait))),
+            ),
+            None => (msg::rqnt(name, &req), pending(name, None, wait.step())),
+        };
+        self.send(now, &text, pending);
     }
 
     pub(crate) fn idle_request(&mut self, now: Instant, name: &str) {
-        let rid = self.request_id();
-        let req = Request {
-            id: &rid,
-            events: IDLE_EVENTS,
-            signals: "",
-            digit_map: None,
-        };
-        let text = msg::rqnt(name, &req);
-        self.send(now, &text, pending(name, None, Step::Idle));
+        self.wait(now, name, Wait::Idle, None);
+    }
+
+    /// A DLCX carrying the line's next request failed. Refused for the
+    /// hook (401, 402), the command did nothing: the DLCX goes again on its
+    /// own, and the line follows the phone. Otherwise (no such connection,
+    /// no answer) the request goes again on its own; deleting is then the
+    /// doubt's business.
+    fn wait_failed(&mut self, now: Instant, p: &Pending, wait: Wait, code: Option<ReturnCode>) {
+        let hook = [ReturnCode::PHONE_OFF_HOOK, ReturnCode::PHONE_ON_HOOK];
+        let refused_for_hook = code.is_some_and(|c| hook.contains(&c));
+        if let (true, Some(call)) = (refused_for_hook, p.call.as_deref()) {
+            self.delete(now, &p.endpoint, call);
+        }
+        // A NTFY may have moved the line on meanwhile, or a new call taken it.
+        if self.line_use(&p.endpoint) != wait.line_use().as_ref() {
+            return;
+        }
+        if refused_for_hook {
+            let as_request = Pending {
+                step: wait.step(),
+                ..p.clone()
+            };
+            self.resync_hook(now, &as_request, code);
+        } else {
+            self.wait(now, &p.endpoint, wait, None);
+        }
     }
 
     /// Our idea of the hook was wrong (401 off hook, 402 on hook): follow the phone.
@@ -185,8 +217,7 @@ impl<K: KeySource> Controller<K> {
                 self.originate(now, &p.endpoint)
             }
             (Step::Park, Some(ReturnCode::PHONE_ON_HOOK), Some(LineUse::Parked)) => {
-                self.set_line(&p.endpoint, None);
-                self.idle_request(now, &p.endpoint);
+                self.idle_request(now, &p.endpoint)
             }
             _ => {}
         }

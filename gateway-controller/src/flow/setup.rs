@@ -139,7 +139,7 @@ impl<K: KeySource> Controller<K> {
         let Some(id) = p.call.as_deref() else {
             return;
         };
-        if p.step == Step::Dlcx {
+        if matches!(p.step, Step::Dlcx(_)) {
             // 250: it existed and is gone now; nothing more can appear
             // unless a CRCX is still in flight, which the doubt covers.
             if resp.code == ReturnCode::DELETED {
@@ -218,7 +218,7 @@ impl<K: KeySource> Controller<K> {
             Step::Rqnt
             | Step::Idle
             | Step::Park
-            | Step::Dlcx
+            | Step::Dlcx(_)
             | Step::Audit
             | Step::AuditConnection => {}
         }
