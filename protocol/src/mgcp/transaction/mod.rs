@@ -25,17 +25,16 @@ fn add_to_ranges(ranges: &mut Vec<TidRange>, tid: TransactionId) -> bool {
 mod tests;
 mod timer;
 
-use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::vec::Vec;
-use core::cmp::Reverse;
 use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 
 use zeroize::Zeroize;
 
-use self::timer::{Timer, Timers};
+use self::timer::{Deadlines, Timer, Timers};
 use super::{
     parse, split_datagram, Command, ErrorKind, Message, Param, ParamName, ParseError, Response,
     ReturnCode, TidRange, TransactionId, MAX_DATAGRAM, MAX_PIGGYBACKED,
@@ -330,8 +329,8 @@ pub struct Endpoint {
     counters: Counters,
     /// Peers whose responses are never acknowledged with `K:`.
     no_acks: Vec<SocketAddr>,
-    /// Every deadline set, soonest first (stale ones included).
-    deadlines: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// Every deadline set (stale ones included).
+    deadlines: Deadlines<Key>,
     /// Final responses still to list in a `K:` line, by peer (the
     /// answered entries of `outgoing`, indexed so `send_command` need not walk it).
     unacked: BTreeSet<(SocketAddr, TransactionId)>,
@@ -359,7 +358,7 @@ impl Endpoint {
             events: VecDeque::new(),
             counters: Counters::default(),
             no_acks: Vec::new(),
-            deadlines: BinaryHeap::new(),
+            deadlines: Deadlines::default(),
             unacked: BTreeSet::new(),
         }
     }
@@ -525,7 +524,7 @@ impl Endpoint {
             return;
         }
         let mut due = Vec::new();
-        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+        while let Some((at, key, _)) = self.deadlines.peek() {
             if at > now {
                 break;
             }
@@ -540,7 +539,7 @@ impl Endpoint {
 
     /// `handle_timeout` without the index: a walk for the due timers.
     fn walk_timeouts(&mut self, now: Instant) {
-        let due = |t: &Timers| t.deadlines().any(|d| d <= now);
+        let due = |t: &Timers| t.next().is_some_and(|d| d <= now);
         let out = self.outgoing.iter().filter(|(_, o)| due(&o.timers));
         let mut keys: Vec<Key> = out.map(|(&tid, _)| Key::Out(tid)).collect();
         let inc = self.incoming.iter().filter(|(_, i)| due(&i.timers));
@@ -612,38 +611,31 @@ impl Endpoint {
         if !self.config.indexed {
             return;
         }
-        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
+        while let Some((at, key, timer)) = self.deadlines.peek() {
             let timers = match key {
                 Key::Out(tid) => self.outgoing.get(&tid).map(|o| o.timers),
                 Key::In(from, tid) => self.incoming.get(&(from, tid)).map(|i| i.timers),
             };
-            if timers.is_some_and(|t| t.deadlines().any(|d| d == at)) {
+            if timers.is_some_and(|t| t.at(timer) == Some(at)) {
                 break;
             }
             self.deadlines.pop();
         }
-        // Give memory back as the history drains: a CTA's heap budget is a
-        // few KiB per call (BENCHMARKS.md), and a burst must not stay behind.
-        let (len, cap) = (self.deadlines.len(), self.deadlines.capacity());
-        if len == 0 && cap > 0 {
-            self.deadlines = BinaryHeap::new();
-        } else if cap >= 64 && cap > 4 * len {
-            self.deadlines.shrink_to(2 * len);
-        }
+        self.deadlines.shrink();
         if self.unacked.is_empty() {
             // An emptied B-tree may keep its root node.
             self.unacked = BTreeSet::new();
         }
     }
 
-    /// Queues the deadlines of `key`'s timers (again, for those unchanged:
-    /// a duplicate only costs a spurious `on_timeout`).
+    /// Queues the deadlines of `key`'s timers (those unchanged are found
+    /// queued already, or cost a spurious `on_timeout`).
     fn arm(&mut self, key: Key, timers: &Timers) {
         if !self.config.indexed {
             return;
         }
-        for at in timers.deadlines() {
-            self.deadlines.push(Reverse((at, key)));
+        for (timer, at) in timers.each() {
+            self.deadlines.push(timer, at, key);
         }
     }
 
@@ -701,7 +693,7 @@ impl Endpoint {
             let inc = self.incoming.values().map(|i| &i.timers);
             return out.chain(inc).filter_map(Timers::next).min();
         }
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        self.deadlines.peek().map(|(at, _, _)| at)
     }
 
     /// The next id that is not remembered. Ids only go up (wrapping after

@@ -1,4 +1,8 @@
-//! The timers of one transaction: a fixed table, the next deadline is the minimum.
+//! The timers of one transaction (a fixed table, the next deadline is the
+//! minimum), and the due times of many, indexed.
+
+use alloc::collections::{BinaryHeap, VecDeque};
+use core::cmp::Reverse;
 
 use crate::time::Instant;
 
@@ -13,6 +17,7 @@ pub(super) enum Timer {
 }
 
 const COUNT: usize = 3;
+const ALL: [Timer; COUNT] = [Timer::Retransmit, Timer::GiveUp, Timer::Expire];
 
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Timers([Option<Instant>; COUNT]);
@@ -38,8 +43,170 @@ impl Timers {
         self.0.iter().flatten().min().copied()
     }
 
-    /// Every deadline set.
-    pub fn deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
-        self.0.iter().flatten().copied()
+    pub fn at(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
+    }
+
+    /// Every deadline set, and its timer.
+    pub fn each(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        ALL.iter()
+            .zip(&self.0)
+            .filter_map(|(t, at)| Some((*t, (*at)?)))
+    }
+}
+
+/// The deadlines of many transactions' timers, soonest first; an entry goes
+/// stale when its timer is reset or stopped, and is skipped when it comes up.
+///
+/// Give-up and expiry are always set to now plus a fixed delay, so each of
+/// their queues is in time order as it is filled: O(1) a deadline, however
+/// long the history (a call agent keeps 30 s of it, millions of entries at
+/// full load). Only retransmissions, whose delays vary, take a heap, and it
+/// holds only the last few seconds.
+pub(super) struct Deadlines<K> {
+    retransmit: BinaryHeap<Reverse<(Instant, K)>>,
+    /// Give-up, then expiry.
+    fixed: [VecDeque<(Instant, K)>; 2],
+}
+
+impl<K: Copy + Ord> Default for Deadlines<K> {
+    fn default() -> Self {
+        Deadlines {
+            retransmit: BinaryHeap::new(),
+            fixed: [VecDeque::new(), VecDeque::new()],
+        }
+    }
+}
+
+impl<K: Copy + Ord> Deadlines<K> {
+    pub fn push(&mut self, timer: Timer, at: Instant, key: K) {
+        let q = match timer {
+            Timer::Retransmit => return self.retransmit.push(Reverse((at, key))),
+            Timer::GiveUp => &mut self.fixed[0],
+            Timer::Expire => &mut self.fixed[1],
+        };
+        if q.back().is_none_or(|&(last, _)| last < at) {
+            q.push_back((at, key));
+            return;
+        }
+        // Not after the last: a timer queued again unchanged, another at the
+        // same instant, or a clock that went back (against the contract).
+        let i = q.partition_point(|&(t, _)| t < at);
+        let same = q.range(i..).take_while(|&&(t, _)| t == at);
+        if !same.into_iter().any(|&(_, k)| k == key) {
+            q.insert(i, (at, key));
+        }
+    }
+
+    /// The soonest deadline: when, whose, and which timer.
+    pub fn peek(&self) -> Option<(Instant, K, Timer)> {
+        let heap = self
+            .retransmit
+            .peek()
+            .map(|Reverse((at, k))| (*at, *k, Timer::Retransmit));
+        let give_up = self.fixed[0].front().map(|&(at, k)| (at, k, Timer::GiveUp));
+        let expire = self.fixed[1].front().map(|&(at, k)| (at, k, Timer::Expire));
+        [heap, give_up, expire]
+            .into_iter()
+            .flatten()
+            .min_by_key(|&(at, k, _)| (at, k))
+    }
+
+    /// Drops the soonest deadline (the one `peek` shows).
+    pub fn pop(&mut self) {
+        match self.peek() {
+            Some((_, _, Timer::Retransmit)) => {
+                self.retransmit.pop();
+            }
+            Some((_, _, Timer::GiveUp)) => {
+                self.fixed[0].pop_front();
+            }
+            Some((_, _, Timer::Expire)) => {
+                self.fixed[1].pop_front();
+            }
+            None => {}
+        }
+    }
+
+    /// Gives memory back as the queues drain: a burst must not stay behind
+    /// (a CTA's heap budget is a few KiB per call, BENCHMARKS.md).
+    pub fn shrink(&mut self) {
+        fn fit(len: usize, cap: usize) -> Option<usize> {
+            (cap > 0 && len == 0 || cap >= 64 && cap > 4 * len).then_some(2 * len)
+        }
+        let h = &mut self.retransmit;
+        if let Some(to) = fit(h.len(), h.capacity()) {
+            h.shrink_to(to);
+        }
+        for q in &mut self.fixed {
+            if let Some(to) = fit(q.len(), q.capacity()) {
+                q.shrink_to(to);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    fn drain(d: &mut Deadlines<u32>) -> Vec<(u64, u32, Timer)> {
+        let mut out = Vec::new();
+        while let Some((t, k, timer)) = d.peek() {
+            out.push((t.as_micros() / 1000, k, timer));
+            d.pop();
+        }
+        out
+    }
+
+    #[test]
+    fn deadlines_come_out_soonest_first_across_timers() {
+        let mut d = Deadlines::default();
+        d.push(Timer::Expire, at(30_000), 1);
+        d.push(Timer::GiveUp, at(20_000), 1);
+        d.push(Timer::Retransmit, at(400), 2);
+        d.push(Timer::Retransmit, at(200), 1);
+        d.push(Timer::Expire, at(30_100), 2);
+        d.push(Timer::GiveUp, at(20_000), 0);
+        assert_eq!(
+            drain(&mut d),
+            [
+                (200, 1, Timer::Retransmit),
+                (400, 2, Timer::Retransmit),
+                (20_000, 0, Timer::GiveUp),
+                (20_000, 1, Timer::GiveUp),
+                (30_000, 1, Timer::Expire),
+                (30_100, 2, Timer::Expire),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fixed_timer_queued_again_unchanged_is_kept_once() {
+        let mut d = Deadlines::default();
+        d.push(Timer::Expire, at(100), 1);
+        d.push(Timer::Expire, at(200), 2);
+        d.push(Timer::Expire, at(100), 1);
+        d.push(Timer::Expire, at(200), 2);
+        assert_eq!(
+            drain(&mut d),
+            [(100, 1, Timer::Expire), (200, 2, Timer::Expire)]
+        );
+    }
+
+    #[test]
+    fn an_earlier_deadline_still_comes_out_in_order() {
+        // A clock that went back: nothing is lost or late.
+        let mut d = Deadlines::default();
+        d.push(Timer::GiveUp, at(300), 1);
+        d.push(Timer::GiveUp, at(500), 2);
+        d.push(Timer::GiveUp, at(400), 3);
+        let order: Vec<u32> = drain(&mut d).iter().map(|e| e.1).collect();
+        assert_eq!(order, [1, 3, 2]);
     }
 }
