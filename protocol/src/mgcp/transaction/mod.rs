@@ -76,8 +76,8 @@ pub struct Config {
     /// First transaction id. Seed it from a random number or the wall clock
     /// so a restarted process does not reuse ids a peer still remembers.
     pub first_tid: TransactionId,
-    /// Index the timers and the responses to acknowledge (a heap and a set),
-    /// so each step costs O(log n) in the history's size instead of a walk
+    /// Index the timers and the responses to acknowledge (deadline queues
+    /// and a set), so each step costs at most O(log n) in the history's size instead of a walk
     /// of it all. A call agent remembering thousands of transactions needs
     /// this; a CTA remembering a handful saves the index's memory without.
     pub indexed: bool,
@@ -311,8 +311,9 @@ enum Action {
 /// to the same peer made in that round share datagrams.
 ///
 /// Every transaction keeps a small table of timers. With
-/// [`Config::indexed`] each deadline set is also queued in a heap:
-/// `poll_timeout` and `handle_timeout` cost O(log n) per due deadline, not a
+/// [`Config::indexed`] each deadline set is also queued (give-up
+/// and expiry in time order, O(1); retransmissions in a heap, O(log n)), so
+/// `poll_timeout` and `handle_timeout` cost that per due deadline, not a
 /// walk of the whole history (which, at a busy call agent's hundreds of
 /// thousands of remembered transactions, was most of its CPU). A queued
 /// deadline whose timer has since changed only causes a spurious, harmless

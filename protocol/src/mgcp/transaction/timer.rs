@@ -135,7 +135,7 @@ impl<K: Copy + Ord> Deadlines<K> {
     /// (a CTA's heap budget is a few KiB per call, BENCHMARKS.md).
     pub fn shrink(&mut self) {
         fn fit(len: usize, cap: usize) -> Option<usize> {
-            (cap > 0 && len == 0 || cap >= 64 && cap > 4 * len).then_some(2 * len)
+            ((cap > 0 && len == 0) || (cap >= 64 && cap > 4 * len)).then_some(2 * len)
         }
         let h = &mut self.retransmit;
         if let Some(to) = fit(h.len(), h.capacity()) {
