@@ -228,6 +228,19 @@ impl Registry {
         names
     }
 
+    /// An address from an earlier run (the gateway book): taken only by an
+    /// endpoint with none, as an RSIP from it would; a concrete name not
+    /// configured is learned as a line without a number. Whether it was taken.
+    pub fn remembered(&mut self, name: &str, addr: SocketAddr) -> bool {
+        let Some(parsed) = EndpointName::parse(name).filter(|n| !n.is_wildcard()) else {
+            return false;
+        };
+        if self.get(name).is_some_and(|e| e.addr.is_some()) {
+            return false;
+        }
+        !self.restarted(&parsed, addr).is_empty()
+    }
+
     /// Every endpoint, by lower-case name.
     pub fn iter(&self) -> impl Iterator<Item = &Endpoint> {
         let mut all: Vec<(&String, &Endpoint)> = self.endpoints.iter().collect();

@@ -1,7 +1,7 @@
 //! The LI service's files: the task book (replaced whole and durably) and
 //! the audit log (appended and synced per entry).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Entry, Head};
 use super::task::TaskBook;
+use crate::durable;
 
 /// Largest task book or audit log read back.
 const MAX_TASKS_FILE: u64 = 16 << 20;
@@ -34,13 +35,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
 }
 
 fn sync_dir(path: &Path) -> Result<(), FileError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    durable::sync_dir(path).map_err(from_durable)
+}
+
+fn from_durable((path, source): durable::Failed) -> FileError {
+    FileError::Io { path, source }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,12 +73,6 @@ pub fn load_tasks(path: &Path) -> Result<TaskBook, FileError> {
 /// Replaces the task book so a crash leaves the old or the new one, and
 /// the new one is on disk when this returns.
 pub fn save_tasks(path: &Path, book: &TaskBook) -> Result<(), FileError> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !dir.exists() {
-            fs::create_dir_all(dir).map_err(io_err(dir))?;
-            sync_dir(dir)?;
-        }
-    }
     let disk = OnDisk {
         version: 1,
         tasks: book.tasks().cloned().collect(),
@@ -89,18 +82,7 @@ pub fn save_tasks(path: &Path, book: &TaskBook) -> Result<(), FileError> {
         why: e.to_string(),
     })?;
     bytes.push(b'\n');
-    let tmp = path.with_extension("json.tmp");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    f.write_all(&bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    sync_dir(path)
+    durable::replace(path, &bytes).map_err(from_durable)
 }
 
 /// The audit log file: opened for appending only, each entry written in
@@ -236,12 +218,12 @@ mod tests {
         assert_eq!(log.head(), head);
         assert_eq!(log.append_blocking(&entry("c")).unwrap().seq, 3);
         drop(log);
-        let bytes = fs::read(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
         assert_eq!(audit::verify(&bytes).unwrap().seq, 3);
         let changed = String::from_utf8(bytes)
             .unwrap()
             .replacen("\"a\"", "\"x\"", 1);
-        fs::write(&path, changed).unwrap();
+        std::fs::write(&path, changed).unwrap();
         assert!(matches!(
             AuditLog::open(&path),
             Err(FileError::Broken { .. })
@@ -266,7 +248,7 @@ mod tests {
         book.provision(spec, 0, "CN=calea", &mut || 5).unwrap();
         save_tasks(&path, &book).unwrap();
         assert_eq!(load_tasks(&path).unwrap(), book);
-        fs::write(&path, "{").unwrap();
+        std::fs::write(&path, "{").unwrap();
         assert!(matches!(load_tasks(&path), Err(FileError::Corrupt { .. })));
     }
 }

@@ -17,6 +17,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{self, RecvBatch};
+use super::gateways::Keeper;
 use super::metrics::Metrics;
 use super::ServiceEscrow;
 use crate::escrow::{unix_ms, EscrowStore};
@@ -54,6 +55,8 @@ pub(super) struct Driver {
     intercepts: mpsc::UnboundedReceiver<InterceptCommand>,
     /// One turn's output, sent in batches.
     out: Vec<cablekey_protocol::mgcp::transaction::Transmit>,
+    /// Where gateways registered from, for the next process.
+    pub book: Option<Keeper>,
 }
 
 impl Driver {
@@ -76,6 +79,7 @@ impl Driver {
             li: None,
             intercepts,
             out: Vec::new(),
+            book: None,
         }
     }
 
@@ -105,6 +109,10 @@ impl Driver {
         let mut stopping: Option<tokio::time::Instant> = None;
         loop {
             self.flush().await;
+            if let Some(book) = &mut self.book {
+                book.write_if_due(self.ctrl.registry());
+            }
+            let book_due = self.book.as_ref().and_then(Keeper::due);
             if let Some(until) = stopping {
                 if self.quiet() || tokio::time::Instant::now() >= until {
                     break;
@@ -154,9 +162,13 @@ impl Driver {
                     stopping = Some(tokio::time::Instant::now() + grace);
                 }
                 _ = tokio::time::sleep_until(stop_at), if stopping.is_some() => {}
+                _ = tokio::time::sleep_until(book_due.unwrap_or(stop_at)), if book_due.is_some() => {}
             }
         }
         epochs.abort();
+        if let Some(book) = self.book.take() {
+            book.finish(self.ctrl.registry()).await;
+        }
         let left = self.ctrl.transactions().outstanding();
         tracing::info!(
             unanswered = left,
@@ -233,6 +245,9 @@ impl Driver {
             }
             Event::Registered { endpoints } => {
                 Metrics::inc(&m.registrations);
+                if let Some(book) = &mut self.book {
+                    book.changed();
+                }
                 tracing::info!(
                     endpoints = endpoints.len(),
                     "gateway registered: {}",

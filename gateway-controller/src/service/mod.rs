@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod config;
 mod driver;
+pub mod gateways;
 mod http;
 pub mod metrics;
 
@@ -188,7 +189,21 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
     if let Some(a) = &core.anchor {
         tracing::info!(mgw = %a.mgw, domain = a.domain(), "media anchored at a media gateway");
     }
-    let ctrl = Controller::new(core, settings.registry, os_keys as fn(&mut [u8]));
+    let mut registry = settings.registry;
+    let book = settings.store_dir.join(gateways::FILE);
+    match gateways::load(&book) {
+        Ok(entries) => {
+            let taken = gateways::apply(&mut registry, &entries);
+            tracing::info!(
+                endpoints = taken,
+                "addresses from the gateway book (RSIPs to the previous process)"
+            );
+        }
+        // A cache of RSIPs: without it, those gateways are reached again
+        // when they register. Not a reason to refuse calls.
+        Err(e) => tracing::warn!("gateway book not used: {e}"),
+    }
+    let ctrl = Controller::new(core, registry, os_keys as fn(&mut [u8]));
     let metrics = Arc::new(Metrics::default());
     let (stop, stop_rx) = oneshot::channel();
     let (done, stopped) = oneshot::channel();
@@ -207,6 +222,7 @@ pub async fn start(settings: Settings, grace: Duration) -> Result<Running, Start
             };
             let mut driver = driver::Driver::new(ctrl, sock, escrow2, metrics2, intercept_rx);
             driver.li = li_calls;
+            driver.book = Some(gateways::Keeper::new(book));
             std::thread::Builder::new()
                 .name("mgcp-driver".into())
                 .spawn(move || {
