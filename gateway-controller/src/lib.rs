@@ -13,7 +13,6 @@
 pub mod anchor;
 pub mod call;
 pub mod controller;
-mod durable;
 pub mod escrow;
 mod flow;
 pub mod intercept;

@@ -24,6 +24,7 @@ use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 use zeroize::Zeroizing;
 
+pub mod durable;
 pub mod tls;
 
 const PRIVATE_HEADER: &str = "cablekey LE private key v1 (X25519, HPKE RFC 9180)";

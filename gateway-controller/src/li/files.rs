@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Entry, Head};
 use super::task::TaskBook;
-use crate::durable;
+use cablekey_keyfile::durable;
 
 /// Largest task book or audit log read back.
 const MAX_TASKS_FILE: u64 = 16 << 20;
@@ -34,8 +34,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
     }
 }
 
+/// `fsync`s the directory holding `path`.
 fn sync_dir(path: &Path) -> Result<(), FileError> {
-    durable::sync_dir(path).map_err(from_durable)
+    durable::sync_dir(durable::parent(path)).map_err(from_durable)
 }
 
 fn from_durable((path, source): durable::Failed) -> FileError {
@@ -50,15 +51,9 @@ struct OnDisk {
 
 /// Loads the task book (an absent file is an empty book).
 pub fn load_tasks(path: &Path) -> Result<TaskBook, FileError> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(TaskBook::default()),
-        Err(e) => return Err(io_err(path)(e)),
+    let Some(bytes) = durable::read_optional(path, MAX_TASKS_FILE).map_err(from_durable)? else {
+        return Ok(TaskBook::default());
     };
-    let mut bytes = Vec::new();
-    f.take(MAX_TASKS_FILE)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
     let corrupt = |why: String| FileError::Corrupt {
         path: path.into(),
         why,

@@ -4,14 +4,14 @@
 //! to, endpoints it knows only from an RSIP to the old process, without
 //! waiting for them to register again (docs/controller.md, "After a restart").
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable;
 use crate::registry::Registry;
+use cablekey_keyfile::durable;
 
 /// Beside the escrow store, in its directory.
 pub const FILE: &str = "gateways.json";
@@ -55,17 +55,11 @@ pub fn snapshot(registry: &Registry) -> Vec<Entry> {
 
 /// Reads the book; an absent file is an empty one.
 pub fn load(path: &Path) -> Result<Vec<Entry>, BookError> {
-    let io = |source| BookError::Io {
-        path: path.into(),
-        source,
+    let read = durable::read_optional(path, MAX_FILE);
+    let read = read.map_err(|(path, source)| BookError::Io { path, source })?;
+    let Some(bytes) = read else {
+        return Ok(Vec::new());
     };
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(e)),
-    };
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE).read_to_end(&mut bytes).map_err(io)?;
     let corrupt = |why: String| BookError::Corrupt {
         path: path.into(),
         why,
