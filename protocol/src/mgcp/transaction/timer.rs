@@ -67,6 +67,9 @@ pub(super) struct Deadlines<K> {
     retransmit: BinaryHeap<Reverse<(Instant, K)>>,
     /// Give-up, then expiry.
     fixed: [VecDeque<(Instant, K)>; 2],
+    /// The soonest of all, kept so that a look at it (once per datagram)
+    /// touches none of the queues.
+    soonest: Option<(Instant, K, Timer)>,
 }
 
 impl<K: Copy + Ord> Default for Deadlines<K> {
@@ -74,12 +77,22 @@ impl<K: Copy + Ord> Default for Deadlines<K> {
         Deadlines {
             retransmit: BinaryHeap::new(),
             fixed: [VecDeque::new(), VecDeque::new()],
+            soonest: None,
         }
     }
 }
 
 impl<K: Copy + Ord> Deadlines<K> {
     pub fn push(&mut self, timer: Timer, at: Instant, key: K) {
+        self.insert(timer, at, key);
+        // Only one no later than the soonest can take its place; which one
+        // is at the head of its queue is for the queues to say.
+        if self.soonest.is_none_or(|(t, _, _)| at <= t) {
+            self.soonest = self.find_soonest();
+        }
+    }
+
+    fn insert(&mut self, timer: Timer, at: Instant, key: K) {
         let q = match timer {
             Timer::Retransmit => return self.retransmit.push(Reverse((at, key))),
             Timer::GiveUp => &mut self.fixed[0],
@@ -103,6 +116,10 @@ impl<K: Copy + Ord> Deadlines<K> {
 
     /// The soonest deadline: when, whose, and which timer.
     pub fn peek(&self) -> Option<(Instant, K, Timer)> {
+        self.soonest
+    }
+
+    fn find_soonest(&self) -> Option<(Instant, K, Timer)> {
         let heap = self
             .retransmit
             .peek()
@@ -117,7 +134,7 @@ impl<K: Copy + Ord> Deadlines<K> {
 
     /// Drops the soonest deadline (the one `peek` shows).
     pub fn pop(&mut self) {
-        match self.peek() {
+        match self.soonest {
             Some((_, _, Timer::Retransmit)) => {
                 self.retransmit.pop();
             }
@@ -129,6 +146,7 @@ impl<K: Copy + Ord> Deadlines<K> {
             }
             None => {}
         }
+        self.soonest = self.find_soonest();
     }
 
     /// Gives memory back as the queues drain: a burst must not stay behind
@@ -187,6 +205,57 @@ mod tests {
                 (30_100, 2, Timer::Expire),
             ]
         );
+    }
+
+    #[test]
+    fn every_deadline_comes_out_once_and_none_before_a_sooner_one() {
+        // Pushes at "now + a fixed delay" (give-up, expiry) or a varied one
+        // (retransmit) as the clock moves, with pops in between, against
+        // a plain ordered set of what is queued.
+        let mut d = Deadlines::default();
+        let mut queued = alloc::collections::BTreeSet::new();
+        let mut seed = 7u64;
+        let mut rnd = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let pop = |d: &mut Deadlines<u32>,
+                   queued: &mut alloc::collections::BTreeSet<(u64, u32)>| {
+            let (t, k, _) = d.peek().expect("something queued");
+            d.pop();
+            let soonest = queued.first().map(|e| e.0);
+            assert_eq!(Some(t.as_micros()), soonest, "not the soonest");
+            assert!(
+                queued.remove(&(t.as_micros(), k)),
+                "popped twice or never pushed"
+            );
+        };
+        let mut now = 0u64;
+        for i in 0..5000u32 {
+            // Distinct keys, not in time order: many share an instant.
+            let key = i.wrapping_mul(2_654_435_761);
+            now += rnd(2);
+            let (timer, at) = match rnd(3) {
+                0 => (Timer::Retransmit, now + 1 + rnd(50)),
+                1 => (Timer::GiveUp, now + 100),
+                _ => (Timer::Expire, now + 300),
+            };
+            d.push(timer, Instant::from_micros(at), key);
+            queued.insert((at, key));
+            // About one pop per push: often near empty, where a new
+            // deadline becomes the soonest.
+            for _ in 0..rnd(3) {
+                if !queued.is_empty() {
+                    pop(&mut d, &mut queued);
+                }
+            }
+        }
+        while !queued.is_empty() {
+            pop(&mut d, &mut queued);
+        }
+        assert!(d.peek().is_none());
     }
 
     #[test]
