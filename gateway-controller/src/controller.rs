@@ -508,6 +508,27 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
+    /// The gateway of `endpoint` registered (RSIP): an audit of it still
+    /// awaited, perhaps sent to an address it no longer has, is given up,
+    /// so that what waits behind it goes out now rather than when the audit
+    /// times out. A late answer to it is ignored.
+    pub(crate) fn abandon_audit(&mut self, now: Instant, endpoint: &str) {
+        if !self.busy.contains_key(&endpoint.to_ascii_lowercase()) {
+            return;
+        }
+        let audits: Vec<TransactionId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.step == Step::Audit && p.endpoint.eq_ignore_ascii_case(endpoint))
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in audits {
+            self.pending.remove(&tid);
+            self.requests.remove(&tid);
+            self.next_for(now, endpoint);
+        }
+    }
+
     /// Hands a command to the transaction layer; one that cannot be sent
     /// is handled like a time-out, from [`Self::drain`].
     fn transmit(&mut self, now: Instant, text: &str, pending: Pending) -> bool {

@@ -100,3 +100,34 @@ fn a_line_whose_notification_the_old_process_never_answered_recovers_at_once() {
     net.terminal(1, 0, TerminalEvent::OffHook);
     assert_eq!(net.connected(), 1);
 }
+
+/// An address remembered from before (the gateway book, or configuration)
+/// that is stale: the audit sent there is never answered. The gateway's
+/// RSIP from where it is now ends that wait, so its lines are served at
+/// once instead of after the audit gives up (seconds of retransmissions).
+#[test]
+fn an_rsip_from_a_new_address_ends_the_wait_for_an_audit_sent_to_the_old() {
+    let mut net = Net::new(2, Config::default(), 13);
+    let gone: std::net::SocketAddr = "10.0.9.9:2427".parse().unwrap();
+    for line in 0..2 {
+        assert!(net
+            .ctrl
+            .registry_mut()
+            .remembered(&line_name(0, line), gone));
+    }
+    let now = net.now;
+    net.ctrl.start(now);
+    net.flush();
+    assert!(
+        net.ctrl.transactions().outstanding() >= 2,
+        "the audits to the old address wait for answers"
+    );
+    // The CTA registers from its real address; no virtual time passes.
+    net.ctas[0].restart(net.now);
+    net.flush();
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    assert!(
+        net.playing(0, 0, Signal::DialTone),
+        "served at once, not after the audit to the old address timed out"
+    );
+}
