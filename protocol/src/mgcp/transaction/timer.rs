@@ -67,9 +67,6 @@ pub(super) struct Deadlines<K> {
     retransmit: BinaryHeap<Reverse<(Instant, K)>>,
     /// Give-up, then expiry.
     fixed: [VecDeque<(Instant, K)>; 2],
-    /// The soonest of all, kept so that a look at it (once per datagram)
-    /// touches none of the queues.
-    soonest: Option<(Instant, K, Timer)>,
 }
 
 impl<K: Copy + Ord> Default for Deadlines<K> {
@@ -77,22 +74,12 @@ impl<K: Copy + Ord> Default for Deadlines<K> {
         Deadlines {
             retransmit: BinaryHeap::new(),
             fixed: [VecDeque::new(), VecDeque::new()],
-            soonest: None,
         }
     }
 }
 
 impl<K: Copy + Ord> Deadlines<K> {
     pub fn push(&mut self, timer: Timer, at: Instant, key: K) {
-        self.insert(timer, at, key);
-        // Only one no later than the soonest can take its place; which one
-        // is at the head of its queue is for the queues to say.
-        if self.soonest.is_none_or(|(t, _, _)| at <= t) {
-            self.soonest = self.find_soonest();
-        }
-    }
-
-    fn insert(&mut self, timer: Timer, at: Instant, key: K) {
         let q = match timer {
             Timer::Retransmit => return self.retransmit.push(Reverse((at, key))),
             Timer::GiveUp => &mut self.fixed[0],
@@ -116,10 +103,6 @@ impl<K: Copy + Ord> Deadlines<K> {
 
     /// The soonest deadline: when, whose, and which timer.
     pub fn peek(&self) -> Option<(Instant, K, Timer)> {
-        self.soonest
-    }
-
-    fn find_soonest(&self) -> Option<(Instant, K, Timer)> {
         let heap = self
             .retransmit
             .peek()
@@ -134,7 +117,7 @@ impl<K: Copy + Ord> Deadlines<K> {
 
     /// Drops the soonest deadline (the one `peek` shows).
     pub fn pop(&mut self) {
-        match self.soonest {
+        match self.peek() {
             Some((_, _, Timer::Retransmit)) => {
                 self.retransmit.pop();
             }
@@ -146,7 +129,6 @@ impl<K: Copy + Ord> Deadlines<K> {
             }
             None => {}
         }
-        self.soonest = self.find_soonest();
     }
 
     /// Gives memory back as the queues drain: a burst must not stay behind
