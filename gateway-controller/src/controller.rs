@@ -508,11 +508,13 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    /// The gateway of `endpoint` registered (RSIP): an audit of it still
-    /// awaited, perhaps sent to an address it no longer has, is given up,
-    /// so that what waits behind it goes out now rather than when the audit
-    /// times out. A late answer to it is ignored.
-    pub(crate) fn abandon_audit(&mut self, now: Instant, endpoint: &str) {
+    /// The gateway of `endpoint` registered (RSIP) from `from`: an audit of
+    /// it still awaited from another address, one it no longer has, is
+    /// given up, so that what waits behind it goes out now rather than when
+    /// the audit times out (a late answer is ignored). An audit sent to
+    /// `from` is kept: the gateway is there and answers it, and its answer
+    /// finds connections of the old process's calls to delete.
+    pub(crate) fn abandon_audit(&mut self, now: Instant, endpoint: &str, from: SocketAddr) {
         if !self.busy.contains_key(&endpoint.to_ascii_lowercase()) {
             return;
         }
@@ -521,6 +523,7 @@ impl<K: KeySource> Controller<K> {
             .iter()
             .filter(|(_, p)| p.step == Step::Audit && p.endpoint.eq_ignore_ascii_case(endpoint))
             .map(|(tid, _)| *tid)
+            .filter(|tid| self.tx.destination(*tid) != Some(from))
             .collect();
         for tid in audits {
             self.pending.remove(&tid);

@@ -131,3 +131,29 @@ fn an_rsip_from_a_new_address_ends_the_wait_for_an_audit_sent_to_the_old() {
         "served at once, not after the audit to the old address timed out"
     );
 }
+
+/// The other side of the rule above: an RSIP from the address the audit
+/// went to (here `disconnected`, which keeps connections) does not end the
+/// audit, whose answer finds the old process's call and deletes it.
+#[test]
+fn an_rsip_from_the_audited_address_keeps_the_audit_and_its_cleanup() {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+    let (old_call, _) = net.only_key();
+
+    net.restart_controller();
+    // Before any audit arrives, CTA 0 reports itself back from where it was.
+    let rsip = "RSIP 7001 aaln/*@cta0.example MGCP 1.0\r\nRM: disconnected\r\n";
+    let now = net.now;
+    net.ctrl.handle_datagram(now, cta_addr(0), rsip.as_bytes());
+    net.flush();
+    net.settle();
+    assert!(
+        !connections(&net, 0).contains(&old_call),
+        "the old call's connection at CTA 0 was found and deleted"
+    );
+    assert!(net.no_key_anywhere());
+}

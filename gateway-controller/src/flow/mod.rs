@@ -87,7 +87,7 @@ impl<K: KeySource> Controller<K> {
     fn on_restart(&mut self, now: Instant, cmd: &Command<'_>, from: SocketAddr) {
         let endpoints = self.registry.restarted(&cmd.endpoint, from);
         for name in &endpoints {
-            self.abandon_audit(now, name);
+            self.abandon_audit(now, name, from);
             if let Some(LineUse::InCall(id)) = self.line_use(name).cloned() {
                 // The gateway forgot our requests and may or may not keep
                 // its connections (`disconnected` keeps them): DLCX anyway.

@@ -387,6 +387,11 @@ impl Endpoint {
         self.pending
     }
 
+    /// Where our command `tid` went, while it is remembered.
+    pub fn destination(&self, tid: TransactionId) -> Option<SocketAddr> {
+        self.outgoing.get(&tid).map(|o| o.to)
+    }
+
     /// Transactions remembered in both directions, outstanding ones included.
     pub fn remembered(&self) -> usize {
         self.outgoing.len() + self.incoming.len()
