@@ -15,6 +15,17 @@ fn booted(n: usize) -> Net {
     net
 }
 
+/// Line 0 of CTA 0 in a call with line 0 of CTA 1; the call's id.
+fn in_a_call() -> (Net, String) {
+    let mut net = booted(2);
+    net.terminal(0, 0, TerminalEvent::OffHook);
+    net.dial(0, 0, &number(1, 0));
+    net.terminal(1, 0, TerminalEvent::OffHook);
+    assert_eq!(net.connected(), 1);
+    let (call, _) = net.only_key();
+    (net, call)
+}
+
 fn connections(net: &Net, cta: usize) -> Vec<String> {
     net.ctas[cta]
         .connections()
@@ -24,12 +35,7 @@ fn connections(net: &Net, cta: usize) -> Vec<String> {
 
 #[test]
 fn a_restarted_controller_deletes_the_connections_of_the_old_processs_calls() {
-    let mut net = booted(2);
-    net.terminal(0, 0, TerminalEvent::OffHook);
-    net.dial(0, 0, &number(1, 0));
-    net.terminal(1, 0, TerminalEvent::OffHook);
-    assert_eq!(net.connected(), 1);
-    let (old_call, _) = net.only_key();
+    let (mut net, old_call) = in_a_call();
     assert_eq!(connections(&net, 0), std::slice::from_ref(&old_call));
     assert_eq!(connections(&net, 1), std::slice::from_ref(&old_call));
 
@@ -137,13 +143,7 @@ fn an_rsip_from_a_new_address_ends_the_wait_for_an_audit_sent_to_the_old() {
 /// audit, whose answer finds the old process's call and deletes it.
 #[test]
 fn an_rsip_from_the_audited_address_keeps_the_audit_and_its_cleanup() {
-    let mut net = booted(2);
-    net.terminal(0, 0, TerminalEvent::OffHook);
-    net.dial(0, 0, &number(1, 0));
-    net.terminal(1, 0, TerminalEvent::OffHook);
-    assert_eq!(net.connected(), 1);
-    let (old_call, _) = net.only_key();
-
+    let (mut net, old_call) = in_a_call();
     net.restart_controller();
     // Before any audit arrives, CTA 0 reports itself back from where it was.
     let rsip = "RSIP 7001 aaln/*@cta0.example MGCP 1.0\r\nRM: disconnected\r\n";
