@@ -70,6 +70,27 @@ pub(crate) struct Shared {
     pub(crate) failed: Arc<AtomicBool>,
 }
 
+impl Shared {
+    /// An epoch record, accepted (in the overlay) or indexed (in sled).
+    pub(crate) fn epoch(&self, id: &EpochId) -> Result<Option<EpochRecord>, StoreError> {
+        if let Some(e) = self.overlay.epoch(id) {
+            return Ok(Some(e));
+        }
+        self.sled_value(&layout::epoch_key(id), EpochRecord::decode)
+    }
+
+    fn sled_value<T>(
+        &self,
+        key: &[u8],
+        decode: fn(&[u8]) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, StoreError> {
+        let value = self.db.get(key).map_err(db_err("reading"))?;
+        value
+            .map(|v| decode(&v).map_err(StoreError::Corrupt))
+            .transpose()
+    }
+}
+
 pub(crate) struct Stager {
     pub(crate) shared: Shared,
     pub(crate) wal: WalDir,
@@ -191,7 +212,7 @@ impl Stager {
         let staged = match op {
             Op::Epoch(e) => {
                 let bytes = e.encode();
-                match self.stored_epoch(&e.id)? {
+                match self.shared.epoch(&e.id)? {
                     Some(old) if old.encode() == bytes => {}
                     Some(_) => return Err(StoreError::Duplicate),
                     None => {}
@@ -205,7 +226,7 @@ impl Stager {
             Op::Record(r) => {
                 let epoch = r.sealed.epoch;
                 if !self.epochs.contains(&epoch) {
-                    if self.stored_epoch(&epoch)?.is_none() {
+                    if self.shared.epoch(&epoch)?.is_none() {
                         return Err(StoreError::MissingEpoch(epoch));
                     }
                     self.epochs.insert(epoch);
@@ -249,13 +270,6 @@ impl Stager {
         Ok(staged)
     }
 
-    fn stored_epoch(&self, id: &EpochId) -> Result<Option<EpochRecord>, StoreError> {
-        if let Some(e) = self.shared.overlay.epoch(id) {
-            return Ok(Some(e));
-        }
-        self.sled_value(&layout::epoch_key(id), EpochRecord::decode)
-    }
-
     fn stored_record(&self, call_id: &str) -> Result<Option<EscrowRecord>, StoreError> {
         if let Some(r) = self.shared.overlay.record(call_id) {
             return Ok(Some(r));
@@ -263,18 +277,8 @@ impl Stager {
         if !self.seen.may_contain(call_id.as_bytes()) {
             return Ok(None);
         }
-        self.sled_value(&layout::record_key(call_id), EscrowRecord::decode)
-    }
-
-    fn sled_value<T>(
-        &self,
-        key: &[u8],
-        decode: fn(&[u8]) -> Result<T, FormatError>,
-    ) -> Result<Option<T>, StoreError> {
-        let value = self.shared.db.get(key).map_err(db_err("reading"))?;
-        value
-            .map(|v| decode(&v).map_err(StoreError::Corrupt))
-            .transpose()
+        self.shared
+            .sled_value(&layout::record_key(call_id), EscrowRecord::decode)
     }
 }
 

@@ -331,24 +331,6 @@ impl SledStore {
         }
         Ok(found.into_values().collect())
     }
-
-    /// The epoch record `id`: the overlay first, then sled.
-    fn epoch_at(&self, id: &EpochId) -> Result<Option<EpochRecord>, StoreError> {
-        if let Some(e) = self.shared.overlay.epoch(id) {
-            return Ok(Some(e));
-        }
-        match self
-            .shared
-            .db
-            .get(layout::epoch_key(id))
-            .map_err(db_err("reading"))?
-        {
-            None => Ok(None),
-            Some(v) => EpochRecord::decode(&v)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
-    }
 }
 
 /// A party entry's record and epoch record, checked to belong together
@@ -438,7 +420,7 @@ impl EscrowStore for SledStore {
     }
 
     async fn epoch(&self, id: EpochId) -> Result<Option<EpochRecord>, StoreError> {
-        self.epoch_at(&id)
+        self.shared.epoch(&id)
     }
 
     async fn by_party(&self, number: &str, range: TimeRange) -> Result<Vec<Filed>, StoreError> {
@@ -455,7 +437,10 @@ impl EscrowStore for SledStore {
                 .into_iter()
                 .map(|record| {
                     let id = record.sealed.epoch;
-                    let epoch = self.epoch_at(&id)?.ok_or(StoreError::MissingEpoch(id))?;
+                    let epoch = self
+                        .shared
+                        .epoch(&id)?
+                        .ok_or(StoreError::MissingEpoch(id))?;
                     Ok(Filed { record, epoch })
                 })
                 .collect()
