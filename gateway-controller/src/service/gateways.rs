@@ -38,9 +38,10 @@ pub struct Entry {
     pub addr: SocketAddr,
 }
 
-/// Every endpoint of `registry` with an address, by name.
+/// Every endpoint of `registry` with an address, in the registry's order
+/// (by lower-case name).
 pub fn snapshot(registry: &Registry) -> Vec<Entry> {
-    let mut v: Vec<Entry> = registry
+    registry
         .iter()
         .filter_map(|e| {
             Some(Entry {
@@ -48,9 +49,7 @@ pub fn snapshot(registry: &Registry) -> Vec<Entry> {
                 addr: e.addr?,
             })
         })
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
+        .collect()
 }
 
 /// Reads the book; an absent file is an empty one.
@@ -116,7 +115,7 @@ impl Keeper {
         }
     }
 
-    /// An RSIP changed an address.
+    /// A gateway registered (RSIP); its address may be new.
     pub fn changed(&mut self) {
         self.owed = true;
     }
