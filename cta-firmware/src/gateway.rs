@@ -20,10 +20,9 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
-use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
+use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Input, Transmit};
 use cablekey_protocol::mgcp::{
-    Command, EndpointName, EventItem, Message, Param, RestartMethod, ReturnCode, TransactionId,
-    Verb,
+    Command, EndpointName, EventItem, Param, RestartMethod, ReturnCode, TransactionId, Verb,
 };
 use cablekey_protocol::secret::{Fingerprint, SecretBytes};
 use cablekey_protocol::time::Instant;
@@ -240,7 +239,17 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
     }
 
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        self.tx.handle_datagram(now, from, datagram);
+        for piece in transaction::messages(datagram) {
+            match self.tx.handle_message(now, from, piece) {
+                Some(Input::Command { from, command, .. }) => {
+                    self.on_command(now, from, command.tid, &command);
+                }
+                Some(Input::Response { response, .. }) => {
+                    self.on_response(now, response.tid, response.code);
+                }
+                Some(Input::Provisional { .. } | Input::BadMessage { .. }) | None => {}
+            }
+        }
         self.drain(now);
     }
 
@@ -380,14 +389,13 @@ impl<M: MediaController, T: Terminal, A: SecurityApp> Gateway<M, T, A> {
     fn drain(&mut self, now: Instant) {
         while let Some(ev) = self.tx.poll_event() {
             match ev {
-                TxEvent::Command { from, tid, text } => {
-                    if let Ok(Message::Command(cmd)) = text.message() {
-                        self.on_command(now, from, tid, &cmd);
-                    }
-                }
-                TxEvent::Response { tid, code, .. } => self.on_response(now, tid, code),
                 TxEvent::TimedOut { tid, .. } => self.on_timed_out(now, tid),
-                TxEvent::Provisional { .. } | TxEvent::BadMessage { .. } => {}
+                // Queued only by `Endpoint::handle_datagram`, which is not
+                // used: messages come through `handle_message`.
+                TxEvent::Command { .. }
+                | TxEvent::Response { .. }
+                | TxEvent::Provisional { .. }
+                | TxEvent::BadMessage { .. } => {}
             }
         }
     }

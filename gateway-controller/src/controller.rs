@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cablekey_protocol::escrow::{CallMeta, Party as EscrowParty};
-use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Transmit};
+use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Input, Transmit};
 use cablekey_protocol::mgcp::{Message, Param, ParamName, ParseError, ReturnCode, TransactionId};
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::Suite;
@@ -354,7 +354,11 @@ impl<K: KeySource> Controller<K> {
     }
 
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        self.tx.handle_datagram(now, from, datagram);
+        for piece in transaction::messages(datagram) {
+            if let Some(input) = self.tx.handle_message(now, from, piece) {
+                self.on_input(now, input);
+            }
+        }
         self.drain(now);
     }
 
@@ -435,14 +439,14 @@ impl<K: KeySource> Controller<K> {
         }
     }
 
-    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
-        match ev {
-            TxEvent::Command { from, tid, text } => {
-                if let Ok(Message::Command(cmd)) = text.message() {
-                    self.on_command(now, from, tid, &cmd);
-                }
+    /// A message received, parsed once by the transaction layer.
+    fn on_input(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Command { from, command, .. } => {
+                self.on_command(now, from, command.tid, &command);
             }
-            TxEvent::Response { tid, code, text } => {
+            Input::Response { response, .. } => {
+                let (tid, code) = (response.tid, response.code);
                 let rid = self.requests.remove(&tid);
                 let Some(p) = self.pending.remove(&tid) else {
                     return;
@@ -458,13 +462,20 @@ impl<K: KeySource> Controller<K> {
                 // answer will make us send.
                 self.next_for(now, &p.endpoint);
                 if code.is_success() {
-                    if let Ok(Message::Response(r)) = text.message() {
-                        self.on_success(now, p, &r);
-                    }
+                    self.on_success(now, p, &response);
                 } else {
                     self.on_failed(now, p, Some(code));
                 }
             }
+            Input::BadMessage { from, error } => {
+                self.events.push_back(Event::BadMessage { from, error })
+            }
+            Input::Provisional { .. } => {}
+        }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
+        match ev {
             TxEvent::TimedOut { tid, .. } => {
                 self.requests.remove(&tid);
                 if let Some(p) = self.pending.remove(&tid) {
@@ -472,10 +483,12 @@ impl<K: KeySource> Controller<K> {
                     self.on_failed(now, p, None);
                 }
             }
-            TxEvent::BadMessage { from, error } => {
-                self.events.push_back(Event::BadMessage { from, error })
-            }
-            TxEvent::Provisional { .. } => {}
+            // Queued only by `Endpoint::handle_datagram`, which is not used:
+            // messages come through `on_input`.
+            TxEvent::Command { .. }
+            | TxEvent::Response { .. }
+            | TxEvent::Provisional { .. }
+            | TxEvent::BadMessage { .. } => {}
         }
     }
 

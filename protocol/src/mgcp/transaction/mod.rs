@@ -192,6 +192,65 @@ pub enum Event {
     BadMessage { from: SocketAddr, error: ParseError },
 }
 
+/// What one received message brings the application, borrowed from its
+/// datagram: [`Endpoint::handle_message`] parsed it, so the application
+/// need not parse it again. No `Debug`: a command or response can carry keys.
+pub enum Input<'a> {
+    /// A new command: execute it, then [`Endpoint::respond`]. Repeats of it
+    /// are handled here and never surface.
+    Command {
+        from: SocketAddr,
+        command: Command<'a>,
+        text: &'a [u8],
+    },
+    /// The first provisional response to our command.
+    Provisional {
+        tid: TransactionId,
+        code: ReturnCode,
+    },
+    /// The final response to our command (once, however often it arrives).
+    Response {
+        response: Response<'a>,
+        text: &'a [u8],
+    },
+    /// A message that could not be parsed (a command among them got its
+    /// error response already).
+    BadMessage { from: SocketAddr, error: ParseError },
+}
+
+impl Input<'_> {
+    /// The owned event [`Endpoint::handle_datagram`] queues for it.
+    fn into_event(self) -> Event {
+        match self {
+            Input::Command {
+                from,
+                command,
+                text,
+            } => Event::Command {
+                from,
+                tid: command.tid,
+                text: MessageText(text.to_vec()),
+            },
+            Input::Provisional { tid, code } => Event::Provisional { tid, code },
+            Input::Response { response, text } => Event::Response {
+                tid: response.tid,
+                code: response.code,
+                text: MessageText(text.to_vec()),
+            },
+            Input::BadMessage { from, error } => Event::BadMessage { from, error },
+        }
+    }
+}
+
+/// The messages of a datagram, each for [`Endpoint::handle_message`]. An
+/// oversized datagram is one message, refused whole as too large.
+pub fn messages(datagram: &[u8]) -> Vec<&[u8]> {
+    if datagram.len() > MAX_DATAGRAM {
+        return alloc::vec![datagram];
+    }
+    split_datagram(datagram)
+}
+
 /// A datagram to send. The payload may carry key material: send it, then
 /// drop it; `Debug` shows only its size.
 #[derive(Clone, PartialEq, Eq)]
@@ -298,7 +357,8 @@ enum Action {
 ///
 /// How to drive it (times come from one monotonic clock and never go back):
 /// 1. Input: [`handle_datagram`](Self::handle_datagram) for each datagram
-///    received, [`handle_timeout`](Self::handle_timeout) once the deadline
+///    received (or [`handle_message`](Self::handle_message) for each of its
+///    [`messages`], acting on each [`Input`] at once), [`handle_timeout`](Self::handle_timeout) once the deadline
 ///    from [`poll_timeout`](Self::poll_timeout) has passed (an early or
 ///    repeated call does nothing), and [`send_command`](Self::send_command) /
 ///    [`respond`](Self::respond) for the application's own messages.
@@ -498,29 +558,37 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Handles one received datagram, message by message: a bad message does
-    /// not stop the ones after it.
+    /// Handles one received datagram, message by message (a bad message does
+    /// not stop the ones after it), and queues what they bring as events.
+    /// An application that acts on each message at once can instead call
+    /// [`handle_message`](Self::handle_message) for each of [`messages`], and
+    /// parse none of them twice.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        if datagram.len() > MAX_DATAGRAM {
-            let error = ParseError {
-                kind: ErrorKind::TooLarge,
-                tid: None,
-                line: 0,
-                is_command: false,
-            };
-            self.on_bad_message(from, error);
-            return;
-        }
-        for piece in split_datagram(datagram) {
-            match parse(piece) {
-                Ok(Message::Command(c)) => self.on_command(now, from, &c, piece),
-                Ok(Message::Response(r)) => self.on_response(now, from, &r, piece),
-                // A blank piece (such as after a trailing `.` line) owes nothing.
-                Err(e) if e.kind == ErrorKind::Empty => {}
-                Err(e) => self.on_bad_message(from, e),
+        for piece in messages(datagram) {
+            if let Some(input) = self.handle_message(now, from, piece) {
+                self.events.push_back(input.into_event());
             }
         }
+    }
+
+    /// Handles one message of a datagram (see [`messages`]). What it brings
+    /// the application comes back borrowed from `piece`; repeats, responses
+    /// to nothing of ours and blank pieces bring nothing.
+    pub fn handle_message<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        piece: &'a [u8],
+    ) -> Option<Input<'a>> {
+        let input = match parse(piece) {
+            Ok(Message::Command(c)) => self.on_command(now, from, c, piece),
+            Ok(Message::Response(r)) => self.on_response(now, from, r, piece),
+            // A blank piece (such as after a trailing `.` line) owes nothing.
+            Err(e) if e.kind == ErrorKind::Empty => None,
+            Err(e) => Some(self.on_bad_message(from, e)),
+        };
         self.prune();
+        input
     }
 
     /// Runs the timers that are due at `now`; does nothing if none is.
@@ -770,7 +838,13 @@ impl Endpoint {
         self.queue(to, bytes, Share::Response);
     }
 
-    fn on_command(&mut self, now: Instant, from: SocketAddr, command: &Command<'_>, text: &[u8]) {
+    fn on_command<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        command: Command<'a>,
+        text: &'a [u8],
+    ) -> Option<Input<'a>> {
         if let Some(Param::ResponseAck(ranges)) = command.param(ParamName::ResponseAck) {
             self.forget_responses(from, ranges);
         }
@@ -793,13 +867,13 @@ impl Endpoint {
             if let Some(bytes) = reply {
                 self.queue(from, bytes, Share::Response);
             }
-            return;
+            return None;
         }
         if self.incoming.len() >= self.config.max_history {
             // Not remembered, so not executed: a repeat gets the same answer.
             self.counters.overloads += 1;
             self.queue_response(from, Response::new(ReturnCode::OVERLOAD, tid));
-            return;
+            return None;
         }
         // Executing commands are forgotten too if never answered, to bound memory.
         let mut timers = Timers::default();
@@ -810,11 +884,11 @@ impl Endpoint {
         self.arm(Key::In(from, tid), &timers);
         self.incoming
             .insert((from, tid), Incoming { timers, state });
-        self.events.push_back(Event::Command {
+        Some(Input::Command {
             from,
-            tid,
-            text: MessageText(text.to_vec()),
-        });
+            command,
+            text,
+        })
     }
 
     /// The peer has our responses to `ranges`: drop their copies, keep the ids.
@@ -826,35 +900,36 @@ impl Endpoint {
         }
     }
 
-    fn on_response(
+    fn on_response<'a>(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        response: &Response<'_>,
-        text: &[u8],
-    ) {
+        response: Response<'a>,
+        text: &'a [u8],
+    ) -> Option<Input<'a>> {
         let (tid, code) = (response.tid, response.code);
         if code.is_ack() {
             match self.incoming.get_mut(&(from, tid)) {
                 Some(entry) => entry.forget_response(),
                 None => self.counters.stray_responses += 1,
             }
-            return;
+            return None;
         }
         let Some(out) = self.outgoing.get_mut(&tid).filter(|o| o.to == from) else {
             self.counters.stray_responses += 1;
-            return;
+            return None;
         };
         let asks_ack = code.is_final()
             && matches!(response.param(ParamName::ResponseAck), Some(Param::ResponseAck(r)) if r.is_empty());
         let acked_later = !asks_ack && !self.no_acks.contains(&from);
+        let mut input = None;
         match &mut out.state {
             OutState::Pending { provisional, .. } if code.is_provisional() => {
                 if !*provisional {
                     *provisional = true;
                     out.timers
                         .set(Timer::Retransmit, now + self.config.long_transaction);
-                    self.events.push_back(Event::Provisional { tid, code });
+                    input = Some(Input::Provisional { tid, code });
                 }
                 out.timers.set(Timer::GiveUp, now + self.config.max_wait);
             }
@@ -869,11 +944,7 @@ impl Endpoint {
                 out.timers.stop_all();
                 out.timers.set(Timer::Expire, now + self.config.history);
                 self.pending -= 1;
-                self.events.push_back(Event::Response {
-                    tid,
-                    code,
-                    text: MessageText(text.to_vec()),
-                });
+                input = Some(Input::Response { response, text });
             }
             OutState::Done { .. } => self.counters.duplicates += 1,
         }
@@ -883,9 +954,10 @@ impl Endpoint {
         if asks_ack {
             self.queue_response(from, Response::new(ReturnCode::ACK, tid));
         }
+        input
     }
 
-    fn on_bad_message(&mut self, from: SocketAddr, error: ParseError) {
+    fn on_bad_message(&mut self, from: SocketAddr, error: ParseError) -> Input<'static> {
         self.counters.bad_messages += 1;
         if let Some(tid) = error.wants_response() {
             // Not remembered: the command was not executed, so a repeat may
@@ -895,7 +967,7 @@ impl Endpoint {
             response.commentary = &commentary;
             self.queue_response(from, response);
         }
-        self.events.push_back(Event::BadMessage { from, error });
+        Input::BadMessage { from, error }
     }
 }
 

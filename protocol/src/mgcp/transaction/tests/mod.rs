@@ -451,6 +451,69 @@ fn piggybacked_messages_are_handled_one_by_one() {
     assert!(text(&out).starts_with("504 11 unknown command verb\r\n.\r\n200 10 OK\r\n"));
 }
 
+/// `handle_message` hands over each message parsed, borrowed from the
+/// datagram, and nothing for a repeat; `handle_datagram` queues nothing
+/// for the application then.
+#[test]
+fn handle_message_hands_over_each_message_parsed_once() {
+    let mut ca = Endpoint::new(Config::default());
+    let tid = ca.send_command(at(0), GW, crcx()).unwrap();
+    transmits(&mut ca);
+    let datagram = format!(
+        "200 {} OK\r\nI: 1F\r\n.\r\nNTFY 40 aaln/1@cta1.example MGCP 1.0\r\nX: 7\r\nO: L/hd\r\n",
+        tid.0
+    );
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        for piece in super::messages(datagram.as_bytes()) {
+            match ca.handle_message(at(10), GW, piece) {
+                Some(Input::Response { response, text }) => {
+                    assert_eq!((response.tid, response.code), (tid, ReturnCode::OK));
+                    assert!(response.param(ParamName::ConnectionId).is_some());
+                    assert!(text.starts_with(b"200 "));
+                    seen.push((round, "response"));
+                }
+                Some(Input::Command { from, command, .. }) => {
+                    assert_eq!(
+                        (from, command.verb, command.tid),
+                        (GW, Verb::Ntfy, TransactionId(40))
+                    );
+                    seen.push((round, "command"));
+                }
+                Some(_) => panic!("unexpected input"),
+                None => seen.push((round, "nothing")),
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (0, "response"),
+            (0, "command"),
+            (1, "nothing"),
+            (1, "nothing")
+        ]
+    );
+    assert!(events(&mut ca).is_empty());
+    assert_eq!(ca.counters().duplicates, 2);
+}
+
+#[test]
+fn an_oversized_datagram_is_one_bad_message() {
+    let mut gw = Endpoint::new(Config::default());
+    let mut datagram = b"RQNT 10 aaln/1@cta1.example MGCP 1.0\r\n".to_vec();
+    datagram.resize(MAX_DATAGRAM + 1, b'x');
+    let pieces = super::messages(&datagram);
+    assert_eq!(pieces.len(), 1);
+    match gw.handle_message(at(0), CA, pieces[0]) {
+        Some(Input::BadMessage { from, error }) => {
+            assert_eq!((from, error.kind), (CA, ErrorKind::TooLarge));
+        }
+        _ => panic!("expected a bad message"),
+    }
+    assert_eq!(gw.counters().bad_messages, 1);
+}
+
 #[test]
 fn commands_never_share_a_datagram_with_each_other() {
     let mut ca = Endpoint::new(Config::default());
