@@ -96,7 +96,7 @@ impl Running {
 
 /// The OS generator as the call core's key source. The OS failing to give
 /// random bytes leaves nothing safe to do: the process stops.
-fn os_keys(out: &mut [u8]) {
+pub fn os_keys(out: &mut [u8]) {
     UnwrapErr(SysRng).fill_bytes(out);
 }
 

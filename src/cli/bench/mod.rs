@@ -5,6 +5,7 @@
 //! is its own and measured apart.
 
 mod calls;
+mod core;
 mod cpu;
 mod escrow;
 mod loadgen;
@@ -19,6 +20,8 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Call setups per second with durable escrow; simulated CTAs in a child process.
     Calls(calls::CallsArgs),
+    /// CPU per call in the controller and CTA cores alone (one thread, in memory).
+    Core(core::CoreArgs),
     /// The load generator `bench calls` spawns (simulated CTAs; JSON report on stdout).
     #[command(hide = true)]
     LoadGen(loadgen::LoadGenArgs),
@@ -31,6 +34,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> ExitCode {
     match cmd {
         BenchCommand::Calls(args) => calls::run(args),
+        BenchCommand::Core(args) => core::run(args),
         BenchCommand::LoadGen(args) => loadgen::run(args),
         BenchCommand::EscrowGen(args) => escrow::gen(args),
         BenchCommand::Lookup(args) => escrow::lookup(args),
