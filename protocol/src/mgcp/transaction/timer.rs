@@ -103,32 +103,35 @@ impl<K: Copy + Ord> Deadlines<K> {
 
     /// The soonest deadline: when, whose, and which timer.
     pub fn peek(&self) -> Option<(Instant, K, Timer)> {
-        let heap = self
-            .retransmit
-            .peek()
-            .map(|Reverse((at, k))| (*at, *k, Timer::Retransmit));
-        let give_up = self.fixed[0].front().map(|&(at, k)| (at, k, Timer::GiveUp));
-        let expire = self.fixed[1].front().map(|&(at, k)| (at, k, Timer::Expire));
-        [heap, give_up, expire]
-            .into_iter()
-            .flatten()
-            .min_by_key(|&(at, k, _)| (at, k))
+        self.soonest().map(|(timer, &(at, key))| (at, key, timer))
     }
 
     /// Drops the soonest deadline (the one `peek` shows).
     pub fn pop(&mut self) {
-        match self.peek() {
-            Some((_, _, Timer::Retransmit)) => {
+        match self.soonest().map(|(timer, _)| timer) {
+            Some(Timer::Retransmit) => {
                 self.retransmit.pop();
             }
-            Some((_, _, Timer::GiveUp)) => {
+            Some(Timer::GiveUp) => {
                 self.fixed[0].pop_front();
             }
-            Some((_, _, Timer::Expire)) => {
+            Some(Timer::Expire) => {
                 self.fixed[1].pop_front();
             }
             None => {}
         }
+    }
+
+    /// The queue whose head is soonest, and that head. Borrowed, not
+    /// copied: it runs for every message and timer of a busy call agent.
+    fn soonest(&self) -> Option<(Timer, &(Instant, K))> {
+        let heap = self.retransmit.peek().map(|Reverse(e)| (Timer::Retransmit, e));
+        let give_up = self.fixed[0].front().map(|e| (Timer::GiveUp, e));
+        let expire = self.fixed[1].front().map(|e| (Timer::Expire, e));
+        [heap, give_up, expire]
+            .into_iter()
+            .flatten()
+            .min_by(|a, b| a.1.cmp(b.1))
     }
 
     /// Gives memory back as the queues drain: a burst must not stay behind
