@@ -20,8 +20,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use cablekey_protocol::escrow::{CallMeta, Party as EscrowParty};
-use cablekey_protocol::mgcp::transaction::{self, Endpoint, Event as TxEvent, Input, Transmit};
-use cablekey_protocol::mgcp::{Message, Param, ParamName, ParseError, ReturnCode, TransactionId};
+use cablekey_protocol::mgcp::transaction::{
+    self, Endpoint, Event as TxEvent, Input, TransactionError, Transmit,
+};
+use cablekey_protocol::mgcp::{Param, ParamName, ParseError, ReturnCode, TransactionId};
 use cablekey_protocol::secret::SecretBytes;
 use cablekey_protocol::srtp::Suite;
 use cablekey_protocol::time::Instant;
@@ -548,22 +550,22 @@ impl<K: KeySource> Controller<K> {
     /// Hands a command to the transaction layer; one that cannot be sent
     /// is handled like a time-out, from [`Self::drain`].
     fn transmit(&mut self, now: Instant, text: &str, pending: Pending) -> bool {
-        let addr = self.addr_of(&pending.endpoint);
-        let parsed = cablekey_protocol::mgcp::parse(text.as_bytes());
-        debug_assert!(parsed.is_ok(), "we built a command the codec rejects");
-        let sent = match (addr, parsed) {
-            (Some(addr), Ok(Message::Command(cmd))) => {
-                let rid = match cmd.param(ParamName::RequestIdentifier) {
-                    Some(Param::RequestIdentifier(x)) => u64::from_str_radix(x, 16).ok(),
-                    _ => None,
-                };
-                self.tx
-                    .send_command(now, addr, cmd)
-                    .ok()
-                    .map(|tid| (tid, rid))
-            }
-            _ => None,
-        };
+        let sent = self.addr_of(&pending.endpoint).and_then(|addr| {
+            let sent = self.tx.send_text(now, addr, text);
+            debug_assert!(
+                !matches!(
+                    sent,
+                    Err(TransactionError::NotACommand | TransactionError::Unparsable(_))
+                ),
+                "we built a command the codec rejects"
+            );
+            let (tid, cmd) = sent.ok()?;
+            let rid = match cmd.param(ParamName::RequestIdentifier) {
+                Some(Param::RequestIdentifier(x)) => u64::from_str_radix(x, 16).ok(),
+                _ => None,
+            };
+            Some((tid, rid))
+        });
         match sent {
             Some((tid, rid)) => {
                 if let Some(rid) = rid {

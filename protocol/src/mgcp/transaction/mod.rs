@@ -115,6 +115,10 @@ pub enum TransactionError {
     AlreadyAnswered(TransactionId),
     #[error("{0} is not a code a command can be answered with")]
     BadCode(ReturnCode),
+    #[error("the text to send is a response, not a command")]
+    NotACommand,
+    #[error("the codec refuses the text to send: {0}")]
+    Unparsable(ParseError),
 }
 
 /// The text of one message, copied out of its datagram (or encoded by us).
@@ -466,13 +470,7 @@ impl Endpoint {
         to: SocketAddr,
         mut command: Command<'_>,
     ) -> Result<TransactionId, TransactionError> {
-        if self.pending >= self.config.max_outstanding {
-            return Err(TransactionError::TooManyOutstanding);
-        }
-        if self.outgoing.len() >= self.config.max_history {
-            return Err(TransactionError::HistoryFull);
-        }
-        let tid = self.allocate_tid().ok_or(TransactionError::HistoryFull)?;
+        let tid = self.reserve()?;
         command.tid = tid;
         command
             .params
@@ -481,7 +479,47 @@ impl Endpoint {
         if !acks.is_empty() {
             command.params.insert(0, Param::ResponseAck(acks));
         }
-        let text = MessageText::kept(Message::Command(command).encode());
+        let text = Message::Command(command).encode();
+        self.start(now, to, tid, text);
+        Ok(tid)
+    }
+
+    /// [`send_command`](Self::send_command) for a command written as text:
+    /// the codec must accept it, then it goes out as written, only its
+    /// transaction id replaced and its `K:` line set, not encoded again.
+    /// Returns the id and the command as parsed.
+    pub fn send_text<'t>(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        text: &'t str,
+    ) -> Result<(TransactionId, Command<'t>), TransactionError> {
+        let command = match parse(text.as_bytes()) {
+            Ok(Message::Command(c)) => c,
+            Ok(Message::Response(_)) => return Err(TransactionError::NotACommand),
+            Err(e) => return Err(TransactionError::Unparsable(e)),
+        };
+        let tid = self.reserve()?;
+        let acks = self.take_acks(to);
+        let bytes = retagged(text.as_bytes(), tid, acks);
+        self.start(now, to, tid, bytes);
+        Ok((tid, command))
+    }
+
+    /// Room for one more command of ours, and its id.
+    fn reserve(&mut self) -> Result<TransactionId, TransactionError> {
+        if self.pending >= self.config.max_outstanding {
+            return Err(TransactionError::TooManyOutstanding);
+        }
+        if self.outgoing.len() >= self.config.max_history {
+            return Err(TransactionError::HistoryFull);
+        }
+        self.allocate_tid().ok_or(TransactionError::HistoryFull)
+    }
+
+    /// Sends our command `tid` for the first time and starts its timers.
+    fn start(&mut self, now: Instant, to: SocketAddr, tid: TransactionId, bytes: Vec<u8>) {
+        let text = MessageText::kept(bytes);
         self.queue(to, text.0.clone(), Share::Command);
         self.counters.commands_sent += 1;
 
@@ -498,7 +536,6 @@ impl Endpoint {
         self.outgoing.insert(tid, Outgoing { to, timers, state });
         self.pending += 1;
         self.prune();
-        Ok(tid)
     }
 
     /// Answers command `tid` from `to`. A provisional code (1xx) may come
@@ -1042,6 +1079,52 @@ impl Incoming {
         self.timers.set(Timer::Retransmit, now + *rto);
         Action::Send(text.0.clone())
     }
+}
+
+/// A command's text (which the codec accepted) with transaction id `tid`
+/// and `K:` line `acks` (none if empty) in place of the ones it had; every
+/// other byte as written.
+fn retagged(text: &[u8], tid: TransactionId, acks: Vec<TidRange>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 16);
+    let (header, mut rest) = split_line(text);
+    // `VERB SP tid SP endpoint SP version`: the verb, then the id in place
+    // of the old one, then the rest of the line.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let verb_end = header.iter().position(blank).unwrap_or(header.len());
+    let tid_start = verb_end + header[verb_end..].iter().take_while(|b| blank(b)).count();
+    let tid_len = header[tid_start..].iter().take_while(|b| !blank(b)).count();
+    out.extend_from_slice(&header[..tid_start]);
+    out.extend_from_slice(format!("{tid}").as_bytes());
+    out.extend_from_slice(&header[tid_start + tid_len..]);
+    if !acks.is_empty() {
+        let k = Param::ResponseAck(acks);
+        out.extend_from_slice(format!("{}: {k}\r\n", k.code()).as_bytes());
+    }
+    // Parameter lines up to the blank line before any SDP, less `K:`.
+    while !rest.is_empty() {
+        let (line, after) = split_line(rest);
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.is_empty() {
+            break;
+        }
+        let name = content.split(|&b| b == b':').next().unwrap_or(&[]);
+        if !name.trim_ascii().eq_ignore_ascii_case(b"K") {
+            out.extend_from_slice(line);
+        }
+        rest = after;
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The first line of `text` with its line end, and what follows.
+fn split_line(text: &[u8]) -> (&[u8], &[u8]) {
+    let end = text
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| i + 1);
+    text.split_at(end)
 }
 
 /// Appends a message to a datagram after a `.` separator line.

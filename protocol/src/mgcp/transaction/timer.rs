@@ -125,7 +125,10 @@ impl<K: Copy + Ord> Deadlines<K> {
     /// The queue whose head is soonest, and that head. Borrowed, not
     /// copied: it runs for every message and timer of a busy call agent.
     fn soonest(&self) -> Option<(Timer, &(Instant, K))> {
-        let heap = self.retransmit.peek().map(|Reverse(e)| (Timer::Retransmit, e));
+        let heap = self
+            .retransmit
+            .peek()
+            .map(|Reverse(e)| (Timer::Retransmit, e));
         let give_up = self.fixed[0].front().map(|e| (Timer::GiveUp, e));
         let expire = self.fixed[1].front().map(|e| (Timer::Expire, e));
         [heap, give_up, expire]

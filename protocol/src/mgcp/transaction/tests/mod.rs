@@ -2,6 +2,7 @@ mod sim;
 
 use alloc::format;
 use alloc::vec;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -512,6 +513,68 @@ fn an_oversized_datagram_is_one_bad_message() {
         _ => panic!("expected a bad message"),
     }
     assert_eq!(gw.counters().bad_messages, 1);
+}
+
+/// `send_text` sends the text as written, only the id replaced and the
+/// `K:` line set; it means the same as `send_command` of the parsed text.
+#[test]
+fn send_text_keeps_the_text_and_sets_id_and_acks() {
+    let mut ca = Endpoint::new(Config::default());
+    let mut gw = Endpoint::new(Config::default());
+    let first = exchange(at(0), &mut ca, &mut gw);
+    let text = "CRCX 1 aaln/1@cta1.example MGCP 1.0 NCS 1.0\r\nk: 9-12\r\nC: A3C47F2145\r\n\
+        L: a:PCMU,  k:base64:QUJD\r\nM: sendrecv\r\n\r\nv=0\r\nk: not a param\r\n";
+    let (tid, cmd) = ca.send_text(at(1), GW, text).unwrap();
+    assert_eq!((cmd.verb, cmd.tid), (Verb::Crcx, TransactionId(1)));
+    let out = one(&mut ca);
+    let expected = format!(
+        "CRCX {tid} aaln/1@cta1.example MGCP 1.0 NCS 1.0\r\nK: {first}\r\nC: A3C47F2145\r\n\
+        L: a:PCMU,  k:base64:QUJD\r\nM: sendrecv\r\n\r\nv=0\r\nk: not a param\r\n"
+    );
+    assert_eq!(text_of(&out), expected);
+    // As `send_command` would mean it.
+    let Message::Command(sent) = parse(&out.payload).unwrap() else {
+        panic!("a command")
+    };
+    let mut same = parse_command(text);
+    same.tid = tid;
+    same.params.retain(|p| p.name() != ParamName::ResponseAck);
+    same.params
+        .insert(0, Param::ResponseAck(vec![TidRange { first, last: first }]));
+    assert_eq!(sent, same);
+
+    // Nothing to acknowledge now: no `K:` line; and a retransmission repeats it.
+    let (tid2, _) = ca
+        .send_text(at(2), GW, "RQNT 7 aaln/1@cta1.example MGCP 1.0\nX: 1\n")
+        .unwrap();
+    assert_eq!(
+        text_of(&one(&mut ca)),
+        format!("RQNT {tid2} aaln/1@cta1.example MGCP 1.0\nX: 1\n")
+    );
+    ca.handle_timeout(at(2) + Config::default().initial_rto);
+    let again: Vec<_> = transmits(&mut ca).iter().map(text_of).collect();
+    assert!(again.contains(&format!("RQNT {tid2} aaln/1@cta1.example MGCP 1.0\nX: 1\n")));
+
+    assert_eq!(
+        ca.send_text(at(3), GW, "200 1 OK\r\n").unwrap_err(),
+        TransactionError::NotACommand
+    );
+    assert!(matches!(
+        ca.send_text(at(3), GW, "CRCX x aaln/1@cta1.example MGCP 1.0\r\n"),
+        Err(TransactionError::Unparsable(_))
+    ));
+    assert_eq!(ca.counters().commands_sent, 3);
+}
+
+fn text_of(t: &Transmit) -> String {
+    text(t).into()
+}
+
+fn parse_command(text: &str) -> Command<'_> {
+    match parse(text.as_bytes()) {
+        Ok(Message::Command(c)) => c,
+        _ => panic!("a command"),
+    }
 }
 
 #[test]
