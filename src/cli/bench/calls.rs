@@ -5,6 +5,7 @@
 //! CTAs) as a child on loopback. Afterwards the store is reopened and every
 //! key the CTAs received is opened from it with the LE private key.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -16,7 +17,7 @@ use cablekey_gateway_controller::registry::Kind;
 use cablekey_gateway_controller::service::{self, Histogram, Metrics, Settings};
 use clap::Args;
 
-use super::cpu::{load_average, CpuTime};
+use super::cpu::{self, load_average, CpuTime};
 use super::loadgen::fleet::{endpoint, number, MAX_LINES_TOTAL};
 use super::report::{LoadReport, Spread};
 use super::verify::{self, Verdict};
@@ -168,8 +169,10 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
     let load_before = load_average();
     let cpu0 = CpuTime::now();
+    let threads0 = cpu::by_thread();
     let child = load_gen(args, ctrl.addr).await;
     let cpu = CpuTime::now().since(cpu0);
+    let threads = thread_split(&threads0, cpu);
     let load_after = load_average();
     let metrics = ctrl.metrics.clone();
     ctrl.shutdown(Duration::from_secs(5)).await;
@@ -179,11 +182,28 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
         args,
         &report,
         &metrics,
-        cpu,
+        (cpu, &threads),
         &verdict,
         (load_before, load_after),
     );
     Ok(verdict.all_escrowed() && report.setups > 0)
+}
+
+/// The controller's CPU during the run by thread, busiest first; what
+/// threads that ended took, and any rounding, is `other`.
+fn thread_split(before: &BTreeMap<String, CpuTime>, total: CpuTime) -> Vec<(String, Duration)> {
+    let mut split: Vec<(String, Duration)> = cpu::by_thread()
+        .into_iter()
+        .map(|(name, t)| {
+            let t0 = before.get(&name).copied().unwrap_or_default();
+            (name, t.since(t0).total())
+        })
+        .filter(|(_, t)| !t.is_zero())
+        .collect();
+    split.sort_by(|a, b| b.1.cmp(&a.1));
+    let named: Duration = split.iter().map(|(_, t)| *t).sum();
+    split.push(("other".into(), total.total().saturating_sub(named)));
+    split
 }
 
 /// Runs the load generator to its end and reads its report.
@@ -238,7 +258,7 @@ fn print(
     args: &CallsArgs,
     r: &LoadReport,
     m: &Metrics,
-    ctrl_cpu: CpuTime,
+    (ctrl_cpu, threads): (CpuTime, &[(String, Duration)]),
     v: &Verdict,
     load: (Option<f64>, Option<f64>),
 ) {
@@ -318,6 +338,14 @@ fn print(
         r.cpu_system_s,
         per_call(g)
     );
+    let split: Vec<String> = threads
+        .iter()
+        .map(|(name, t)| match r.setups {
+            0 => format!("{name} -"),
+            n => format!("{name} {:.1} µs", t.as_secs_f64() * 1e6 / n as f64),
+        })
+        .collect();
+    println!("controller CPU per setup by thread: {}", split.join(", "));
     println!(
         "escrow: keys escrowed {} | keys at the CTAs {} | checked {} against the store: missing {} wrong {} | store holds {} records under {} epochs (one HPKE seal each)",
         Metrics::get(&m.keys_escrowed),
