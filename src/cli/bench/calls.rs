@@ -200,7 +200,7 @@ fn thread_split(before: &BTreeMap<String, CpuTime>, total: CpuTime) -> Vec<(Stri
         })
         .filter(|(_, t)| !t.is_zero())
         .collect();
-    split.sort_by(|a, b| b.1.cmp(&a.1));
+    split.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
     let named: Duration = split.iter().map(|(_, t)| *t).sum();
     split.push(("other".into(), total.total().saturating_sub(named)));
     split
