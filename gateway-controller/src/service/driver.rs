@@ -124,11 +124,15 @@ impl Driver {
                 r = rx.recv(&self.sock) => {
                     // Everything already queued, one batch, before answering.
                     match r {
-                        Ok(_) => {
+                        Ok(_) => loop {
                             for (from, bytes) in rx.datagrams() {
                                 self.datagram(from, bytes);
                             }
-                        }
+                            // It took all it asked for: take the rest too.
+                            if !rx.more() || !matches!(rx.recv_from(&self.sock), Ok(n) if n > 0) {
+                                break;
+                            }
+                        },
                         Err(e) => tracing::warn!("MGCP receive failed: {e}"),
                     }
                 }

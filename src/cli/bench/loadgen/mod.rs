@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use cablekey_gateway_controller::service::batch::{RecvBatch, BATCH};
+use cablekey_gateway_controller::service::batch::RecvBatch;
 use clap::Args;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -141,7 +141,7 @@ impl Driver {
             let cta = ev.token().0;
             while let Some(sock) = self.socks.get(cta) {
                 match self.rx.recv_from(sock) {
-                    Ok(n) => {
+                    Ok(_) => {
                         let now = self.clock.now();
                         for (from, bytes) in self.rx.datagrams() {
                             self.counts.datagrams_in += 1;
@@ -149,7 +149,7 @@ impl Driver {
                         }
                         // Edge-triggered: read until the socket is empty,
                         // which a short batch already says.
-                        if n < BATCH {
+                        if !self.rx.more() {
                             break;
                         }
                     }
