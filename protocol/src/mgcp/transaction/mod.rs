@@ -21,6 +21,7 @@ fn add_to_ranges(ranges: &mut Vec<TidRange>, tid: TransactionId) -> bool {
     true
 }
 
+mod sent;
 #[cfg(test)]
 mod tests;
 mod timer;
@@ -34,6 +35,7 @@ use core::time::Duration;
 
 use zeroize::Zeroize;
 
+use self::sent::Sent;
 use self::timer::{Deadlines, Timer, Timers};
 use super::{
     parse, split_datagram, Command, ErrorKind, Message, Param, ParamName, ParseError, Response,
@@ -385,7 +387,7 @@ enum Action {
 pub struct Endpoint {
     config: Config,
     next_tid: TransactionId,
-    outgoing: BTreeMap<TransactionId, Outgoing>,
+    outgoing: Sent<Outgoing>,
     /// Entries of `outgoing` still waiting for a final response.
     pending: usize,
     incoming: BTreeMap<(SocketAddr, TransactionId), Incoming>,
@@ -407,6 +409,8 @@ impl Endpoint {
         config.max_rto = config.max_rto.max(config.initial_rto);
         // Bounds the search for a free id, and keeps ids unique.
         config.max_history = config.max_history.min(1 << 20);
+        // Room for the history and the gaps its ends leave.
+        let span = 2 * config.max_history;
         let first = config.first_tid;
         let next_tid = if first.0 == 0 || first.0 > TransactionId::MAX {
             TransactionId(1)
@@ -416,7 +420,7 @@ impl Endpoint {
         Endpoint {
             config,
             next_tid,
-            outgoing: BTreeMap::new(),
+            outgoing: Sent::new(span),
             pending: 0,
             incoming: BTreeMap::new(),
             transmits: VecDeque::new(),
@@ -453,7 +457,7 @@ impl Endpoint {
 
     /// Where our command `tid` went, while it is remembered.
     pub fn destination(&self, tid: TransactionId) -> Option<SocketAddr> {
-        self.outgoing.get(&tid).map(|o| o.to)
+        self.outgoing.get(tid).map(|o| o.to)
     }
 
     /// Transactions remembered in both directions, outstanding ones included.
@@ -652,7 +656,7 @@ impl Endpoint {
     fn walk_timeouts(&mut self, now: Instant) {
         let due = |t: &Timers| t.next().is_some_and(|d| d <= now);
         let out = self.outgoing.iter().filter(|(_, o)| due(&o.timers));
-        let mut keys: Vec<Key> = out.map(|(&tid, _)| Key::Out(tid)).collect();
+        let mut keys: Vec<Key> = out.map(|(tid, _)| Key::Out(tid)).collect();
         let inc = self.incoming.iter().filter(|(_, i)| due(&i.timers));
         keys.extend(inc.map(|(&(from, tid), _)| Key::In(from, tid)));
         self.run_due(now, keys);
@@ -669,7 +673,7 @@ impl Endpoint {
     }
 
     fn out_timeout(&mut self, now: Instant, tid: TransactionId) {
-        let Some(out) = self.outgoing.get_mut(&tid) else {
+        let Some(out) = self.outgoing.get_mut(tid) else {
             return;
         };
         let to = out.to;
@@ -686,7 +690,7 @@ impl Endpoint {
                 self.events.push_back(Event::TimedOut { tid, to });
             }
             Action::Forget => {
-                self.outgoing.remove(&tid);
+                self.outgoing.remove(tid);
                 self.unacked.remove(&(to, tid));
                 return;
             }
@@ -724,7 +728,7 @@ impl Endpoint {
         }
         while let Some((at, key, timer)) = self.deadlines.peek() {
             let timers = match key {
-                Key::Out(tid) => self.outgoing.get(&tid).map(|o| o.timers),
+                Key::Out(tid) => self.outgoing.get(tid).map(|o| o.timers),
                 Key::In(from, tid) => self.incoming.get(&(from, tid)).map(|i| i.timers),
             };
             if timers.is_some_and(|t| t.at(timer) == Some(at)) {
@@ -800,7 +804,7 @@ impl Endpoint {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.config.indexed {
-            let out = self.outgoing.values().map(|o| &o.timers);
+            let out = self.outgoing.iter().map(|(_, o)| &o.timers);
             let inc = self.incoming.values().map(|i| &i.timers);
             return out.chain(inc).filter_map(Timers::next).min();
         }
@@ -814,7 +818,7 @@ impl Endpoint {
         for _ in 0..=self.outgoing.len() {
             let tid = self.next_tid;
             self.next_tid = tid.next();
-            if !self.outgoing.contains_key(&tid) {
+            if !self.outgoing.contains(tid) {
                 return Some(tid);
             }
         }
@@ -840,7 +844,7 @@ impl Endpoint {
             if let Some(Outgoing {
                 state: OutState::Done { needs_ack },
                 ..
-            }) = self.outgoing.get_mut(&tid)
+            }) = self.outgoing.get_mut(tid)
             {
                 *needs_ack = false;
             }
@@ -851,7 +855,7 @@ impl Endpoint {
     /// `take_acks` without the index: every remembered command of ours.
     fn walk_acks(&mut self, to: SocketAddr) -> Vec<TidRange> {
         let mut ranges: Vec<TidRange> = Vec::new();
-        for (&tid, out) in self.outgoing.iter_mut() {
+        for (tid, out) in self.outgoing.iter_mut() {
             let OutState::Done { needs_ack } = &mut out.state else {
                 continue;
             };
@@ -952,7 +956,7 @@ impl Endpoint {
             }
             return None;
         }
-        let Some(out) = self.outgoing.get_mut(&tid).filter(|o| o.to == from) else {
+        let Some(out) = self.outgoing.get_mut(tid).filter(|o| o.to == from) else {
             self.counters.stray_responses += 1;
             return None;
         };
