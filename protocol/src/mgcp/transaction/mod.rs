@@ -639,11 +639,11 @@ impl Endpoint {
             return;
         }
         let mut due = Vec::new();
-        while let Some((at, key, _)) = self.deadlines.peek() {
+        while let Some((at, key, timer)) = self.deadlines.peek() {
             if at > now {
                 break;
             }
-            self.deadlines.pop();
+            self.deadlines.pop(timer);
             due.push(key);
         }
         due.sort_unstable();
@@ -734,7 +734,7 @@ impl Endpoint {
             if timers.is_some_and(|t| t.at(timer) == Some(at)) {
                 break;
             }
-            self.deadlines.pop();
+            self.deadlines.pop(timer);
         }
         self.deadlines.shrink();
         if self.unacked.is_empty() {

@@ -106,19 +106,19 @@ impl<K: Copy + Ord> Deadlines<K> {
         self.soonest().map(|(timer, &(at, key))| (at, key, timer))
     }
 
-    /// Drops the soonest deadline (the one `peek` shows).
-    pub fn pop(&mut self) {
-        match self.soonest().map(|(timer, _)| timer) {
-            Some(Timer::Retransmit) => {
+    /// Drops the soonest deadline, which `peek` just showed was `timer`'s
+    /// (so the queues are not compared again).
+    pub fn pop(&mut self, timer: Timer) {
+        match timer {
+            Timer::Retransmit => {
                 self.retransmit.pop();
             }
-            Some(Timer::GiveUp) => {
+            Timer::GiveUp => {
                 self.fixed[0].pop_front();
             }
-            Some(Timer::Expire) => {
+            Timer::Expire => {
                 self.fixed[1].pop_front();
             }
-            None => {}
         }
     }
 
@@ -168,7 +168,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some((t, k, timer)) = d.peek() {
             out.push((t.as_micros() / 1000, k, timer));
-            d.pop();
+            d.pop(timer);
         }
         out
     }
@@ -211,8 +211,8 @@ mod tests {
         };
         let pop = |d: &mut Deadlines<u32>,
                    queued: &mut alloc::collections::BTreeSet<(u64, u32)>| {
-            let (t, k, _) = d.peek().expect("something queued");
-            d.pop();
+            let (t, k, timer) = d.peek().expect("something queued");
+            d.pop(timer);
             let soonest = queued.first().map(|e| e.0);
             assert_eq!(Some(t.as_micros()), soonest, "not the soonest");
             assert!(
