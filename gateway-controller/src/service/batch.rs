@@ -1,4 +1,4 @@
-//! Batched UDP I/O: on Linux one `recvmmsg` takes every datagram already
+//! Batched UDP I/O: on Linux one `recvmmsg` takes the datagrams already
 //! queued (up to [`BATCH`]) and one `sendmmsg` sends a turn's output, so
 //! the per-datagram syscall cost is paid once per batch. Elsewhere the
 //! same interface loops over single receives and sends. Used by the

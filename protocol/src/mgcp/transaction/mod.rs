@@ -364,10 +364,12 @@ enum Action {
 /// How to drive it (times come from one monotonic clock and never go back):
 /// 1. Input: [`handle_datagram`](Self::handle_datagram) for each datagram
 ///    received (or [`handle_message`](Self::handle_message) for each of its
-///    [`messages`], acting on each [`Input`] at once), [`handle_timeout`](Self::handle_timeout) once the deadline
-///    from [`poll_timeout`](Self::poll_timeout) has passed (an early or
-///    repeated call does nothing), and [`send_command`](Self::send_command) /
-///    [`respond`](Self::respond) for the application's own messages.
+///    [`messages`], acting on each [`Input`] at once),
+///    [`handle_timeout`](Self::handle_timeout) once the deadline from
+///    [`poll_timeout`](Self::poll_timeout) has passed (an early or repeated
+///    call does nothing), and [`send_command`](Self::send_command) (or
+///    [`send_text`](Self::send_text)) / [`respond`](Self::respond) for the
+///    application's own messages.
 /// 2. Output: drain [`poll_transmit`](Self::poll_transmit) onto the socket and
 ///    [`poll_event`](Self::poll_event) into the application; answering a
 ///    [`Event::Command`] is input again.
