@@ -1,6 +1,7 @@
 //! `cablekey bench calls` with a tiny bounded load: it completes, reports,
 //! and every key the simulated CTAs received was found in the escrow store
 //! (opened with the run's LE private key). Its own loopback addresses.
+//! Also `cablekey bench core`, the same calls through the cores alone.
 
 mod common;
 
@@ -35,11 +36,50 @@ fn a_small_run_sets_up_every_call_and_escrows_every_key() {
         "{stdout}"
     );
     assert!(has("every key checked was escrowed"), "{stdout}");
-    // The CPU of each process is measured and reported.
+    // The CPU of each process is measured and reported, the controller's
+    // also by thread.
     assert!(
         has("CPU: controller ") && has("load generator "),
         "{stdout}"
     );
+    assert!(
+        has("controller CPU per setup by thread: ") && has("mgcp-driver ") && has("escrow-index "),
+        "{stdout}"
+    );
     // The temporary files stay where asked, with a store in them.
     assert!(dir.join("store").is_dir());
+}
+
+#[test]
+fn bench_core_sets_up_and_releases_every_call_in_memory() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args(["bench", "core", "--calls", "300", "--ctas", "10"])
+        .args(["--concurrency", "10", "--answer-percent", "20"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("calls started 300  set up 300  released 300  escrow requests 300"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("per setup: controller core "), "{stdout}");
+
+    // More calls in flight than the lines allow is refused, not run.
+    let out = Command::new(env!("CARGO_BIN_EXE_cablekey"))
+        .args([
+            "bench",
+            "core",
+            "--calls",
+            "10",
+            "--ctas",
+            "2",
+            "--concurrency",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--concurrency needs two lines per call"));
 }
