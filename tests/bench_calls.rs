@@ -81,5 +81,5 @@ fn bench_core_sets_up_and_releases_every_call_in_memory() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--concurrency needs two lines per call"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--concurrency 5 needs 10 lines"));
 }

@@ -102,20 +102,7 @@ pub fn run(args: CallsArgs) -> ExitCode {
 }
 
 fn check_args(a: &CallsArgs) -> anyhow::Result<()> {
-    ensure!((1..=4).contains(&a.lines), "--lines is 1 to 4");
-    ensure!((1..=999).contains(&a.ctas), "--ctas is 1 to 999");
-    ensure!(
-        a.ctas * a.lines <= MAX_LINES_TOTAL,
-        "at most {MAX_LINES_TOTAL} lines in all (4-digit numbers)"
-    );
-    ensure!(a.concurrency >= 1, "--concurrency is at least 1");
-    ensure!(
-        a.ctas * a.lines >= 2 * a.concurrency,
-        "--concurrency {} needs {} lines; --ctas × --lines gives {}",
-        a.concurrency,
-        2 * a.concurrency,
-        a.ctas * a.lines
-    );
+    check_fleet(a.ctas, a.lines, a.concurrency)?;
     ensure!(
         (0.1..=600.0).contains(&a.duration),
         "--duration is 0.1 to 600 s"
@@ -127,6 +114,26 @@ fn check_args(a: &CallsArgs) -> anyhow::Result<()> {
     ensure!(
         a.controller.ip().is_loopback() && a.cta_ip.is_loopback(),
         "loopback addresses only"
+    );
+    Ok(())
+}
+
+/// The simulated CTAs, their lines and the calls in flight (`bench calls`
+/// and `bench core`).
+pub(super) fn check_fleet(ctas: usize, lines: usize, concurrency: usize) -> anyhow::Result<()> {
+    ensure!((1..=4).contains(&lines), "--lines is 1 to 4");
+    ensure!((1..=999).contains(&ctas), "--ctas is 1 to 999");
+    ensure!(
+        ctas * lines <= MAX_LINES_TOTAL,
+        "at most {MAX_LINES_TOTAL} lines in all (4-digit numbers)"
+    );
+    ensure!(concurrency >= 1, "--concurrency is at least 1");
+    ensure!(
+        ctas * lines >= 2 * concurrency,
+        "--concurrency {} needs {} lines; --ctas × --lines gives {}",
+        concurrency,
+        2 * concurrency,
+        ctas * lines
     );
     Ok(())
 }

@@ -17,8 +17,9 @@ use cablekey_gateway_controller::{Config, Controller, Event, Registry};
 use cablekey_protocol::time::Instant;
 use clap::Args;
 
+use super::calls::check_fleet;
 use super::cpu::CpuTime;
-use super::loadgen::fleet::{endpoint, number, Fleet, Plan, MAX_LINES_TOTAL};
+use super::loadgen::fleet::{endpoint, number, Fleet, Plan};
 
 const CONTROLLER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)), 2727);
 const CTA_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 2));
@@ -143,7 +144,7 @@ impl Rig {
 }
 
 fn cta_addr(cta: usize) -> SocketAddr {
-    // `check` keeps CTA_PORT + ctas within the port range.
+    // `check_fleet` keeps --ctas under 1,000, so the port fits.
     SocketAddr::new(CTA_IP, CTA_PORT + cta as u16)
 }
 
@@ -152,25 +153,11 @@ fn cta_of(addr: SocketAddr) -> Option<usize> {
 }
 
 fn check(a: &CoreArgs) -> anyhow::Result<()> {
-    ensure!(a.calls > 0, "--calls must be at least 1");
-    ensure!(a.concurrency > 0, "--concurrency must be at least 1");
-    ensure!((1..=4).contains(&a.lines), "--lines must be 1 to 4");
-    ensure!(
-        a.ctas > 0 && a.ctas * a.lines <= MAX_LINES_TOTAL,
-        "--ctas times --lines must be 1 to {MAX_LINES_TOTAL}"
-    );
-    ensure!(
-        usize::from(CTA_PORT) + a.ctas <= 65_536,
-        "--ctas is past the last port"
-    );
-    ensure!(
-        2 * a.concurrency <= a.ctas * a.lines,
-        "--concurrency needs two lines per call: at most {}",
-        a.ctas * a.lines / 2
-    );
+    check_fleet(a.ctas, a.lines, a.concurrency)?;
+    ensure!(a.calls > 0, "--calls is at least 1");
     ensure!(
         a.limit.is_finite() && a.limit > 0.0,
-        "--limit must be a positive number of seconds"
+        "--limit is a positive number of seconds"
     );
     Ok(())
 }
