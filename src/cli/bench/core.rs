@@ -20,6 +20,7 @@ use clap::Args;
 use super::calls::check_fleet;
 use super::cpu::CpuTime;
 use super::loadgen::fleet::{endpoint, number, Fleet, Plan};
+use super::loadgen::Clock;
 
 const CONTROLLER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)), 2727);
 const CTA_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 2));
@@ -75,15 +76,14 @@ struct Spent {
 struct Rig {
     ctrl: Core,
     fleet: Fleet,
-    t0: WallClock,
+    clock: Clock,
     spent: Spent,
     escrowed: u64,
 }
 
 impl Rig {
     fn now(&self) -> Instant {
-        let us = u64::try_from(self.t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-        Instant::from_micros(us)
+        self.clock.now()
     }
 
     /// Hands datagrams and escrow answers over until both cores are quiet.
@@ -195,7 +195,7 @@ fn core(a: &CoreArgs) -> anyhow::Result<bool> {
     let mut rig = Rig {
         ctrl: controller(a)?,
         fleet: Fleet::new(plan, CONTROLLER, CTA_IP),
-        t0: WallClock::now(),
+        clock: Clock(WallClock::now()),
         spent: Spent::default(),
         escrowed: 0,
     };

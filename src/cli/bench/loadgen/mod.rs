@@ -74,11 +74,11 @@ pub fn run(args: LoadGenArgs) -> ExitCode {
     }
 }
 
-/// The fleet's clock: microseconds since the load generator started.
-struct Clock(std::time::Instant);
+/// The cores' clock: microseconds since it was made.
+pub(super) struct Clock(pub(super) std::time::Instant);
 
 impl Clock {
-    fn now(&self) -> cablekey_protocol::time::Instant {
+    pub(super) fn now(&self) -> cablekey_protocol::time::Instant {
         let us = self.0.elapsed().as_micros();
         cablekey_protocol::time::Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
     }
