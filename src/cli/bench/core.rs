@@ -86,8 +86,10 @@ impl Rig {
         self.clock.now()
     }
 
-    /// Hands datagrams and escrow answers over until both cores are quiet.
-    fn settle(&mut self) {
+    /// Hands datagrams and escrow answers over until both cores are quiet;
+    /// false if there was nothing to hand over.
+    fn settle(&mut self) -> bool {
+        let mut any = false;
         loop {
             let mut moved = false;
             let t = WallClock::now();
@@ -123,23 +125,40 @@ impl Rig {
             }
             self.spent.ctas += t.elapsed();
             if !moved {
-                return;
+                return any;
             }
+            any = true;
         }
     }
 
-    fn timers(&mut self) {
+    /// Runs the timers that are due; false if none was.
+    fn timers(&mut self) -> bool {
         let now = self.now();
         let t = WallClock::now();
-        if self.fleet.poll_timeout().is_some_and(|at| at <= now) {
+        let fleet = self.fleet.poll_timeout().is_some_and(|at| at <= now);
+        if fleet {
             self.fleet.handle_timeout(now);
         }
         self.spent.ctas += t.elapsed();
         let t = WallClock::now();
-        if self.ctrl.poll_timeout().is_some_and(|at| at <= now) {
+        let ctrl = self.ctrl.poll_timeout().is_some_and(|at| at <= now);
+        if ctrl {
             self.ctrl.handle_timeout(now);
         }
         self.spent.controller += t.elapsed();
+        fleet || ctrl
+    }
+
+    /// Nothing to do: sleeps until the next deadline (at most 1 ms), and
+    /// that wait is no core's.
+    fn idle(&self) {
+        let next = [self.fleet.poll_timeout(), self.ctrl.poll_timeout()];
+        let wait = next
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(Duration::from_millis(1), |at| self.clock.until(at));
+        std::thread::sleep(wait.min(Duration::from_millis(1)));
     }
 }
 
@@ -216,8 +235,10 @@ fn core(a: &CoreArgs) -> anyhow::Result<bool> {
     rig.fleet.begin(rig.now());
     let limit = Duration::from_secs_f64(a.limit);
     while rig.fleet.busy() && start.elapsed() < limit {
-        rig.settle();
-        rig.timers();
+        let moved = rig.settle();
+        if !rig.timers() && !moved {
+            rig.idle();
+        }
     }
     let wall = start.elapsed();
     let cpu = CpuTime::now().since(cpu0);

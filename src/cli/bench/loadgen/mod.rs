@@ -83,7 +83,7 @@ impl Clock {
         cablekey_protocol::time::Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
     }
 
-    fn until(&self, at: cablekey_protocol::time::Instant) -> Duration {
+    pub(super) fn until(&self, at: cablekey_protocol::time::Instant) -> Duration {
         at.saturating_since(self.now())
     }
 }
