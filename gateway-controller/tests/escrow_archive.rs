@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cablekey_gateway_controller::escrow::{
-    Escrow, EscrowStore, Options, SledStore, StoreError, TimeRange,
+    self, Escrow, EscrowStore, Options, SledStore, StoreError, TimeRange,
 };
 use cablekey_protocol::escrow::{open, EpochPolicy, LePrivateKey};
 use common::{key_for, le_key, meta, store_dir};
@@ -300,11 +300,11 @@ async fn queries_during_a_fold_miss_nothing() {
 fn a_layout_2_store_is_upgraded() {
     let dir = store_dir();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = escrow::open_index(dir.path()).unwrap();
         db.insert(b"v", &[2u8][..]).unwrap();
         db.flush().unwrap();
     }
     SledStore::open(dir.path(), manual()).unwrap().close();
-    let db = sled::open(dir.path()).unwrap();
+    let db = escrow::open_index(dir.path()).unwrap();
     assert_eq!(db.get(b"v").unwrap().as_deref(), Some(&[3u8][..]));
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use cablekey_gateway_controller::escrow::{
-    Escrow, EscrowError, EscrowStore, Options, SledStore, StoreError, TimeRange,
+    self, Escrow, EscrowError, EscrowStore, Options, SledStore, StoreError, TimeRange,
 };
 use cablekey_protocol::escrow::{open, EpochLink, EpochPolicy, OpenError};
 use common::{key_for, le_key, meta, store_dir};
@@ -74,7 +74,7 @@ async fn tampering_on_disk_is_detected() {
     }
     // An attacker with the disk edits values with sled itself.
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = escrow::open_index(dir.path()).unwrap();
         let a = db.get(b"ra").unwrap().unwrap().to_vec();
         let b = db.get(b"rb").unwrap().unwrap().to_vec();
         // Change the callee number in a's clear metadata: "+1666" -> "+1667".
@@ -486,7 +486,7 @@ async fn deleted_records_of_a_closed_epoch_are_detected() {
     // A careful attacker deletes call b (seq 1 of the first epoch) and its
     // index entries, so every query still works.
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = escrow::open_index(dir.path()).unwrap();
         let keys: Vec<_> = db
             .iter()
             .keys()
@@ -655,7 +655,7 @@ fn a_store_of_another_layout_is_refused() {
     let dir = store_dir();
     {
         // What an earlier build left: entries, no layout version.
-        let db = sled::open(dir.path()).unwrap();
+        let db = escrow::open_index(dir.path()).unwrap();
         db.insert(b"rold-call", &b"x"[..]).unwrap();
         db.flush().unwrap();
     }

@@ -38,7 +38,7 @@ pub use archive::{ArchiveError, Folded};
 pub use bulk::BulkLoad;
 pub use cablekey_keyfile as keyfile;
 pub use commit::SyncHook;
-pub use sled_store::{Options, SledStore, DEFAULT_DIR};
+pub use sled_store::{open_index, Options, SledStore, DEFAULT_DIR};
 pub use store::{Durable, EscrowStore, Filed, StoreError, TimeRange};
 pub use wal::LogError;
 

@@ -105,6 +105,13 @@ pub(crate) fn open_db(config: sled::Config) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// The store's sled database alone, to inspect it: no log replay, no
+/// threads. Waits like [`SledStore::open`] for the lock a store just
+/// closed in this process may still hold for a moment.
+pub fn open_index(dir: impl AsRef<Path>) -> Result<sled::Db, StoreError> {
+    open_db(sled::Config::new().path(dir.as_ref()).flush_every_ms(None))
+}
+
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> StoreError {
     move |e| StoreError::Io { op, kind: e.kind() }
 }
