@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cablekey_protocol::mgcp::transaction::MAX_HISTORY;
 use cablekey_protocol::srtp::Suite;
 use serde::Deserialize;
 
@@ -19,7 +20,9 @@ use crate::Config;
 pub const EXAMPLE: &str = r#"# cablekey controller configuration
 [mgcp]
 listen = "127.0.0.1:2727"          # where gateways send MGCP
-# max_history = 262144             # transactions kept 30 s each way (RFC 3435)
+# max_history = 262144             # transactions kept 30 s each way (RFC 3435);
+                                   # about 6.5 per call setup: this serves
+                                   # 1,300 setups/s, 4194304 (the most) 20,000
 
 [escrow]
 dir = "./data"                     # sled store (created if missing)
@@ -267,8 +270,9 @@ impl Settings {
         s.epoch = Duration::from_secs(file.escrow.epoch_secs);
         s.metrics = file.metrics.map(|m| m.listen);
         if let Some(n) = file.mgcp.max_history {
-            if !(256..=1 << 22).contains(&n) {
-                return Err(invalid("mgcp.max_history", "must be 256 to 4194304".into()));
+            if !(256..=MAX_HISTORY).contains(&n) {
+                let why = format!("must be 256 to {MAX_HISTORY}");
+                return Err(invalid("mgcp.max_history", why));
             }
             s.core.transaction.max_history = n;
         }

@@ -14,6 +14,7 @@ use anyhow::{bail, ensure};
 use cablekey_gateway_controller::registry::Kind;
 use cablekey_gateway_controller::service::os_keys;
 use cablekey_gateway_controller::{Config, Controller, Event, Registry};
+use cablekey_protocol::mgcp::transaction::MAX_HISTORY;
 use cablekey_protocol::time::Instant;
 use clap::Args;
 
@@ -185,7 +186,7 @@ fn controller(a: &CoreArgs) -> anyhow::Result<Core> {
     let mut config = Config::default();
     // As `bench calls` sizes the service for the load.
     config.max_calls = config.max_calls.max(4 * a.concurrency);
-    config.transaction.max_history = 1 << 20;
+    config.transaction.max_history = MAX_HISTORY;
     config.transaction.max_outstanding = 1 << 14;
     let mut registry = Registry::new();
     for cta in 0..a.ctas {
