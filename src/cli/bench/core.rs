@@ -279,7 +279,12 @@ fn report(a: &CoreArgs, rig: &Rig, wall: Duration, cpu: CpuTime) -> bool {
         println!("failures: {:?}", t.failures);
     }
     let complete = t.setups == a.calls && t.released == a.calls && failures == 0;
-    if !complete {
+    if t.started < a.calls {
+        println!(
+            "stopped at --limit: {} of {} calls placed",
+            t.started, a.calls
+        );
+    } else if !complete {
         println!("not every call completed");
     }
     complete
