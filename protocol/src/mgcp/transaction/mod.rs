@@ -21,12 +21,13 @@ fn add_to_ranges(ranges: &mut Vec<TidRange>, tid: TransactionId) -> bool {
     true
 }
 
+mod received;
 mod sent;
 #[cfg(test)]
 mod tests;
 mod timer;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::format;
 use alloc::vec::Vec;
 use core::fmt;
@@ -35,6 +36,7 @@ use core::time::Duration;
 
 use zeroize::Zeroize;
 
+use self::received::Received;
 use self::sent::Sent;
 use self::timer::{Deadlines, Timer, Timers};
 use super::{
@@ -398,7 +400,7 @@ pub struct Endpoint {
     outgoing: Sent<Outgoing>,
     /// Entries of `outgoing` still waiting for a final response.
     pending: usize,
-    incoming: BTreeMap<(SocketAddr, TransactionId), Incoming>,
+    incoming: Received<Incoming>,
     transmits: VecDeque<Queued>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -429,7 +431,7 @@ impl Endpoint {
             next_tid,
             outgoing: Sent::new(span),
             pending: 0,
-            incoming: BTreeMap::new(),
+            incoming: Received::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -567,7 +569,7 @@ impl Endpoint {
         }
         let entry = self
             .incoming
-            .get_mut(&(to, tid))
+            .get_mut(to, tid)
             .ok_or(TransactionError::UnknownTransaction(tid))?;
         let InState::Executing { provisional_sent } = &mut entry.state else {
             return Err(TransactionError::AlreadyAnswered(tid));
@@ -664,8 +666,8 @@ impl Endpoint {
         let due = |t: &Timers| t.next().is_some_and(|d| d <= now);
         let out = self.outgoing.iter().filter(|(_, o)| due(&o.timers));
         let mut keys: Vec<Key> = out.map(|(tid, _)| Key::Out(tid)).collect();
-        let inc = self.incoming.iter().filter(|(_, i)| due(&i.timers));
-        keys.extend(inc.map(|(&(from, tid), _)| Key::In(from, tid)));
+        let inc = self.incoming.iter().filter(|(_, _, i)| due(&i.timers));
+        keys.extend(inc.map(|(from, tid, _)| Key::In(from, tid)));
         self.run_due(now, keys);
     }
 
@@ -708,7 +710,7 @@ impl Endpoint {
     }
 
     fn in_timeout(&mut self, now: Instant, from: SocketAddr, tid: TransactionId) {
-        let Some(entry) = self.incoming.get_mut(&(from, tid)) else {
+        let Some(entry) = self.incoming.get_mut(from, tid) else {
             return;
         };
         match entry.on_timeout(now, &self.config) {
@@ -720,7 +722,7 @@ impl Endpoint {
                 self.arm(Key::In(from, tid), &timers);
             }
             Action::Forget => {
-                self.incoming.remove(&(from, tid));
+                self.incoming.remove(from, tid);
             }
             Action::None | Action::GaveUp => {}
         }
@@ -736,7 +738,7 @@ impl Endpoint {
         while let Some((at, key, timer)) = self.deadlines.peek() {
             let timers = match key {
                 Key::Out(tid) => self.outgoing.get(tid).map(|o| o.timers),
-                Key::In(from, tid) => self.incoming.get(&(from, tid)).map(|i| i.timers),
+                Key::In(from, tid) => self.incoming.get(from, tid).map(|i| i.timers),
             };
             if timers.is_some_and(|t| t.at(timer) == Some(at)) {
                 break;
@@ -812,7 +814,7 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.config.indexed {
             let out = self.outgoing.iter().map(|(_, o)| &o.timers);
-            let inc = self.incoming.values().map(|i| &i.timers);
+            let inc = self.incoming.iter().map(|(_, _, i)| &i.timers);
             return out.chain(inc).filter_map(Timers::next).min();
         }
         self.deadlines.peek().map(|(at, _, _)| at)
@@ -897,7 +899,7 @@ impl Endpoint {
             self.forget_responses(from, ranges);
         }
         let tid = command.tid;
-        if let Some(entry) = self.incoming.get_mut(&(from, tid)) {
+        if let Some(entry) = self.incoming.get_mut(from, tid) {
             self.counters.duplicates += 1;
             let reply = match &mut entry.state {
                 InState::Executing { provisional_sent } if self.config.send_provisional => {
@@ -930,8 +932,7 @@ impl Endpoint {
             provisional_sent: false,
         };
         self.arm(Key::In(from, tid), &timers);
-        self.incoming
-            .insert((from, tid), Incoming { timers, state });
+        self.incoming.insert(from, tid, Incoming { timers, state });
         Some(Input::Command {
             from,
             command,
@@ -942,7 +943,7 @@ impl Endpoint {
     /// The peer has our responses to `ranges`: drop their copies, keep the ids.
     fn forget_responses(&mut self, from: SocketAddr, ranges: &[TidRange]) {
         for r in ranges {
-            for (_, entry) in self.incoming.range_mut((from, r.first)..=(from, r.last)) {
+            for entry in self.incoming.range_mut(from, r.first..=r.last) {
                 entry.forget_response();
             }
         }
@@ -957,7 +958,7 @@ impl Endpoint {
     ) -> Option<Input<'a>> {
         let (tid, code) = (response.tid, response.code);
         if code.is_ack() {
-            match self.incoming.get_mut(&(from, tid)) {
+            match self.incoming.get_mut(from, tid) {
                 Some(entry) => entry.forget_response(),
                 None => self.counters.stray_responses += 1,
             }
