@@ -36,7 +36,7 @@ use crate::escrow::EscrowError;
 use crate::intercept::Intercept;
 use crate::keys::{KeyMode, KeySource};
 use crate::msg::{HANG_UP_EVENTS, IDLE_EVENTS};
-use crate::registry::Registry;
+use crate::registry::{key_of, Registry};
 
 pub struct Config {
     pub transaction: transaction::Config,
@@ -456,7 +456,7 @@ impl<K: KeySource> Controller<K> {
                 if let (Some(rid), true) = (rid, code.is_success()) {
                     let newest = self
                         .accepted
-                        .entry(p.endpoint.to_ascii_lowercase())
+                        .entry(key_of(&p.endpoint).into_owned())
                         .or_default();
                     *newest = (*newest).max(rid);
                 }
@@ -497,7 +497,7 @@ impl<K: KeySource> Controller<K> {
     /// Sends a command we built, once the endpoint has no other command of
     /// ours outstanding; a failure to send is handled like a time-out.
     pub(crate) fn send(&mut self, now: Instant, text: &str, pending: Pending) {
-        let key = pending.endpoint.to_ascii_lowercase();
+        let key = key_of(&pending.endpoint).into_owned();
         if let Some(waiting) = self.busy.get_mut(&key) {
             waiting.push_back((Zeroizing::new(text.to_string()), pending));
         } else if self.transmit(now, text, pending) {
@@ -508,13 +508,13 @@ impl<K: KeySource> Controller<K> {
     /// The endpoint's outstanding command is done: sends the next one
     /// waiting, if any.
     fn next_for(&mut self, now: Instant, endpoint: &str) {
-        let key = endpoint.to_ascii_lowercase();
+        let key = key_of(endpoint);
         loop {
-            let Some(waiting) = self.busy.get_mut(&key) else {
+            let Some(waiting) = self.busy.get_mut(&*key) else {
                 return;
             };
             let Some((text, pending)) = waiting.pop_front() else {
-                self.busy.remove(&key);
+                self.busy.remove(&*key);
                 return;
             };
             if self.transmit(now, &text, pending) {
@@ -530,7 +530,7 @@ impl<K: KeySource> Controller<K> {
     /// `from` is kept: the gateway is there and answers it, and its answer
     /// finds connections of the old process's calls to delete.
     pub(crate) fn abandon_audit(&mut self, now: Instant, endpoint: &str, from: SocketAddr) {
-        if !self.busy.contains_key(&endpoint.to_ascii_lowercase()) {
+        if !self.busy.contains_key(&*key_of(endpoint)) {
             return;
         }
         let audits: Vec<TransactionId> = self
@@ -594,7 +594,7 @@ impl<K: KeySource> Controller<K> {
     /// Whether a NTFY under request `x` reports events from before a
     /// newer request the endpoint accepted (a late retransmission, say).
     pub(crate) fn stale_request(&self, endpoint: &str, x: &str) -> bool {
-        let newest = self.accepted.get(&endpoint.to_ascii_lowercase());
+        let newest = self.accepted.get(&*key_of(endpoint));
         let x = u64::from_str_radix(x, 16);
         matches!((newest, x), (Some(n), Ok(x)) if x < *n)
     }
@@ -616,14 +616,13 @@ impl<K: KeySource> Controller<K> {
     }
 
     pub(crate) fn line_use(&self, endpoint: &str) -> Option<&LineUse> {
-        self.lines.get(&endpoint.to_ascii_lowercase())
+        self.lines.get(&*key_of(endpoint))
     }
 
     pub(crate) fn set_line(&mut self, endpoint: &str, u: Option<LineUse>) {
-        let key = endpoint.to_ascii_lowercase();
         match u {
-            Some(u) => self.lines.insert(key, u),
-            None => self.lines.remove(&key),
+            Some(u) => self.lines.insert(key_of(endpoint).into_owned(), u),
+            None => self.lines.remove(&*key_of(endpoint)),
         };
     }
 }

@@ -6,6 +6,7 @@
 //! numbers no endpoint owns, by longest matching prefix to a group of
 //! POTS-gateway trunks (`docs/pots.md`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
@@ -97,8 +98,15 @@ impl fmt::Debug for Registry {
     }
 }
 
-fn key_of(name: &str) -> String {
-    name.to_ascii_lowercase()
+/// An endpoint name as the maps hold it: names compare without regard to
+/// ASCII case (RFC 3435 section 2.1.1). Borrowed when already lowercase,
+/// as gateways send them, so a lookup allocates nothing.
+pub(crate) fn key_of(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 impl Registry {
@@ -118,7 +126,7 @@ impl Registry {
         if parsed.is_wildcard() {
             return Err(RegistryError::Wildcard(name.into()));
         }
-        let key = key_of(name);
+        let key = key_of(name).into_owned();
         if self.endpoints.contains_key(&key) {
             return Err(RegistryError::DuplicateEndpoint(name.into()));
         }
@@ -146,14 +154,14 @@ impl Registry {
     pub fn set_session_key(&mut self, name: &str, key: SecretBytes) -> Result<(), RegistryError> {
         let ep = self
             .endpoints
-            .get_mut(&key_of(name))
+            .get_mut(&*key_of(name))
             .ok_or(RegistryError::Unknown(name.into()))?;
         ep.session_key = Some(key);
         Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<&Endpoint> {
-        self.endpoints.get(&key_of(name))
+        self.endpoints.get(&*key_of(name))
     }
 
     /// The endpoint a dialed number reaches, if the plan has it (its
@@ -205,7 +213,7 @@ impl Registry {
             let name = pattern.to_string();
             let ep = self
                 .endpoints
-                .entry(key_of(&name))
+                .entry(key_of(&name).into_owned())
                 .or_insert_with(|| Endpoint {
                     name,
                     kind: Kind::Line,
@@ -224,7 +232,7 @@ impl Registry {
                 names.push(ep.name.clone());
             }
         }
-        names.sort_by_cached_key(|n| key_of(n));
+        names.sort_by_cached_key(|n| key_of(n).into_owned());
         names
     }
 
@@ -281,6 +289,12 @@ mod tests {
         let pat = EndpointName::parse("aaln/3@cta9.example").unwrap();
         assert_eq!(r.restarted(&pat, addr(1)), ["aaln/3@cta9.example"]);
         assert_eq!(r.get("AALN/3@cta9.example").unwrap().addr, Some(addr(1)));
+    }
+
+    #[test]
+    fn a_lowercase_name_is_its_own_key() {
+        assert!(matches!(key_of("aaln/1@cta1.example"), Cow::Borrowed(_)));
+        assert_eq!(key_of("AALN/1@Cta1.example"), "aaln/1@cta1.example");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::call::{Call, EndReason, Leg, RefuseReason, Side, State};
 use crate::controller::{Controller, Event, LineUse, Party, Pending, RecordMeta, Step};
 use crate::keys::{self, KeyMode, KeySource};
 use crate::msg::{self, Request, DIALING_EVENTS, HANG_UP_EVENTS};
-use crate::registry::Kind;
+use crate::registry::{key_of, Kind};
 
 const BUSY_TONE: &str = "L/bz";
 const REORDER_TONE: &str = "L/ro";
@@ -355,7 +355,7 @@ impl<K: KeySource> Controller<K> {
 }
 
 fn doubt_key(endpoint: &str, call_id: &str) -> (String, String) {
-    (endpoint.to_ascii_lowercase(), call_id.into())
+    (key_of(endpoint).into_owned(), call_id.into())
 }
 
 fn pending(endpoint: &str, call: Option<&str>, step: Step) -> Pending {
