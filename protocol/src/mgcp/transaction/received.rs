@@ -5,6 +5,7 @@
 //! walk of the (few, hot) peers and then of 4-byte ids, and a `K:` range is
 //! a range of one peer's tree.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use core::net::SocketAddr;
 use core::ops::RangeInclusive;
@@ -12,7 +13,10 @@ use core::ops::RangeInclusive;
 use super::TransactionId;
 
 pub(super) struct Received<T> {
-    peers: BTreeMap<SocketAddr, BTreeMap<TransactionId, T>>,
+    /// Values boxed: a peer with one command (a flood from spoofed
+    /// addresses, say) then costs a small tree node, not one sized for
+    /// eleven values.
+    peers: BTreeMap<SocketAddr, BTreeMap<TransactionId, Box<T>>>,
     len: usize,
 }
 
@@ -31,22 +35,17 @@ impl<T> Received<T> {
     }
 
     pub fn get(&self, from: SocketAddr, tid: TransactionId) -> Option<&T> {
-        self.peers.get(&from)?.get(&tid)
+        self.peers.get(&from)?.get(&tid).map(|v| &**v)
     }
 
     pub fn get_mut(&mut self, from: SocketAddr, tid: TransactionId) -> Option<&mut T> {
-        self.peers.get_mut(&from)?.get_mut(&tid)
+        self.peers.get_mut(&from)?.get_mut(&tid).map(|v| &mut **v)
     }
 
     /// Adds or replaces `from`'s `tid`.
     pub fn insert(&mut self, from: SocketAddr, tid: TransactionId, value: T) {
-        if self
-            .peers
-            .entry(from)
-            .or_default()
-            .insert(tid, value)
-            .is_none()
-        {
+        let ids = self.peers.entry(from).or_default();
+        if ids.insert(tid, Box::new(value)).is_none() {
             self.len += 1;
         }
     }
@@ -59,7 +58,7 @@ impl<T> Received<T> {
         if ids.is_empty() {
             self.peers.remove(&from);
         }
-        Some(value)
+        Some(*value)
     }
 
     /// `from`'s entries with ids in `ids`, in id order.
@@ -73,13 +72,13 @@ impl<T> Received<T> {
             .get_mut(&from)
             .filter(|_| ids.start() <= ids.end());
         peer.into_iter()
-            .flat_map(move |m| m.range_mut(ids.clone()).map(|(_, v)| v))
+            .flat_map(move |m| m.range_mut(ids.clone()).map(|(_, v)| &mut **v))
     }
 
     /// Every entry, by peer and then by id.
     pub fn iter(&self) -> impl Iterator<Item = (SocketAddr, TransactionId, &T)> {
         let by_peer = self.peers.iter();
-        by_peer.flat_map(|(&from, ids)| ids.iter().map(move |(&tid, v)| (from, tid, v)))
+        by_peer.flat_map(|(&from, ids)| ids.iter().map(move |(&tid, v)| (from, tid, &**v)))
     }
 }
 
