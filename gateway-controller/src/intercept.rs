@@ -57,8 +57,8 @@ impl Intercept {
 }
 
 /// Numbers compare on their digits: `+15550001` and `15550001` are one target.
-pub(crate) fn number_key(number: &str) -> String {
-    number.trim().trim_start_matches('+').to_string()
+pub(crate) fn number_key(number: &str) -> &str {
+    number.trim().trim_start_matches('+')
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ impl<K: KeySource> Controller<K> {
     /// The seam for the LI API: call it when a task is provisioned, and
     /// [`Self::clear_intercept`] when it is revoked or expires.
     pub fn set_intercept(&mut self, now: Instant, number: &str, intercept: Intercept) {
-        self.intercepts.insert(number_key(number), intercept);
+        self.intercepts
+            .insert(number_key(number).to_string(), intercept);
         self.retap_all(now);
         self.drain(now);
     }
@@ -31,7 +32,7 @@ impl<K: KeySource> Controller<K> {
     /// without the options (unless the other party is a target too).
     /// Returns whether a task was set.
     pub fn clear_intercept(&mut self, now: Instant, number: &str) -> bool {
-        let had = self.intercepts.remove(&number_key(number)).is_some();
+        let had = self.intercepts.remove(number_key(number)).is_some();
         if had {
             self.retap_all(now);
             self.drain(now);
@@ -41,7 +42,7 @@ impl<K: KeySource> Controller<K> {
 
     /// The task set for `number`, if any.
     pub fn intercept(&self, number: &str) -> Option<&Intercept> {
-        self.intercepts.get(&number_key(number))
+        self.intercepts.get(number_key(number))
     }
 
     /// What a call's connections should carry: the caller's task, else
@@ -53,7 +54,7 @@ impl<K: KeySource> Controller<K> {
             .into_iter()
             .flatten()
             .filter_map(|ep| self.registry.get(ep)?.number.as_deref())
-            .find_map(|n| self.intercepts.get(&number_key(n)))
+            .find_map(|n| self.intercepts.get(number_key(n)))
             .copied()
     }
 

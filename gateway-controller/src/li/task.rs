@@ -240,7 +240,7 @@ impl TaskBook {
                     cci: Cci(cci),
                     collector,
                 };
-                out.entry(number_key(&t.spec.target))
+                out.entry(number_key(&t.spec.target).to_string())
                     .or_insert((t.spec.case_id.clone(), i));
             }
         }
