@@ -20,7 +20,7 @@ use clap::Args;
 
 use super::cpu::{self, load_average, CpuTime};
 use super::loadgen::fleet::{endpoint, number, MAX_LINES_TOTAL};
-use super::report::{LoadReport, Spread};
+use super::report::{short_run_note, LoadReport, Spread};
 use super::verify::{self, Verdict};
 
 #[derive(Args)]
@@ -176,6 +176,7 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
+    let history = settings.core.transaction.history;
     let ctrl = service::start(settings, Duration::from_secs(5)).await?;
     let load_before = load_average();
     let cpu0 = CpuTime::now();
@@ -196,6 +197,9 @@ async fn bench(args: &CallsArgs, dir: &Path) -> anyhow::Result<bool> {
         &verdict,
         (load_before, load_after),
     );
+    if let Some(note) = short_run_note(Duration::from_secs_f64(report.wall_s), history) {
+        println!("{note}");
+    }
     Ok(verdict.all_escrowed() && report.setups > 0)
 }
 

@@ -22,6 +22,7 @@ use super::calls::check_fleet;
 use super::cpu::CpuTime;
 use super::loadgen::fleet::{endpoint, number, Fleet, Plan};
 use super::loadgen::Clock;
+use super::report::short_run_note;
 
 const CONTROLLER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)), 2727);
 const CTA_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 2));
@@ -279,6 +280,10 @@ fn report(a: &CoreArgs, rig: &Rig, wall: Duration, cpu: CpuTime) -> bool {
         println!("failures: {:?}", t.failures);
     }
     let complete = t.setups == a.calls && t.released == a.calls && failures == 0;
+    let history = rig.ctrl.transactions().config().history;
+    if let Some(note) = short_run_note(wall, history) {
+        println!("{note}");
+    }
     if t.started < a.calls {
         println!(
             "stopped at --limit: {} of {} calls placed",

@@ -2,6 +2,7 @@
 //! its stdout), and the latency summary both sides print.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,21 @@ pub struct LoadReport {
     pub transaction_timeouts: u64,
 }
 
+/// A warning for a run shorter than the transaction history: until the
+/// history is full (and the store has grown), each setup costs less than
+/// it will in the steady state (BENCHMARKS.md, "Sustained runs").
+pub fn short_run_note(wall: Duration, history: Duration) -> Option<String> {
+    (wall < history).then(|| {
+        format!(
+            "note: the run took {:.1} s, less than the {} s transaction history: \
+             a burst, not the steady state (run at least {} s for that)",
+            wall.as_secs_f64(),
+            history.as_secs(),
+            history.as_secs() + 10
+        )
+    })
+}
+
 /// Percentiles of a set of latencies in µs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spread {
@@ -72,6 +88,14 @@ impl Spread {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_shorter_than_the_history_is_called_a_burst() {
+        let history = Duration::from_secs(30);
+        let note = short_run_note(Duration::from_secs(3), history).unwrap();
+        assert!(note.contains("3.0 s, less than the 30 s"), "{note}");
+        assert_eq!(short_run_note(Duration::from_secs(40), history), None);
+    }
 
     #[test]
     fn nearest_rank() {
