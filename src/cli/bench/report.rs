@@ -1,5 +1,6 @@
 //! What the load generator hands back to `bench calls` (one JSON line on
-//! its stdout), and the latency summary both sides print.
+//! its stdout), the latency summary it prints, and the note on short runs
+//! that `bench calls` and `bench core` both print.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
